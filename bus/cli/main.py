@@ -1,0 +1,68 @@
+"""Entry point of the ``silian`` command.
+
+Every sub-command group is a module exposing ``register(subparsers)``; its handlers take
+the parsed namespace and return an exit code (:class:`bus.cli._common.ExitCode`). Any
+:class:`SilianError` becomes one line on stderr — never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+from bus.cli import dev
+from bus.cli._common import ExitCode
+from bus.errors import ConfigError, ContractError, SilianEnvironmentError, SilianError
+from bus.logs import configure_logging
+
+__all__ = ["build_parser", "main"]
+
+# Sub-command groups, in the order --help lists them.
+_COMMAND_MODULES: tuple[ModuleType, ...] = (dev,)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="silian",
+        description="四联 cooperation bus: signed events between neighbouring police agencies.",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=("auto", "json", "console"),
+        default="auto",
+        help="log rendering: JSON when not on a terminal (default auto)",
+    )
+    parser.add_argument("--log-level", default="WARNING", help="log level (default WARNING)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in _COMMAND_MODULES:
+        module.register(sub)
+    return parser
+
+
+def _exit_code_for(error: SilianError) -> ExitCode:
+    if isinstance(error, SilianEnvironmentError):
+        return ExitCode.ENVIRONMENT
+    if isinstance(error, ConfigError | ContractError):
+        return ExitCode.USAGE
+    return ExitCode.FAILED
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(fmt=args.log_format, level=args.log_level)
+    try:
+        code = int(args.func(args))
+    except SilianError as error:
+        print(f"silian: error: {error}", file=sys.stderr)
+        code = _exit_code_for(error)
+    except KeyboardInterrupt:
+        print("silian: interrupted", file=sys.stderr)
+        code = ExitCode.INTERRUPTED
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover - python -m bus.cli.main
+    sys.exit(main())

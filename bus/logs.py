@@ -1,0 +1,75 @@
+"""One structlog setup for the whole project.
+
+JSON lines when output is not a terminal (services, CI) or when asked for; a readable
+console rendering otherwise. Context is bound with :mod:`structlog.contextvars`, so a
+record's event id, topic and agency follow every line logged while handling it::
+
+    with bound_record(event_id=..., topic=..., agency=...):
+        log.info("record.verified")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator, MutableMapping
+from typing import Any, Literal, TextIO
+
+import structlog
+
+__all__ = ["LogFormat", "bound_record", "configure_logging", "get_logger"]
+
+LogFormat = Literal["auto", "json", "console"]
+
+# Names of fields that must never reach a log line, whatever a caller binds.
+_REDACTED_KEYS = frozenset({"private_key", "secret", "passphrase", "password", "data_key"})
+
+
+def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key in _REDACTED_KEYS.intersection(event_dict):
+        event_dict[key] = "[redacted]"
+    return event_dict
+
+
+def configure_logging(
+    *, fmt: LogFormat = "auto", level: str = "INFO", stream: TextIO | None = None
+) -> None:
+    """Configure structlog (and the stdlib root logger it feeds) once per process."""
+    out = stream if stream is not None else sys.stderr
+    use_json = fmt == "json" or (fmt == "auto" and not out.isatty())
+    renderer: Any = (
+        structlog.processors.JSONRenderer(ensure_ascii=False)
+        if use_json
+        else structlog.dev.ConsoleRenderer(colors=out.isatty())
+    )
+    numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=False),
+            _redact,
+            structlog.processors.StackInfoRenderer(),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(file=out),
+        cache_logger_on_first_use=False,
+    )
+    # aiokafka logs through the stdlib; keep it quiet unless asked for debug.
+    logging.basicConfig(level=max(numeric, logging.WARNING), stream=out, force=True)
+
+
+def get_logger(name: str | None = None) -> Any:
+    """A structlog logger; ``name`` becomes the ``logger`` field."""
+    return structlog.get_logger(name) if name else structlog.get_logger()
+
+
+@contextlib.contextmanager
+def bound_record(**fields: str | int | None) -> Iterator[None]:
+    """Bind record context (event_id, topic, agency, ...) for the duration of a block."""
+    clean = {k: v for k, v in fields.items() if v is not None}
+    with structlog.contextvars.bound_contextvars(**clean):
+        yield
