@@ -112,6 +112,8 @@ class LocalKafka:
         self.state_dir = state_dir
         self._ready = False
         self._last_error = "no answer"
+        # Processes this handle started; kept so they are reaped, not left as zombies.
+        self._procs: dict[int, subprocess.Popen[bytes]] = {}
         self._state: _State | None = self._load()
 
     # -- public API -----------------------------------------------------------------
@@ -191,6 +193,7 @@ class LocalKafka:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
+        self._procs[node_id] = proc
         state.nodes = [
             NodeInfo(
                 node_id=n.node_id,
@@ -220,6 +223,7 @@ class LocalKafka:
                 time.sleep(0.1)
             if _alive(node.pid):
                 self._stop_pid(node.pid, sig=signal.SIGKILL)
+        self._reap()
 
     def wait_ready(self, *, timeout: float = 90.0, expect: int | None = None) -> None:
         """Block until the cluster reports ``expect`` brokers (default all) in its metadata."""
@@ -384,6 +388,12 @@ class LocalKafka:
         deadline = time.monotonic() + 30
         while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
+        self._reap()
+
+    def _reap(self) -> None:
+        for node_id, proc in list(self._procs.items()):
+            if proc.poll() is not None:
+                del self._procs[node_id]
 
 
 def server_properties(
