@@ -112,8 +112,6 @@ class LocalKafka:
         self.state_dir = state_dir
         self._ready = False
         self._last_error = "no answer"
-        # Processes this handle started; kept so they are reaped, not left as zombies.
-        self._procs: dict[int, subprocess.Popen[bytes]] = {}
         self._state: _State | None = self._load()
 
     # -- public API -----------------------------------------------------------------
@@ -173,33 +171,44 @@ class LocalKafka:
         java = java or find_java()
         libs = libs or ensure_kafka_libs()
         node_dir = self.state_dir / f"node-{node_id}"
-        with self.log_path(node_id).open("ab") as log:
-            proc = subprocess.Popen(
-                [
-                    java,
-                    "-Xms256m",
-                    "-Xmx768m",
-                    "-XX:+UseG1GC",
-                    "-Djava.awt.headless=true",
-                    f"-Dlog4j2.configurationFile={self.state_dir / 'log4j2.properties'}",
-                    f"-Dkafka.logs.dir={node_dir}",
-                    "-cp",
-                    f"{libs}/*",
-                    "kafka.Kafka",
-                    str(node_dir / "server.properties"),
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        self._procs[node_id] = proc
+        argv = [
+            java,
+            "-Xms256m",
+            "-Xmx768m",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={self.state_dir / 'log4j2.properties'}",
+            f"-Dkafka.logs.dir={node_dir}",
+            "-cp",
+            f"{libs}/*",
+            "kafka.Kafka",
+            str(node_dir / "server.properties"),
+        ]
+        # posix_spawn in a new session rather than Popen: the node must outlive this process
+        # (``silian dev kafka up`` returns at once) and no Popen object is left to warn.
+        pid = os.posix_spawn(
+            java,
+            argv,
+            dict(os.environ),
+            setsid=True,
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (
+                    os.POSIX_SPAWN_OPEN,
+                    1,
+                    str(self.log_path(node_id)),
+                    os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+                    0o644,
+                ),
+                (os.POSIX_SPAWN_DUP2, 1, 2),
+            ],
+        )
         state.nodes = [
             NodeInfo(
                 node_id=n.node_id,
                 port=n.port,
                 controller_port=n.controller_port,
-                pid=proc.pid if n.node_id == node_id else n.pid,
+                pid=pid if n.node_id == node_id else n.pid,
             )
             for n in state.nodes
         ]
@@ -223,7 +232,6 @@ class LocalKafka:
                 time.sleep(0.1)
             if _alive(node.pid):
                 self._stop_pid(node.pid, sig=signal.SIGKILL)
-        self._reap()
 
     def wait_ready(self, *, timeout: float = 90.0, expect: int | None = None) -> None:
         """Block until the cluster reports ``expect`` brokers (default all) in its metadata."""
@@ -388,12 +396,6 @@ class LocalKafka:
         deadline = time.monotonic() + 30
         while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        self._reap()
-
-    def _reap(self) -> None:
-        for node_id, proc in list(self._procs.items()):
-            if proc.poll() is not None:
-                del self._procs[node_id]
 
 
 def server_properties(
