@@ -1,0 +1,52 @@
+"""The base of every event model: frozen, strict about unknown fields, self-describing."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from contracts.vocab import Handling
+
+__all__ = ["EventModel", "Family"]
+
+
+class Family(StrEnum):
+    """Event families; each maps to one kind of topic."""
+
+    ALERT = "alert"
+    CASE = "case"
+    DISPUTE = "dispute"
+    PATROL = "patrol"
+    LIAISON = "liaison"
+    RECEIPT = "receipt"
+
+
+class EventModel(BaseModel):
+    """Base of every event's data.
+
+    Concrete models set ``event_type`` (``"alert.issued"``), ``version`` (major, 1…),
+    ``family`` and ``key_field`` — the name of the field holding the id of the entity the
+    event is about, which is also its Kafka record key.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
+
+    event_type: ClassVar[str]
+    version: ClassVar[int] = 1
+    family: ClassVar[Family]
+    key_field: ClassVar[str]
+    key_path: ClassVar[str | None] = None  # set when the key is nested in key_field
+
+    def entity_id(self) -> str:
+        """The id of the entity this event is about (alert id, case id, ...)."""
+        value = getattr(self, self.key_field)
+        if not isinstance(value, str):  # pragma: no cover - guarded by registry tests
+            raise TypeError(f"{type(self).__name__}.{self.key_field} is not a string id")
+        return value
+
+    def declared_handling(self) -> Handling | None:
+        """The handling this event declares itself, if it has a ``handling`` field."""
+        value = getattr(self, "handling", None)
+        return value if isinstance(value, Handling) else None

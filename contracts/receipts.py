@@ -1,0 +1,83 @@
+"""回执 — receipts: every recipient answers (事事有回音, 件件有回应)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, ClassVar
+
+from pydantic import Field, StringConstraints
+
+from contracts.base import EventModel, Family
+from contracts.vocab import Text, Timestamp, ValueModel
+
+__all__ = [
+    "EventRef",
+    "ReceiptHandled",
+    "ReceiptReceived",
+    "ReceiptRejected",
+    "RejectReason",
+]
+
+
+class EventRef(ValueModel):
+    """Names one event exactly: its CloudEvents source, id and type."""
+
+    ce_source: Annotated[str, StringConstraints(pattern=r"^urn:silian:agency:[0-9]{12}$")] = Field(
+        description="被回复事件的来源 / ce_source of the answered event"
+    )
+    ce_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")] = (
+        Field(description="被回复事件的ID / ce_id of the answered event")
+    )
+    ce_type: Annotated[
+        str, StringConstraints(pattern=r"^cn\.silian\.[a-z]+\.[a-z_]+\.v[1-9][0-9]*$")
+    ] = Field(description="被回复事件的类型 / ce_type of the answered event")
+
+
+class RejectReason(StrEnum):
+    """Why a recipient refuses an event."""
+
+    NOT_AUTHORISED = "not_authorised"
+    NOT_OUR_JURISDICTION = "not_our_jurisdiction"
+    MALFORMED = "malformed"
+    LIFECYCLE = "lifecycle"
+    DUPLICATE = "duplicate"
+    OTHER = "other"
+
+
+class _ReceiptEvent(EventModel):
+    family: ClassVar[Family] = Family.RECEIPT
+    key_field: ClassVar[str] = "answers"
+    key_path: ClassVar[str | None] = "answers.ce_id"
+
+    answers: EventRef = Field(description="所回复的事件 / the event answered")
+
+    def entity_id(self) -> str:
+        """Receipts of one answered event stay in order: keyed on its ``ce_id``."""
+        return self.answers.ce_id
+
+
+class ReceiptReceived(_ReceiptEvent):
+    """The recipient got and verified the event (已签收)."""
+
+    event_type: ClassVar[str] = "receipt.received"
+
+    received_at: Timestamp = Field(description="签收时间 / when it was received")
+
+
+class ReceiptHandled(_ReceiptEvent):
+    """The recipient acted on the event (已处理)."""
+
+    event_type: ClassVar[str] = "receipt.handled"
+
+    handled_at: Timestamp = Field(description="处理时间 / when it was handled")
+    action: Text = Field(description="处理情况 / what was done")
+
+
+class ReceiptRejected(_ReceiptEvent):
+    """The recipient refuses the event (拒收)."""
+
+    event_type: ClassVar[str] = "receipt.rejected"
+
+    rejected_at: Timestamp = Field(description="拒收时间 / when it was rejected")
+    reason: RejectReason = Field(description="拒收原因 / reason code")
+    detail: Text = Field(description="拒收说明 / explanation")
