@@ -8,13 +8,17 @@
     ├── AgencyError                   agencies.errors
     │   ├── UnknownAgencyError (LookupError)
     │   ├── KeyStoreError                                key file missing/unsafe/wrong passphrase
+    │   ├── KeyFormatError (ValueError)                  key bytes of the wrong length/type
+    │   ├── PermissionDeniedError                        the agreement does not allow it
     │   └── AgreementError                               agreement malformed or not in force
+    │       └── AgreementVerificationError               (also a VerificationError; .member, .field)
     ├── VerificationError             agencies.errors    signature/key window/chain fails
     └── BusError                      bus.errors
         ├── ConfigError (ValueError)                     bad configuration or CLI input
         ├── SilianEnvironmentError                   java/mvn missing, port taken, ...
         │   └── KafkaStartError                          a node did not come up (.log_path)
         ├── TransportError                               broker/transport failure
+        ├── RecordRejectedError       bus.rejections     a record failed a pipeline step (.reason)
         └── NotConnectedError                            used before start()
 
 The CLI turns any ``SilianError`` into one line on stderr and a meaningful exit code.
@@ -27,7 +31,10 @@ from pathlib import Path
 from agencies.errors import (
     AgencyError,
     AgreementError,
+    AgreementVerificationError,
+    KeyFormatError,
     KeyStoreError,
+    PermissionDeniedError,
     UnknownAgencyError,
     VerificationError,
 )
@@ -36,13 +43,16 @@ from contracts.errors import ContractError, LifecycleError, SilianError
 __all__ = [
     "AgencyError",
     "AgreementError",
+    "AgreementVerificationError",
     "BusError",
     "ConfigError",
     "ContractError",
     "KafkaStartError",
+    "KeyFormatError",
     "KeyStoreError",
     "LifecycleError",
     "NotConnectedError",
+    "PermissionDeniedError",
     "SilianEnvironmentError",
     "SilianError",
     "TransportError",

@@ -8,8 +8,16 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
+import structlog
 
 from tests.kafka import KafkaTarget, KafkaUnavailableError, resolve_kafka
+
+
+@pytest.fixture(autouse=True)
+def _reset_logging() -> Iterator[None]:
+    """The CLI configures structlog with the stream of the moment; undo it after each test."""
+    yield
+    structlog.reset_defaults()
 
 
 def _kafka_required() -> bool:

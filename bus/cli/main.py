@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from bus.cli import dev
+from bus.cli import agreement, contracts, dev, keys
 from bus.cli._common import ExitCode
 from bus.errors import ConfigError, ContractError, SilianEnvironmentError, SilianError
 from bus.logs import configure_logging
@@ -20,7 +20,7 @@ from bus.logs import configure_logging
 __all__ = ["build_parser", "main"]
 
 # Sub-command groups, in the order --help lists them.
-_COMMAND_MODULES: tuple[ModuleType, ...] = (dev,)
+_COMMAND_MODULES: tuple[ModuleType, ...] = (contracts, keys, agreement, dev)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,214 @@
+"""A key store on a folder: private keys as PKCS8 PEM files (mode 0600), public records as JSON.
+
+Layout::
+
+    KEYDIR/                 mode 0700
+      keys.json             every public KeyRecord known here (own and imported), sorted
+      private/              mode 0700
+        <agency>_<alg>_<fingerprint>.pem   mode 0600, optionally passphrase-encrypted
+
+A private key file readable by group or others is refused, not repaired: the operator must
+find out who could have read it. Key material never reaches a log line or an error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import structlog
+from pydantic import TypeAdapter, ValidationError
+
+from agencies.errors import KeyStoreError, VerificationError
+from agencies.keys import KeyAlg, KeyRecord, SealingKey, SigningKey
+
+__all__ = ["KeyPair", "KeyStore"]
+
+_log = structlog.get_logger(__name__)
+_RECORDS = TypeAdapter(tuple[KeyRecord, ...])
+_FORMAT = "silian-keys-v1"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class KeyPair:
+    """The public records of an agency's signing and sealing keys made together."""
+
+    signing: KeyRecord
+    sealing: KeyRecord
+
+
+class KeyStore:
+    """Keys of one machine. ``passphrase`` encrypts new private files and opens existing ones."""
+
+    def __init__(self, directory: Path, *, passphrase: bytes | None = None) -> None:
+        self._dir = Path(directory)
+        self._passphrase = passphrase or None
+
+    def __repr__(self) -> str:
+        encrypted = "encrypted" if self._passphrase else "unencrypted"
+        return f"KeyStore({str(self._dir)!r}, {encrypted})"
+
+    @property
+    def directory(self) -> Path:
+        return self._dir
+
+    # -- public records -------------------------------------------------------------------
+
+    def records(self, agency: str | None = None) -> tuple[KeyRecord, ...]:
+        """Every public record here (of one agency if given), oldest first."""
+        path = self._dir / "keys.json"
+        if not path.exists():
+            return ()
+        try:
+            raw = json.loads(path.read_bytes())
+            if not isinstance(raw, dict) or raw.get("format") != _FORMAT:
+                raise KeyStoreError(f"{path} is not a silian key list ({_FORMAT})")
+            records = _RECORDS.validate_python(raw.get("records"))
+        except (ValueError, ValidationError) as error:
+            raise KeyStoreError(f"{path} is not a valid key list: {error}") from None
+        return tuple(r for r in records if agency is None or r.agency == agency)
+
+    def record(self, key_id: str) -> KeyRecord:
+        for record in self.records():
+            if record.key_id == key_id:
+                return record
+        raise KeyStoreError(f"no key {key_id} in {self._dir}")
+
+    def current(self, agency: str, alg: KeyAlg, *, at: datetime) -> KeyRecord:
+        """The newest key of ``agency`` and ``alg`` usable at ``at``; KeyStoreError if none."""
+        usable: list[KeyRecord] = []
+        for record in self.records(agency):
+            if record.alg is not alg:
+                continue
+            try:
+                record.usable_at(at)
+            except VerificationError:
+                continue
+            usable.append(record)
+        if not usable:
+            raise KeyStoreError(
+                f"agency {agency} has no usable {alg} key in {self._dir} at {at.isoformat()}; "
+                "run: silian keys new"
+            )
+        return max(usable, key=lambda r: r.valid_from)
+
+    def add_public(self, record: KeyRecord) -> None:
+        """Import another agency's public record (e.g. to build an agreement)."""
+        others = [r for r in self.records() if r.key_id != record.key_id]
+        self._write_records([*others, record])
+
+    # -- private keys ---------------------------------------------------------------------
+
+    def has_private(self, key_id: str) -> bool:
+        return self._private_path(key_id).exists()
+
+    def signing_key(self, key_id: str) -> SigningKey:
+        path = self._checked_private_path(key_id)
+        return SigningKey.from_pkcs8_pem(path.read_bytes(), self._passphrase, source=str(path))
+
+    def sealing_key(self, key_id: str) -> SealingKey:
+        path = self._checked_private_path(key_id)
+        return SealingKey.from_pkcs8_pem(path.read_bytes(), self._passphrase, source=str(path))
+
+    # -- operations -----------------------------------------------------------------------
+
+    def new(self, agency: str, *, now: datetime) -> KeyPair:
+        """Make a signing and a sealing key for ``agency``, valid from ``now``."""
+        for alg in KeyAlg:
+            try:
+                existing = self.current(agency, alg, at=now)
+            except KeyStoreError:
+                continue
+            raise KeyStoreError(
+                f"agency {agency} already has a usable key {existing.key_id}; "
+                "use rotate to replace it"
+            )
+        return self._make_pair(agency, now=now, retire=())
+
+    def rotate(self, agency: str, *, now: datetime) -> KeyPair:
+        """A new pair valid from ``now``; the current pair's ``valid_until`` becomes ``now``."""
+        old = tuple(self.current(agency, alg, at=now) for alg in KeyAlg)
+        return self._make_pair(agency, now=now, retire=old)
+
+    def revoke(
+        self, agency: str, *, now: datetime, reason: str, key_id: str | None = None
+    ) -> tuple[KeyRecord, ...]:
+        """Revoke one key (or every key of ``agency`` not yet revoked) from ``now``."""
+        if not reason.strip():
+            raise KeyStoreError("a revocation needs a reason")
+        targets = [
+            r
+            for r in self.records(agency)
+            if r.revoked_at is None and (key_id is None or r.key_id == key_id)
+        ]
+        if not targets:
+            what = key_id or f"agency {agency}"
+            raise KeyStoreError(f"no unrevoked key to revoke for {what} in {self._dir}")
+        revoked = tuple(
+            r.model_copy(update={"revoked_at": now, "revocation_reason": reason}) for r in targets
+        )
+        by_id = {r.key_id: r for r in revoked}
+        self._write_records([by_id.get(r.key_id, r) for r in self.records()])
+        for record in revoked:
+            _log.warning("keys.revoked", agency=agency, key_id=record.key_id, reason=reason)
+        return revoked
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _make_pair(self, agency: str, *, now: datetime, retire: tuple[KeyRecord, ...]) -> KeyPair:
+        if now.tzinfo is None:
+            raise KeyStoreError("key windows need a timezone-aware time")
+        signing, sealing = SigningKey.generate(), SealingKey.generate()
+        pair = KeyPair(
+            signing=KeyRecord.for_key(agency, signing.public_key, valid_from=now),
+            sealing=KeyRecord.for_key(agency, sealing.public_key, valid_from=now),
+        )
+        self._write_private(pair.signing.key_id, signing.to_pkcs8_pem(self._passphrase))
+        self._write_private(pair.sealing.key_id, sealing.to_pkcs8_pem(self._passphrase))
+        retired = {r.key_id: r.model_copy(update={"valid_until": now}) for r in retire}
+        kept = [retired.get(r.key_id, r) for r in self.records()]
+        self._write_records([*kept, pair.signing, pair.sealing])
+        for record in (pair.signing, pair.sealing):
+            _log.info("keys.created", agency=agency, key_id=record.key_id)
+        return pair
+
+    def _private_path(self, key_id: str) -> Path:
+        return self._dir / "private" / (key_id.replace(":", "_") + ".pem")
+
+    def _checked_private_path(self, key_id: str) -> Path:
+        path = self._private_path(key_id)
+        try:
+            mode = path.stat().st_mode
+        except FileNotFoundError:
+            raise KeyStoreError(f"no private key for {key_id} in {self._dir}") from None
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise KeyStoreError(
+                f"private key file {path} is readable by group or others "
+                f"(mode {stat.S_IMODE(mode):04o}); refusing to use it. Find out who could "
+                f"read it, then run: chmod 600 {path}"
+            )
+        return path
+
+    def _write_private(self, key_id: str, pem: bytes) -> None:
+        path = self._private_path(key_id)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # O_EXCL: never overwrite a key; 0600 from creation, not chmod-ed after.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(pem)
+
+    def _write_records(self, records: list[KeyRecord]) -> None:
+        self._dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        ordered = sorted(records, key=lambda r: (r.agency, r.valid_from, r.alg, r.key_id))
+        payload = {
+            "format": _FORMAT,
+            "records": [r.model_dump(mode="json", exclude_none=True) for r in ordered],
+        }
+        path = self._dir / "keys.json"
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", "utf-8")
+        tmp.replace(path)

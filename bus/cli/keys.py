@@ -1,0 +1,130 @@
+"""``silian keys``: an agency's signing (Ed25519) and sealing (X25519) keys on this machine."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from agencies import KNOWN_AGENCIES, KeyRecord, KeyStore, agency
+from bus.cli._common import ExitCode, add_json_flag, emit_json
+from bus.errors import ConfigError
+
+__all__ = ["default_key_dir", "keystore_from_args", "now_local", "register"]
+
+_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def default_key_dir() -> Path:
+    """``$SILIAN_KEY_DIR``, else ``~/.config/silian/keys``."""
+    env = os.environ.get("SILIAN_KEY_DIR")
+    return Path(env) if env else Path.home() / ".config" / "silian" / "keys"
+
+
+def now_local() -> datetime:
+    """Now in Asia/Shanghai, to the second (key windows are shown to people)."""
+    return datetime.now(_TZ).replace(microsecond=0)
+
+
+def add_keystore_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        default=None,
+        help="key folder (default $SILIAN_KEY_DIR or ~/.config/silian/keys)",
+    )
+    parser.add_argument(
+        "--passphrase-env",
+        metavar="VAR",
+        default=None,
+        help="name of an environment variable holding the passphrase that encrypts the "
+        "private key files (the passphrase itself is never an argument)",
+    )
+
+
+def keystore_from_args(args: argparse.Namespace) -> KeyStore:
+    passphrase: bytes | None = None
+    if args.passphrase_env:
+        value = os.environ.get(args.passphrase_env)
+        if not value:
+            raise ConfigError(f"environment variable {args.passphrase_env} is not set or empty")
+        passphrase = value.encode("utf-8")
+    return KeyStore(args.dir or default_key_dir(), passphrase=passphrase)
+
+
+def register(sub: Any) -> None:
+    keys = sub.add_parser("keys", help="an agency's signing and sealing keys on this machine")
+    k_sub = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+
+    def command(name: str, help_text: str, *, agency_required: bool = True) -> Any:
+        p = k_sub.add_parser(name, help=help_text)
+        p.add_argument(
+            "--agency",
+            metavar="CODE",
+            required=agency_required,
+            help="12-digit agency code, e.g. 330881000000 (江山市公安局)",
+        )
+        add_keystore_args(p)
+        add_json_flag(p)
+        return p
+
+    command("new", "make a signing and a sealing key for an agency").set_defaults(func=_new)
+    command("list", "list the public key records", agency_required=False).set_defaults(func=_list)
+    command("rotate", "make a new pair; the current pair's window ends now").set_defaults(
+        func=_rotate
+    )
+    revoke = command("revoke", "revoke an agency's keys (or one key) from now")
+    revoke.add_argument("--key-id", default=None, help="revoke only this key")
+    revoke.add_argument("--reason", required=True, help="why (kept in the public record)")
+    revoke.set_defaults(func=_revoke)
+
+
+def _name(code: str) -> str:
+    known = KNOWN_AGENCIES.get(code)
+    return known.display if known else code
+
+
+def _row(record: KeyRecord) -> dict[str, Any]:
+    return {"agency_name": _name(record.agency), **record.model_dump(mode="json")}
+
+
+def _print(records: tuple[KeyRecord, ...] | list[KeyRecord], as_json: bool) -> None:
+    if as_json:
+        emit_json([_row(r) for r in records])
+        return
+    for r in records:
+        state = ""
+        if r.revoked_at is not None:
+            state = f"  已吊销 revoked {r.revoked_at.isoformat()} ({r.revocation_reason})"
+        elif r.valid_until is not None:
+            state = f"  至 until {r.valid_until.isoformat()}"
+        print(f"{_name(r.agency)}  {r.key_id}  自 from {r.valid_from.isoformat()}{state}")
+
+
+def _new(args: argparse.Namespace) -> int:
+    code = agency(args.agency).code
+    pair = keystore_from_args(args).new(code, now=now_local())
+    _print([pair.signing, pair.sealing], args.json)
+    return ExitCode.OK
+
+
+def _list(args: argparse.Namespace) -> int:
+    _print(keystore_from_args(args).records(args.agency), args.json)
+    return ExitCode.OK
+
+
+def _rotate(args: argparse.Namespace) -> int:
+    code = agency(args.agency).code
+    pair = keystore_from_args(args).rotate(code, now=now_local())
+    _print([pair.signing, pair.sealing], args.json)
+    return ExitCode.OK
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    store = keystore_from_args(args)
+    revoked = store.revoke(args.agency, now=now_local(), reason=args.reason, key_id=args.key_id)
+    _print(revoked, args.json)
+    return ExitCode.OK
