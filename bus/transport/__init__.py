@@ -1,0 +1,38 @@
+"""Transports: Kafka for deployment, embedded SQLite for one machine, one interface."""
+
+from __future__ import annotations
+
+from bus.transport.base import (
+    ConfigChange,
+    Consumer,
+    Coordinates,
+    OutgoingRecord,
+    PartitionShortfall,
+    Record,
+    TopicChanges,
+    TopicDescription,
+    TopicSpec,
+    Transport,
+)
+from bus.transport.embedded import EmbeddedConsumer, EmbeddedTransport
+from bus.transport.kafka import KafkaConfig, KafkaConsumer, KafkaTransport
+from bus.transport.partitioner import partition_for_key
+
+__all__ = [
+    "ConfigChange",
+    "Consumer",
+    "Coordinates",
+    "EmbeddedConsumer",
+    "EmbeddedTransport",
+    "KafkaConfig",
+    "KafkaConsumer",
+    "KafkaTransport",
+    "OutgoingRecord",
+    "PartitionShortfall",
+    "Record",
+    "TopicChanges",
+    "TopicDescription",
+    "TopicSpec",
+    "Transport",
+    "partition_for_key",
+]
