@@ -109,6 +109,18 @@ class LifecycleTracker:
         """Check ``event``, then record it as having happened."""
         self._judge(event, publisher)()
 
+    def case_members(self, case_id: str) -> frozenset[str]:
+        """Agencies that may see a case: the lead, those who joined, and those invited."""
+        case = self._cases.get(case_id)
+        if case is None:
+            return frozenset()
+        return frozenset({case.lead, *case.members, *case.invited})
+
+    def alert_issuer(self, alert_id: str) -> str | None:
+        """The agency that issued an alert, if it is known here."""
+        alert = self._alerts.get(alert_id)
+        return None if alert is None else alert.issuer
+
     def _judge(self, event: EventModel, publisher: str) -> _Commit:
         family = event.event_type.split(".", 1)[0]
         judge = {

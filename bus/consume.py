@@ -1,0 +1,484 @@
+"""Consuming: verify → chain → authorise → decode → deduplicate → handle → commit.
+
+A record that fails any step goes to the agency's quarantine topic with its reason and
+original bytes, and the subscription goes on with the next record. Handlers get typed
+events only after every step passed; their effects must be idempotent (keyed on the event
+id), which turns at-least-once delivery into exactly-once effects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
+
+from agencies.errors import PermissionDeniedError, UnknownAgencyError, VerificationError
+from bus.context import AgencyContext, parse_handling
+from bus.envelope.headers import CONTENT_TYPE_JSON, CONTENT_TYPE_SEALED
+from bus.envelope.ids import now
+from bus.envelope.seal import open_sealed
+from bus.errors import BusError
+from bus.logs import bound_record, get_logger
+from bus.publish import Publisher, expects_receipts
+from bus.quarantine import quarantine
+from bus.rejections import Reason, RecordRejectedError
+from bus.store import GENESIS_HASH, ChainHead, LedgerEntry
+from bus.transport.base import Consumer, Coordinates, Record
+from bus.verify import VerifiedRecord, verify_record
+from contracts.base import EventModel, Family
+from contracts.errors import ContractError, LifecycleError
+from contracts.receipts import (
+    EventRef,
+    ReceiptHandled,
+    ReceiptReceived,
+    ReceiptRejected,
+    RejectReason,
+)
+from contracts.registry import REGISTRY, EventSpec
+from contracts.vocab import Handling
+
+__all__ = ["Delivery", "EventRejectedError", "Outcome", "Result", "Subscription"]
+
+log = get_logger("silian.consume")
+E = TypeVar("E", bound=EventModel)
+
+
+class EventRejectedError(BusError):
+    """Raised by a handler when the local system refuses an event (answered as rejected)."""
+
+    def __init__(self, detail: str, *, reason: RejectReason = RejectReason.OTHER) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Delivery(Generic[E]):
+    """A verified, authorised, decoded event, as a handler receives it."""
+
+    event: E
+    source: str
+    event_id: str
+    ce_type: str
+    time: datetime
+    handling: Handling
+    priority: str
+    coordinates: Coordinates
+    sealed: bool
+
+
+Handler = Callable[[Delivery[Any]], Awaitable[str | None]]
+
+
+class Outcome(StrEnum):
+    DELIVERED = "delivered"  # passed every step (handled if a handler is registered)
+    QUARANTINED = "quarantined"
+    OWN = "own"  # this agency's own record: already applied when published
+    REDELIVERY = "redelivery"  # the same record at the same offset again: already dealt with
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Result:
+    outcome: Outcome
+    coordinates: Coordinates
+    event_id: str | None = None
+    source: str | None = None
+    ce_type: str | None = None
+    time: datetime | None = None
+    reason: Reason | None = None
+    detail: str | None = None
+    event: EventModel | None = None
+    handled: bool = False
+
+
+class _Redelivery(Exception):  # noqa: N818 - control flow, never escapes this module
+    pass
+
+
+class Subscription:
+    """One consumer group of one agency over some topics, with typed handlers."""
+
+    def __init__(
+        self,
+        ctx: AgencyContext,
+        publisher: Publisher,
+        *,
+        group: str,
+        topics: Iterable[str],
+        observe: bool = False,
+    ) -> None:
+        self._ctx = ctx
+        self._publisher = publisher
+        self._group = group
+        self._topics = list(topics)
+        self._observe = observe  # a watcher: no receipts, no handlers, no quarantine, no commit
+        self._handlers: dict[str, Handler] = {}
+        self._consumer: Consumer = ctx.transport.consumer(group_id=group, topics=self._topics)
+
+    def on(self, model: type[E]) -> Callable[[Callable[[Delivery[E]], Awaitable[str | None]]], Any]:
+        """Register ``handler`` for one event type: ``@subscription.on(AlertIssued)``."""
+        spec = REGISTRY.spec_for_model(model)
+
+        def register(handler: Callable[[Delivery[E]], Awaitable[str | None]]) -> Any:
+            self._handlers[spec.ce_type] = handler
+            return handler
+
+        return register
+
+    async def start(self) -> None:
+        await self._consumer.start()
+
+    async def stop(self) -> None:
+        await self._consumer.stop()
+
+    async def __aenter__(self) -> Subscription:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def run(
+        self, stop: asyncio.Event, *, on_result: Callable[[Result], None] | None = None
+    ) -> None:
+        while not stop.is_set():
+            for result in await self.poll(timeout=0.5):
+                if on_result is not None:
+                    on_result(result)
+
+    async def poll(self, *, timeout: float = 1.0, max_records: int = 500) -> list[Result]:
+        """Process one batch; offsets are committed for every record dealt with."""
+        records = await self._consumer.fetch(max_records=max_records, timeout=timeout)
+        results: list[Result] = []
+        done: dict[tuple[str, int], int] = {}
+        try:
+            for record in records:
+                results.append(await self.process(record))
+                done[(record.topic, record.partition)] = record.offset + 1
+        finally:
+            if done and not self._observe:
+                await self._consumer.commit(done)
+        return results
+
+    # -- the pipeline ------------------------------------------------------------------
+    async def process(self, record: Record) -> Result:
+        origin = f"{record.topic}/{record.partition}/{record.offset}"
+        try:
+            verified = verify_record(record, self._ctx.agreements, self._ctx.policy)
+        except RecordRejectedError as error:
+            return await self._reject(record, error, None)
+        attributes = verified.attributes
+        with bound_record(event_id=attributes.id, topic=record.topic, agency=attributes.agency):
+            if attributes.agency == self._ctx.agency and not self._observe:
+                return Result(
+                    outcome=Outcome.OWN,
+                    coordinates=record.coordinates,
+                    event_id=attributes.id,
+                    source=attributes.agency,
+                    ce_type=attributes.type,
+                    time=verified.time,
+                )
+            try:
+                await self._check_chain(verified, origin)
+            except _Redelivery:
+                return Result(
+                    outcome=Outcome.REDELIVERY,
+                    coordinates=record.coordinates,
+                    event_id=attributes.id,
+                    source=attributes.agency,
+                )
+            except RecordRejectedError as error:
+                return await self._reject(
+                    record, error, verified, advance=error.reason is Reason.SEQUENCE_GAP
+                )
+            try:
+                event, handling, spec = self._admit(verified)
+            except RecordRejectedError as error:
+                return await self._reject(record, error, verified, advance=True)
+            return await self._deliver(verified, event, handling, spec, origin)
+
+    async def _check_chain(self, verified: VerifiedRecord, origin: str) -> None:
+        store, attributes = self._ctx.store, verified.attributes
+        head = await store.peer_head(attributes.chainid, verified.record.topic)
+        expected = 1 if head is None else head.seq + 1
+        if verified.seq < expected:
+            seen_at = await store.processed_origin(attributes.source, attributes.id)
+            if seen_at == origin:
+                raise _Redelivery
+            if seen_at is not None:
+                raise RecordRejectedError(
+                    Reason.DUPLICATE,
+                    f"event {attributes.id} was already delivered from {seen_at}; this copy "
+                    f"at {origin} is a replay",
+                )
+            raise RecordRejectedError(
+                Reason.CHAIN_FORK,
+                f"chain {attributes.chainid} is already at seq {expected - 1}; seq "
+                f"{verified.seq} arrives out of order or forks the chain",
+            )
+        if verified.seq > expected:
+            missing = verified.seq - expected
+            raise RecordRejectedError(
+                Reason.SEQUENCE_GAP,
+                f"chain {attributes.chainid} jumps from seq {expected - 1} to {verified.seq}: "
+                f"{missing} record{'s' if missing > 1 else ''} missing before this one",
+            )
+        previous = GENESIS_HASH if head is None else head.hash
+        if attributes.prevhash != previous:
+            raise RecordRejectedError(
+                Reason.CHAIN_FORK,
+                f"seq {verified.seq} of chain {attributes.chainid} names a previous record "
+                f"{attributes.prevhash[:16]}… but the record seen before it is {previous[:16]}…",
+            )
+        if await store.processed_origin(attributes.source, attributes.id) is not None:
+            raise RecordRejectedError(
+                Reason.DUPLICATE, f"event id {attributes.id} was already used by this agency"
+            )
+
+    def _admit(self, verified: VerifiedRecord) -> tuple[EventModel, Handling, EventSpec]:
+        ctx, attributes = self._ctx, verified.attributes
+        try:
+            spec = REGISTRY.spec_for_type(attributes.type)
+        except ContractError:
+            raise RecordRejectedError(
+                Reason.UNKNOWN_TYPE, f"event type {attributes.type} is not in the contracts"
+            ) from None
+        try:
+            handling = parse_handling(attributes.handling)
+        except ValueError:
+            raise RecordRejectedError(
+                Reason.MALFORMED_HEADERS, f"ce_handling {attributes.handling!r} is not valid"
+            ) from None
+        self._authorise(verified, Family(spec.family), handling)
+        event = self._decode(verified, spec)
+        declared = event.declared_handling()
+        if declared is not None and declared != handling:
+            raise RecordRejectedError(
+                Reason.SCHEMA_INVALID, "ce_handling differs from the event's own handling"
+            )
+        # lifecycle and case membership
+        try:
+            ctx.tracker.check(event, publisher=attributes.agency)
+        except LifecycleError as error:
+            reason = Reason.NOT_A_MEMBER if "member" in error.rule else Reason.LIFECYCLE
+            raise RecordRejectedError(reason, str(error)) from None
+        return event, handling, spec
+
+    def _authorise(self, verified: VerifiedRecord, family: Family, handling: Handling) -> None:
+        """The agreement in force at the record's time lets its issuer publish and us read."""
+        ctx, attributes = self._ctx, verified.attributes
+        try:
+            ctx.agreements.check_publish(attributes.agency, family, handling.code, at=verified.time)
+        except (PermissionDeniedError, UnknownAgencyError, VerificationError) as error:
+            raise RecordRejectedError(Reason.NOT_PERMITTED, f"publisher: {error}") from None
+        try:
+            ctx.agreements.check_read(ctx.agency, family, handling.code, at=verified.time)
+        except (PermissionDeniedError, UnknownAgencyError, VerificationError) as error:
+            raise RecordRejectedError(Reason.NOT_PERMITTED, f"reader: {error}") from None
+
+    def _decode(self, verified: VerifiedRecord, spec: EventSpec) -> EventModel:
+        ctx, attributes, record = self._ctx, verified.attributes, verified.record
+        if attributes.content_type == CONTENT_TYPE_SEALED:
+            data = open_sealed(
+                record.value,
+                agency=ctx.agency,
+                key_for=ctx.sealing_key,
+                event_id=attributes.id,
+                ce_type=attributes.type,
+                topic=record.topic,
+            )
+        elif attributes.content_type == CONTENT_TYPE_JSON:
+            data = record.value
+        else:
+            raise RecordRejectedError(
+                Reason.MALFORMED_HEADERS, f"content-type {attributes.content_type!r} unknown"
+            )
+        try:
+            json.loads(data)
+        except ValueError:
+            raise RecordRejectedError(Reason.NOT_JSON, "the value is not JSON") from None
+        try:
+            event = REGISTRY.decode(attributes.type, data)
+        except ContractError as error:
+            raise RecordRejectedError(Reason.SCHEMA_INVALID, str(error)) from None
+        if event.entity_id() != attributes.subject or record.key != attributes.subject.encode():
+            raise RecordRejectedError(
+                Reason.SCHEMA_INVALID,
+                f"ce_subject {attributes.subject} and the record key must equal the event's "
+                f"entity id {event.entity_id()}",
+            )
+        if spec.topic(ctx.federation, event) != record.topic:
+            raise RecordRejectedError(
+                Reason.SCHEMA_INVALID,
+                f"{attributes.type} belongs on {spec.topic(ctx.federation, event)}, "
+                f"not {record.topic}",
+            )
+        return event
+
+    def _should_answer(self, event: EventModel) -> bool:
+        if not expects_receipts(event) or self._observe:
+            return False
+        if Family(event.family) is Family.CASE:
+            if event.event_type == "case.opened":
+                return self._ctx.agency in {str(c) for c in event.invited}  # type: ignore[attr-defined]
+            return self._ctx.agency in self._ctx.tracker.case_members(event.entity_id())
+        return True
+
+    async def _deliver(
+        self,
+        verified: VerifiedRecord,
+        event: EventModel,
+        handling: Handling,
+        spec: EventSpec,
+        origin: str,
+    ) -> Result:
+        ctx, attributes = self._ctx, verified.attributes
+        answer = self._should_answer(event)
+        ref = EventRef(ce_source=attributes.source, ce_id=attributes.id, ce_type=attributes.type)
+        if answer:
+            await self._receipt(ReceiptReceived(answers=ref, received_at=now()))
+        handler = None if self._observe else self._handlers.get(spec.ce_type)
+        action: str | None = None
+        rejected: EventRejectedError | None = None
+        if handler is not None:
+            delivery: Delivery[EventModel] = Delivery(
+                event=event,
+                source=attributes.agency,
+                event_id=attributes.id,
+                ce_type=attributes.type,
+                time=verified.time,
+                handling=handling,
+                priority=attributes.priority,
+                coordinates=verified.record.coordinates,
+                sealed=attributes.content_type == CONTENT_TYPE_SEALED,
+            )
+            try:
+                action = await handler(delivery)
+            except EventRejectedError as refusal:
+                rejected = refusal
+        ctx.remember(event, publisher=attributes.agency)
+        if not self._observe:
+            await self._accept(verified, event, origin)
+        if rejected is not None:
+            if answer:
+                await self._receipt(
+                    ReceiptRejected(
+                        answers=ref,
+                        rejected_at=now(),
+                        reason=rejected.reason,
+                        detail=rejected.detail,
+                    )
+                )
+            return await self._reject(
+                verified.record,
+                RecordRejectedError(Reason.HANDLER_FAILED, rejected.detail),
+                verified,
+                advance=False,
+            )
+        if answer and handler is not None:
+            await self._receipt(
+                ReceiptHandled(
+                    answers=ref,
+                    handled_at=now(),
+                    action=action or "已处理 handled",
+                )
+            )
+        log.info("event.delivered", ce_type=attributes.type, handled=handler is not None)
+        return Result(
+            outcome=Outcome.DELIVERED,
+            coordinates=verified.record.coordinates,
+            event_id=attributes.id,
+            source=attributes.agency,
+            ce_type=attributes.type,
+            time=verified.time,
+            event=event,
+            handled=handler is not None,
+        )
+
+    async def _accept(self, verified: VerifiedRecord, event: EventModel, origin: str) -> None:
+        store, attributes = self._ctx.store, verified.attributes
+        await store.record(
+            LedgerEntry(
+                source=attributes.source,
+                event_id=attributes.id,
+                ce_type=attributes.type,
+                ce_time=attributes.time,
+                subject=attributes.subject,
+                topic=verified.record.topic,
+                data=event.model_dump_json().encode(),
+            )
+        )
+        if isinstance(event, ReceiptReceived | ReceiptHandled | ReceiptRejected) and (
+            event.answers.ce_source == f"urn:silian:agency:{self._ctx.agency}"
+        ):
+            kind = event.event_type.split(".")[1]
+            await store.note_receipt(
+                source=event.answers.ce_source,
+                event_id=event.answers.ce_id,
+                recipient=attributes.agency,
+                kind=kind,
+                at=attributes.time,
+                reason=getattr(event, "detail", None),
+            )
+        await store.mark_processed(
+            attributes.source, attributes.id, origin=origin, outcome="delivered"
+        )
+        await store.set_peer_head(
+            attributes.chainid,
+            verified.record.topic,
+            ChainHead(seq=verified.seq, hash=verified.hash),
+        )
+
+    async def _receipt(self, receipt: EventModel) -> None:
+        # LifecycleError: already answered (a redelivery after a crash); one receipt is enough.
+        with contextlib.suppress(LifecycleError):
+            await self._publisher.publish(receipt)
+
+    async def _reject(
+        self,
+        record: Record,
+        error: RecordRejectedError,
+        verified: VerifiedRecord | None,
+        *,
+        advance: bool = False,
+    ) -> Result:
+        ctx = self._ctx
+        origin = f"{record.topic}/{record.partition}/{record.offset}"
+        if not self._observe:
+            await quarantine(
+                ctx.transport,
+                federation=ctx.federation,
+                agency=ctx.agency,
+                record=record,
+                reason=error.reason,
+                detail=error.detail,
+            )
+        if verified is not None and advance and not self._observe:
+            attributes = verified.attributes
+            await ctx.store.mark_processed(
+                attributes.source,
+                attributes.id,
+                origin=origin,
+                outcome=f"quarantined:{error.reason.value}",
+            )
+            await ctx.store.set_peer_head(
+                attributes.chainid, record.topic, ChainHead(seq=verified.seq, hash=verified.hash)
+            )
+        log.warning(
+            "record.quarantined", reason=error.reason.value, detail=error.detail, origin=origin
+        )
+        return Result(
+            outcome=Outcome.QUARANTINED,
+            coordinates=record.coordinates,
+            event_id=None if verified is None else verified.attributes.id,
+            source=None if verified is None else verified.agency,
+            ce_type=None if verified is None else verified.attributes.type,
+            time=None if verified is None else verified.time,
+            reason=error.reason,
+            detail=error.detail,
+        )

@@ -1,0 +1,110 @@
+"""What one agency's bus process knows and holds: identity, keys, agreement, store, state.
+
+Shared by the publisher and the subscriptions of one :class:`bus.node.Bus`, so that what
+one publishes the other judges against (lifecycle state, entity handling, chains).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from agencies.errors import PermissionDeniedError, VerificationError
+from agencies.history import AgreementHistory
+from agencies.keys import KeyAlg, SealingKey, SealingPublicKey, SigningKey
+from agencies.keystore import KeyStore
+from bus.store import LocalStore
+from bus.topics import TopicPlan
+from bus.transport.base import Transport
+from bus.verify import VerifyPolicy
+from contracts.base import EventModel, Family
+from contracts.lifecycle import LifecycleTracker
+from contracts.vocab import Handling, HandlingCode, Tlp
+
+__all__ = ["DEFAULT_HANDLING", "AgencyContext", "format_handling", "parse_handling"]
+
+# What an event carries when neither it nor its entity declares a handling code.
+DEFAULT_HANDLING = Handling(code=HandlingCode.H1, tlp=Tlp.GREEN)
+
+
+def format_handling(handling: Handling) -> str:
+    """The ``ce_handling`` header: ``H2/TLP:AMBER``."""
+    return f"{handling.code.value}/TLP:{handling.tlp.value}"
+
+
+def parse_handling(text: str) -> Handling:
+    code, _, tlp = text.partition("/TLP:")
+    return Handling(code=HandlingCode(code), tlp=Tlp(tlp))
+
+
+@dataclass(kw_only=True)
+class AgencyContext:
+    agency: str
+    federation: str
+    transport: Transport
+    store: LocalStore
+    agreements: AgreementHistory
+    keystore: KeyStore
+    policy: VerifyPolicy
+    plan: TopicPlan = field(default_factory=TopicPlan)
+    tracker: LifecycleTracker = field(default_factory=LifecycleTracker)
+    entity_handling: dict[str, Handling] = field(default_factory=dict)
+
+    # -- keys -------------------------------------------------------------------------
+    def signing_key(self, at: datetime) -> tuple[str, SigningKey]:
+        record = self.keystore.current(self.agency, KeyAlg.ED25519, at=at)
+        return record.key_id, self.keystore.signing_key(record.key_id)
+
+    def sealing_key(self, key_id: str) -> SealingKey:
+        return self.keystore.sealing_key(key_id)
+
+    def sealing_recipients(
+        self, recipients: list[str], at: datetime
+    ) -> dict[str, tuple[str, SealingPublicKey]]:
+        agreement = self.agreements.in_force_at(at)
+        sealed: dict[str, tuple[str, SealingPublicKey]] = {}
+        for code in [*recipients, self.agency]:  # the issuer can read its own record too
+            record = agreement.sealing_record(code, at)
+            sealed[code] = (record.key_id, record.sealing_key())
+        return sealed
+
+    # -- what an event is ---------------------------------------------------------------
+    def handling_of(self, event: EventModel) -> Handling:
+        declared = event.declared_handling()
+        if declared is not None:
+            return declared
+        return self.entity_handling.get(event.entity_id(), DEFAULT_HANDLING)
+
+    def recipients(self, event: EventModel, handling: Handling, at: datetime) -> list[str]:
+        """Agencies an event is addressed to (who must answer it), the issuer excluded."""
+        family = Family(event.family)
+        if family is Family.RECEIPT:
+            answered = str(event.answers.ce_source)  # type: ignore[attr-defined]
+            return [answered.removeprefix("urn:silian:agency:")]
+        if family is Family.CASE:
+            candidates = sorted(self.tracker.case_members(event.entity_id()))
+            if event.event_type == "case.opened":
+                candidates = sorted({*event.invited})  # type: ignore[attr-defined]
+            elif event.event_type == "case.member_invited":
+                candidates = sorted({*candidates, str(event.agency)})  # type: ignore[attr-defined]
+        else:
+            candidates = [m.code for m in self.agreements.in_force_at(at).members]
+        readers = []
+        for code in candidates:
+            if code == self.agency:
+                continue
+            try:
+                self.agreements.check_read(code, family, handling.code, at=at)
+            except (PermissionDeniedError, VerificationError):
+                continue
+            readers.append(code)
+        return readers
+
+    def remember(self, event: EventModel, *, publisher: str) -> None:
+        """Apply an accepted event to the in-memory state (lifecycle, entity handling)."""
+        self.tracker.apply(event, publisher=publisher)
+        declared = event.declared_handling()
+        if declared is not None and event.event_type.endswith(
+            (".issued", ".opened", ".reported", ".planned")
+        ):
+            self.entity_handling[event.entity_id()] = declared

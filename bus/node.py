@@ -1,0 +1,136 @@
+"""One agency's bus: its store, keys, agreement, publisher and subscriptions together.
+
+::
+
+    async with Bus(config, transport=transport, agreements=history, keystore=keys) as bus:
+        await bus.publish(alert)
+        sub = bus.subscribe()
+        @sub.on(AlertHit)
+        async def on_hit(delivery: Delivery[AlertHit]) -> str: ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agencies.history import AgreementHistory
+from agencies.keystore import KeyStore
+from bus.consume import Subscription
+from bus.context import AgencyContext
+from bus.envelope.ids import now
+from bus.errors import PermissionDeniedError
+from bus.publish import Published, Publisher
+from bus.store import LocalStore
+from bus.topics import TopicPlan
+from bus.transport.base import Transport
+from bus.verify import VerifyPolicy
+from contracts.base import EventModel, Family
+from contracts.registry import REGISTRY
+from contracts.topics import case_topic, family_topic
+from contracts.vocab import Priority
+
+__all__ = ["Bus", "BusConfig"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class BusConfig:
+    """Who this bus process is and where it keeps its state."""
+
+    agency: str
+    federation: str
+    state_dir: Path
+    publisher_name: str = "main"
+    policy: VerifyPolicy = field(default_factory=VerifyPolicy)
+    plan: TopicPlan = field(default_factory=TopicPlan)
+
+
+class Bus:
+    def __init__(
+        self,
+        config: BusConfig,
+        *,
+        transport: Transport,
+        agreements: AgreementHistory,
+        keystore: KeyStore,
+    ) -> None:
+        self.config = config
+        self.store = LocalStore(config.state_dir / f"{config.agency}.sqlite")
+        self.context = AgencyContext(
+            agency=config.agency,
+            federation=config.federation,
+            transport=transport,
+            store=self.store,
+            agreements=agreements,
+            keystore=keystore,
+            policy=config.policy,
+            plan=config.plan,
+        )
+        self.publisher = Publisher(self.context, name=config.publisher_name)
+        self._subscriptions: list[Subscription] = []
+
+    @property
+    def agency(self) -> str:
+        return self.config.agency
+
+    async def start(self) -> Bus:
+        await self.store.open()
+        await self._rebuild_state()
+        await self.publisher.start()
+        return self
+
+    async def stop(self) -> None:
+        for subscription in self._subscriptions:
+            await subscription.stop()
+        self._subscriptions.clear()
+        await self.store.close()
+
+    async def __aenter__(self) -> Bus:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def _rebuild_state(self) -> None:
+        """Lifecycle state and entity handling from the ledger, in the order accepted."""
+        for entry in await self.store.ledger():
+            event = REGISTRY.decode(entry.ce_type, entry.data)
+            self.context.remember(event, publisher=entry.source.rsplit(":", 1)[-1])
+
+    async def publish(self, event: EventModel, *, priority: Priority | None = None) -> Published:
+        return await self.publisher.publish(event, priority=priority)
+
+    def readable_topics(self, *, cases: Iterable[str] = ()) -> list[str]:
+        """Family topics this agency may read under the agreement in force, plus cases."""
+        agreement = self.context.agreements.in_force_at(now())
+        topics = []
+        for family in Family:
+            if family is Family.CASE:
+                continue
+            try:
+                agreement.check_read(self.agency, family, "H0")
+            except PermissionDeniedError:
+                continue  # e.g. partners never read alerts: not a topic for us
+            topics.append(family_topic(self.config.federation, family))
+        topics += [case_topic(self.config.federation, c) for c in cases]
+        return topics
+
+    def subscribe(
+        self,
+        *,
+        group: str | None = None,
+        topics: Iterable[str] | None = None,
+        cases: Iterable[str] = (),
+        observe: bool = False,
+    ) -> Subscription:
+        chosen = list(topics) if topics is not None else self.readable_topics(cases=cases)
+        subscription = Subscription(
+            self.context,
+            self.publisher,
+            group=group or f"{self.agency}.{self.config.publisher_name}",
+            topics=chosen,
+            observe=observe,
+        )
+        self._subscriptions.append(subscription)
+        return subscription

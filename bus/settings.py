@@ -1,0 +1,152 @@
+"""Where a bus process finds its identity, keys, agreement, state and broker.
+
+From command-line flags, falling back to environment variables, falling back to defaults:
+
+=================  ==========================  ==========================================
+flag               environment                 default
+=================  ==========================  ==========================================
+``--agency``       ``SILIAN_AGENCY``           (required)
+``--keys``         ``SILIAN_KEY_DIR``          ``~/.config/silian/keys``
+``--agreement``    ``SILIAN_AGREEMENT_DIR``    ``./agreement``
+``--state``        ``SILIAN_STATE_DIR``        ``~/.local/state/silian``
+``--kafka``        ``SILIAN_KAFKA_BOOTSTRAP``  none: the embedded transport is used
+``--embedded``     ``SILIAN_EMBEDDED``         ``<state>/embedded.sqlite``
+=================  ==========================  ==========================================
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from agencies.folder import AgreementFolder
+from agencies.keystore import KeyStore
+from bus.errors import ConfigError
+from bus.node import Bus, BusConfig
+from bus.transport.base import Transport
+from bus.transport.embedded import EmbeddedTransport
+from bus.transport.kafka import KafkaConfig, KafkaTransport
+
+__all__ = ["Settings", "add_bus_arguments", "open_bus", "open_transport", "settings_from_args"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    agency: str
+    key_dir: Path
+    agreement_dir: Path
+    state_dir: Path
+    kafka: str | None
+    embedded: Path
+    passphrase: bytes | None = None
+
+    @property
+    def transport_label(self) -> str:
+        return f"Kafka {self.kafka}" if self.kafka else f"embedded {self.embedded}"
+
+
+def add_bus_arguments(parser: argparse.ArgumentParser, *, agency: bool = True) -> None:
+    group = parser.add_argument_group("bus")
+    if agency:
+        group.add_argument(
+            "--agency", default=None, help="this agency's 12-digit code (default $SILIAN_AGENCY)"
+        )
+    group.add_argument(
+        "--keys",
+        type=Path,
+        default=None,
+        help="key folder (default $SILIAN_KEY_DIR or ~/.config/silian/keys)",
+    )
+    group.add_argument(
+        "--passphrase-env",
+        metavar="VAR",
+        default=None,
+        help="environment variable holding the key files' passphrase",
+    )
+    group.add_argument(
+        "--agreement",
+        type=Path,
+        default=None,
+        help="agreement folder (default $SILIAN_AGREEMENT_DIR or ./agreement)",
+    )
+    group.add_argument(
+        "--state",
+        type=Path,
+        default=None,
+        help="local state folder (default $SILIAN_STATE_DIR or ~/.local/state/silian)",
+    )
+    where = group.add_mutually_exclusive_group()
+    where.add_argument(
+        "--kafka",
+        metavar="HOST:PORT",
+        default=None,
+        help="Kafka bootstrap servers (default $SILIAN_KAFKA_BOOTSTRAP; "
+        "without it the embedded transport is used)",
+    )
+    where.add_argument(
+        "--embedded",
+        type=Path,
+        default=None,
+        help="embedded transport file (default <state>/embedded.sqlite)",
+    )
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    env = os.environ
+    agency = getattr(args, "agency", None) or env.get("SILIAN_AGENCY") or ""
+    if not agency:
+        raise ConfigError("which agency is this? pass --agency CODE or set SILIAN_AGENCY")
+    state = args.state or Path(env.get("SILIAN_STATE_DIR") or Path.home() / ".local/state/silian")
+    passphrase = None
+    if args.passphrase_env:
+        value = env.get(args.passphrase_env)
+        if not value:
+            raise ConfigError(f"environment variable {args.passphrase_env} is not set or empty")
+        passphrase = value.encode("utf-8")
+    kafka = args.kafka or (None if args.embedded else env.get("SILIAN_KAFKA_BOOTSTRAP"))
+    return Settings(
+        agency=agency,
+        key_dir=args.keys or Path(env.get("SILIAN_KEY_DIR") or Path.home() / ".config/silian/keys"),
+        agreement_dir=args.agreement or Path(env.get("SILIAN_AGREEMENT_DIR") or "agreement"),
+        state_dir=state,
+        kafka=kafka,
+        embedded=args.embedded or Path(env.get("SILIAN_EMBEDDED") or state / "embedded.sqlite"),
+        passphrase=passphrase,
+    )
+
+
+def open_transport(settings: Settings) -> Transport:
+    if settings.kafka:
+        return KafkaTransport(
+            KafkaConfig(bootstrap=settings.kafka, client_id=f"silian-{settings.agency}")
+        )
+    return EmbeddedTransport(settings.embedded)
+
+
+@contextlib.asynccontextmanager
+async def open_bus(settings: Settings) -> AsyncIterator[Bus]:
+    """A started :class:`Bus` for ``settings``, with its transport; both stopped after."""
+    history = AgreementFolder(settings.agreement_dir).history()
+    federation = history.latest.federation_id
+    keystore = KeyStore(settings.key_dir, passphrase=settings.passphrase)
+    transport = open_transport(settings)
+    await transport.start()
+    try:
+        bus = Bus(
+            BusConfig(
+                agency=settings.agency,
+                federation=federation,
+                state_dir=settings.state_dir / settings.agency,
+            ),
+            transport=transport,
+            agreements=history,
+            keystore=keystore,
+        )
+        async with bus:
+            yield bus
+    finally:
+        await transport.stop()

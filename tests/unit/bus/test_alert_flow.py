@@ -1,0 +1,68 @@
+"""The bus end to end on the embedded transport: publish, verify, handle, receipts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bus.consume import Delivery, Outcome
+from bus.federation import create_federation
+from bus.node import Bus, BusConfig
+from bus.topics import plan_topics, TopicPlan
+from bus.transport.embedded import EmbeddedTransport
+from contracts import examples
+from contracts.alerts import AlertHit, AlertIssued
+
+
+@pytest.fixture
+async def setup(tmp_path: Path):  # type: ignore[no-untyped-def]
+    fed = create_federation(tmp_path)
+    transport = EmbeddedTransport(tmp_path / "bus.sqlite")
+    await transport.start()
+    await transport.ensure_topics(
+        plan_topics(fed.federation_id, fed.agreements.latest, TopicPlan())
+    )
+    yield fed, transport
+    await transport.stop()
+
+
+def _bus(fed, transport, tmp_path: Path, agency: str) -> Bus:  # type: ignore[no-untyped-def]
+    return Bus(
+        BusConfig(agency=agency, federation=fed.federation_id, state_dir=tmp_path / agency),
+        transport=transport, agreements=fed.agreements, keystore=fed.keystore,
+    )
+
+
+async def test_alert_is_verified_handled_and_answered(setup, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    fed, transport = setup
+    story = examples.example_story()
+    issued = next(e for p, e in story if isinstance(e, AlertIssued))
+    async with _bus(fed, transport, tmp_path, examples.JIANGSHAN) as js, \
+               _bus(fed, transport, tmp_path, examples.PUCHENG) as pc:
+        published = await js.publish(issued)
+        assert published.recipients
+        seen: list[Delivery[AlertIssued]] = []
+        sub = pc.subscribe()
+
+        @sub.on(AlertIssued)
+        async def on_alert(delivery: Delivery[AlertIssued]) -> str:
+            seen.append(delivery)
+            return "布控 set up"
+
+        await sub.start()
+        results = await sub.poll(timeout=2)
+        assert [r.outcome for r in results] == [Outcome.DELIVERED]
+        assert seen[0].event == issued
+        assert seen[0].source == examples.JIANGSHAN
+        js_sub = js.subscribe()
+        await js_sub.start()
+        got = await js_sub.poll(timeout=2)
+        outcomes = [(r.outcome, r.ce_type) for r in got]
+        assert (Outcome.DELIVERED, "cn.silian.receipt.received.v1") in outcomes
+        assert (Outcome.DELIVERED, "cn.silian.receipt.handled.v1") in outcomes
+        receipts = await js.store.receipts()
+        pucheng = [r for r in receipts if r.recipient == examples.PUCHENG]
+        assert pucheng and pucheng[0].handled_at is not None
+        hit = next(e for p, e in story if isinstance(e, AlertHit))
+        await pc.publish(hit)
