@@ -9,7 +9,7 @@ import pytest
 from bus.consume import Delivery, Outcome
 from bus.federation import create_federation
 from bus.node import Bus, BusConfig
-from bus.topics import plan_topics, TopicPlan
+from bus.topics import TopicPlan, plan_topics
 from bus.transport.embedded import EmbeddedTransport
 from contracts import examples
 from contracts.alerts import AlertHit, AlertIssued
@@ -30,7 +30,9 @@ async def setup(tmp_path: Path):  # type: ignore[no-untyped-def]
 def _bus(fed, transport, tmp_path: Path, agency: str) -> Bus:  # type: ignore[no-untyped-def]
     return Bus(
         BusConfig(agency=agency, federation=fed.federation_id, state_dir=tmp_path / agency),
-        transport=transport, agreements=fed.agreements, keystore=fed.keystore,
+        transport=transport,
+        agreements=fed.agreements,
+        keystore=fed.keystore,
     )
 
 
@@ -38,8 +40,10 @@ async def test_alert_is_verified_handled_and_answered(setup, tmp_path: Path) -> 
     fed, transport = setup
     story = examples.example_story()
     issued = next(e for p, e in story if isinstance(e, AlertIssued))
-    async with _bus(fed, transport, tmp_path, examples.JIANGSHAN) as js, \
-               _bus(fed, transport, tmp_path, examples.PUCHENG) as pc:
+    async with (
+        _bus(fed, transport, tmp_path, examples.JIANGSHAN) as js,
+        _bus(fed, transport, tmp_path, examples.PUCHENG) as pc,
+    ):
         published = await js.publish(issued)
         assert published.recipients
         seen: list[Delivery[AlertIssued]] = []
@@ -63,6 +67,7 @@ async def test_alert_is_verified_handled_and_answered(setup, tmp_path: Path) -> 
         assert (Outcome.DELIVERED, "cn.silian.receipt.handled.v1") in outcomes
         receipts = await js.store.receipts()
         pucheng = [r for r in receipts if r.recipient == examples.PUCHENG]
-        assert pucheng and pucheng[0].handled_at is not None
+        assert pucheng
+        assert pucheng[0].handled_at is not None
         hit = next(e for p, e in story if isinstance(e, AlertHit))
         await pc.publish(hit)
