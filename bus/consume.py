@@ -167,13 +167,22 @@ class Subscription:
 
     # -- the pipeline ------------------------------------------------------------------
     async def process(self, record: Record) -> Result:
+        with bound_record(consumer=self._ctx.agency, topic=record.topic):
+            return await self._process(record)
+
+    async def _process(self, record: Record) -> Result:
         origin = f"{record.topic}/{record.partition}/{record.offset}"
         try:
             verified = verify_record(record, self._ctx.agreements, self._ctx.policy)
         except RecordRejectedError as error:
             return await self._reject(record, error, None)
         attributes = verified.attributes
-        with bound_record(event_id=attributes.id, topic=record.topic, agency=attributes.agency):
+        with bound_record(
+            event_id=attributes.id,
+            topic=record.topic,
+            agency=attributes.agency,
+            consumer=self._ctx.agency,
+        ):
             if attributes.agency == self._ctx.agency and not self._observe:
                 return Result(
                     outcome=Outcome.OWN,
@@ -326,6 +335,8 @@ class Subscription:
         if Family(event.family) is Family.CASE:
             if event.event_type == "case.opened":
                 return self._ctx.agency in {str(c) for c in event.invited}  # type: ignore[attr-defined]
+            if event.event_type == "case.member_invited" and event.agency == self._ctx.agency:  # type: ignore[attr-defined]
+                return True
             return self._ctx.agency in self._ctx.tracker.case_members(event.entity_id())
         return True
 

@@ -59,11 +59,11 @@ class AgencyContext:
         return self.keystore.sealing_key(key_id)
 
     def sealing_recipients(
-        self, recipients: list[str], at: datetime
+        self, readers: list[str], at: datetime
     ) -> dict[str, tuple[str, SealingPublicKey]]:
         agreement = self.agreements.in_force_at(at)
         sealed: dict[str, tuple[str, SealingPublicKey]] = {}
-        for code in [*recipients, self.agency]:  # the issuer can read its own record too
+        for code in [*readers, self.agency]:  # the issuer can read its own record too
             record = agreement.sealing_record(code, at)
             sealed[code] = (record.key_id, record.sealing_key())
         return sealed
@@ -74,6 +74,24 @@ class AgencyContext:
         if declared is not None:
             return declared
         return self.entity_handling.get(event.entity_id(), DEFAULT_HANDLING)
+
+    def readers(self, family: Family, handling: Handling, at: datetime) -> list[str]:
+        """Members the agreement in force lets read ``family`` at ``handling`` (issuer too).
+
+        A sealed record is sealed to all of them, not only to a case's current members: an
+        agency invited later can then read the case file, and sealing still keeps out
+        everyone outside the agreement (partners for intelligence, the Kafka operator).
+        Who may *act* in a case is the lifecycle's business; who may read a case topic is
+        mapped to Kafka ACLs per case topic.
+        """
+        readers = []
+        for member in self.agreements.in_force_at(at).members:
+            try:
+                self.agreements.check_read(member.code, family, handling.code, at=at)
+            except (PermissionDeniedError, VerificationError):
+                continue
+            readers.append(member.code)
+        return readers
 
     def recipients(self, event: EventModel, handling: Handling, at: datetime) -> list[str]:
         """Agencies an event is addressed to (who must answer it), the issuer excluded."""

@@ -27,16 +27,25 @@ class Federation:
 
 
 def create_federation(
-    directory: Path, *, template: str = "jpg", now: datetime | None = None
+    directory: Path,
+    *,
+    template: str = "jpg",
+    now: datetime | None = None,
+    federation_id: str | None = None,
 ) -> Federation:
-    """Fresh keys for every member of ``template`` and its agreement, signed by all."""
+    """Fresh keys for every member of ``template`` and its agreement, signed by all.
+
+    ``federation_id`` overrides the template's (a demo run on a shared Kafka gets topics of
+    its own that way).
+    """
     moment = now or _now()
     # The agreement takes effect a minute back so that records made right away are inside it.
     start = moment - timedelta(minutes=1)
     keystore = KeyStore(directory / "keys")
-    document, members = init_agreement(
-        load_template(template), keystore, start, effective_from=start
-    )
+    chosen = load_template(template)
+    if federation_id is not None:
+        chosen = chosen.model_validate({**chosen.model_dump(), "federation_id": federation_id})
+    document, members = init_agreement(chosen, keystore, start, effective_from=start)
     signatures = [sign_as(document, signer=code, keystore=keystore) for code in members]
     history = AgreementHistory()
     agreement = history.add(document, signatures)

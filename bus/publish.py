@@ -105,7 +105,7 @@ class Publisher:
         if handling.confidential:  # 4. seal for the recipients (and the issuer)
             value = seal(
                 data,
-                ctx.sealing_recipients(recipients, moment),
+                ctx.sealing_recipients(ctx.readers(family, handling, moment), moment),
                 event_id=event_id,
                 ce_type=spec.ce_type,
                 topic=topic,

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from bus.cli import agreement, contracts, dev, keys
+from bus.cli import agreement, contracts, demo, dev, keys
 from bus.cli._common import ExitCode
 from bus.errors import ConfigError, ContractError, SilianEnvironmentError, SilianError
 from bus.logs import configure_logging
@@ -20,7 +20,7 @@ from bus.logs import configure_logging
 __all__ = ["build_parser", "main"]
 
 # Sub-command groups, in the order --help lists them.
-_COMMAND_MODULES: tuple[ModuleType, ...] = (contracts, keys, agreement, dev)
+_COMMAND_MODULES: tuple[ModuleType, ...] = (demo, contracts, keys, agreement, dev)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,7 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="log rendering: JSON when not on a terminal (default auto)",
     )
-    parser.add_argument("--log-level", default="WARNING", help="log level (default WARNING)")
+    parser.add_argument(
+        "--log-level", default=None, help="log level (default WARNING; ERROR for the demo)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in _COMMAND_MODULES:
         module.register(sub)
@@ -52,7 +54,8 @@ def _exit_code_for(error: SilianError) -> ExitCode:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    configure_logging(fmt=args.log_format, level=args.log_level)
+    level = args.log_level or getattr(args, "default_log_level", "WARNING")
+    configure_logging(fmt=args.log_format, level=level)
     try:
         code = int(args.func(args))
     except SilianError as error:
