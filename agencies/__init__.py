@@ -2,8 +2,9 @@
 
 No Kafka here. The bus builds its signing, verification and authorisation on:
 :class:`SigningKey`/:class:`VerifyKey` (Ed25519), :class:`SealingKey`/:class:`SealingPublicKey`
-(X25519/HPKE), :class:`KeyRecord` windows, :func:`verify_agreement` → :class:`Agreement`
-and :class:`AgreementHistory` (which version was in force when).
+(X25519/HPKE), :class:`KeyRecord` windows, :func:`verify_agreement` → :class:`Agreement`,
+:class:`AgreementHistory` (which version was in force when) and :class:`AgreementFolder`
+(every version of an agreement on disk, ``v<N>/agreement.json`` + ``signatures.json``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from agencies.errors import (
     UnknownAgencyError,
     VerificationError,
 )
+from agencies.folder import AgreementFolder
 from agencies.history import AgreementHistory
 from agencies.identity import KNOWN_AGENCIES, Agency, AgencyKind, Mechanism, agency
 from agencies.keys import (
@@ -70,6 +72,7 @@ __all__ = [
     "AgencyKind",
     "Agreement",
     "AgreementError",
+    "AgreementFolder",
     "AgreementHistory",
     "AgreementSignature",
     "AgreementVerificationError",

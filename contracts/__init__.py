@@ -22,6 +22,7 @@ from contracts.alerts import (
 from contracts.asyncapi import (
     ASYNCAPI_VERSION,
     CATALOGUE_VERSION,
+    RECORD_HEADERS,
     asyncapi_document,
 )
 from contracts.base import (
@@ -147,6 +148,7 @@ __all__ = [
     "JSON_SCHEMA_DIALECT",
     "LIFECYCLE_RULES",
     "PROVINCE_PREFIXES",
+    "RECORD_HEADERS",
     "REGISTRY",
     "TOPIC_PREFIX",
     "AgencyCode",

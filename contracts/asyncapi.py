@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from collections.abc import Iterable
+from typing import Any, Final
 
 from contracts.base import Family
 from contracts.errors import ContractError
 from contracts.registry import REGISTRY, EventRegistry, EventSpec
 from contracts.topics import TOPIC_PREFIX, topic_pattern
+from contracts.vocab import HandlingCode, Priority, Tlp
 
-__all__ = ["ASYNCAPI_VERSION", "CATALOGUE_VERSION", "asyncapi_document"]
+__all__ = ["ASYNCAPI_VERSION", "CATALOGUE_VERSION", "RECORD_HEADERS", "asyncapi_document"]
 
 ASYNCAPI_VERSION = "3.0.0"
 CATALOGUE_VERSION = "1.0.0"
 _KAFKA_BINDING = "0.5.0"
+_CONTENT_TYPE_JSON = "application/json"
+_CONTENT_TYPE_SEALED = "application/vnd.silian.sealed+json"
 
 _FEDERATION_PARAM = {
-    "description": "联盟标识 / federation id, e.g. 'silian-tri' (lowercase, digits, '-')",
-    "examples": ["silian-tri", "sanshan"],
+    "description": "联盟标识 / federation id, e.g. 'jpg' (lowercase, digits, '-')",
+    "examples": ["jpg", "sanshan"],
 }
 _CASE_PARAM = {
     "description": "案件编号 / case id: one topic per joint case, created when it opens",
@@ -42,30 +47,91 @@ def _kafka_channel(partitions: int) -> dict[str, Any]:
     }
 
 
+def _one_of(values: Iterable[str]) -> str:
+    return "|".join(re.escape(v) for v in values)
+
+
+# The record headers of every silian record, in signature-base order, then the signature
+# (DESIGN.md "The wire format"). contracts may not import bus, so the names are listed here
+# and a test keeps them equal to bus.envelope.headers.SIGNED_ATTRIBUTES + ("ce_signature",).
+# name -> (description, JSON Schema keywords); ce_type and ce_dataschema are set per type.
+_RECORD_HEADERS: Final[dict[str, tuple[str, dict[str, Any]]]] = {
+    "ce_specversion": ("CloudEvents 规范版本 / CloudEvents spec version", {"const": "1.0"}),
+    "ce_id": (
+        "事件ID / event id, a UUIDv7 (RFC 9562); with ce_source it identifies the event "
+        "(consumers deduplicate on the pair)",
+        {},
+    ),
+    "ce_source": (
+        "发布机构 / publishing agency: urn:silian:agency:<12-digit agency code>",
+        {"pattern": "^urn:silian:agency:[1-8][0-9]{11}$"},
+    ),
+    "ce_type": ("事件类型 / event type, cn.silian.<family>.<event>.v<N>", {}),
+    "ce_time": (
+        "发布时间 / when the agency published it, RFC 3339 with offset",
+        {"format": "date-time"},
+    ),
+    "ce_subject": (
+        "事件主体 / id of the entity the event is about (alert, case, dispute, …); "
+        "the record key carries the same id",
+        {},
+    ),
+    "content-type": (
+        "内容类型 / media type of the value: the event's JSON, or the sealed envelope "
+        "(HPKE, RFC 9180) when its handling code is confidential",
+        {"enum": [_CONTENT_TYPE_JSON, _CONTENT_TYPE_SEALED]},
+    ),
+    "ce_dataschema": ("数据模式 / $id of the value's JSON Schema", {}),
+    "ce_handling": (
+        "处理代码 / SIENA-style handling code and TLP 2.0 label, e.g. H2/TLP:AMBER",
+        {"pattern": f"^({_one_of(HandlingCode)})/TLP:({_one_of(Tlp)})$"},
+    ),
+    "ce_priority": (
+        "优先级 / priority; the agreement sets the response deadline of each",
+        {"enum": [p.value for p in Priority]},
+    ),
+    "ce_keyid": (
+        "签名密钥 / id of the issuer's Ed25519 key declared in the agreement: "
+        "<agency code>:ed25519:<first 16 hex of SHA-256 of the public key>",
+        {"pattern": "^[1-8][0-9]{11}:ed25519:[0-9a-f]{16}$"},
+    ),
+    "ce_chainid": ("链 / the chain of the publishing process that wrote the record", {}),
+    "ce_chainseq": (
+        "链序号 / sequence number in the chain, decimal, contiguous from 1",
+        {"pattern": "^[1-9][0-9]*$"},
+    ),
+    "ce_prevhash": (
+        "前一记录哈希 / SHA-256 (hex) of the chain's previous record; 64 zeros for the first",
+        {"pattern": "^[0-9a-f]{64}$"},
+    ),
+    "ce_signature": (
+        "签名 / Ed25519 signature (RFC 8032), standard base64 of 64 bytes, over the "
+        "signature base: a domain line, the topic, the record key, every header above in "
+        "this order, and the SHA-256 of the value",
+        {"pattern": "^[A-Za-z0-9+/]{86}==$"},
+    ),
+}
+
+RECORD_HEADERS: Final[tuple[str, ...]] = tuple(_RECORD_HEADERS)
+"""Every header of a silian record: the signed attributes in signature-base order, then
+``ce_signature``. Headers are routing hints until the signature over them verifies."""
+
+
 def _headers(spec: EventSpec) -> dict[str, Any]:
-    """CloudEvents 1.0 Kafka protocol binding (binary mode) headers."""
+    """CloudEvents 1.0 Kafka protocol binding (binary mode) headers, all signed."""
+    per_type = {"ce_type": {"const": spec.ce_type}, "ce_dataschema": {"const": spec.dataschema}}
     properties: dict[str, Any] = {
-        "ce_specversion": {"type": "string", "const": "1.0"},
-        "ce_id": {"type": "string", "description": "事件ID（UUIDv7或ULID） / event id"},
-        "ce_source": {
-            "type": "string",
-            "pattern": "^urn:silian:agency:[0-9]{12}$",
-            "description": "发布机构 / publishing agency",
-        },
-        "ce_type": {"type": "string", "const": spec.ce_type},
-        "ce_time": {"type": "string", "format": "date-time", "description": "RFC 3339"},
-        "ce_subject": {"type": "string", "description": "事件主体 / subject (entity id)"},
-        "ce_dataschema": {"type": "string", "const": spec.dataschema},
-        "content-type": {"type": "string", "const": "application/json"},
+        name: {"type": "string", "description": description, **keywords, **per_type.get(name, {})}
+        for name, (description, keywords) in _RECORD_HEADERS.items()
     }
     return {
         "type": "object",
-        "description": "CloudEvents Kafka binding headers; the bus adds its signed "
-        "extension attributes (handling, priority, key id, chain, sequence, signature).",
+        "description": "CloudEvents Kafka binding headers (binary mode), printable ASCII. "
+        "Every one is required and covered by ce_signature; x-silian-signed-order is the "
+        "order of the signature base. Other headers are ignored, never trusted.",
         "properties": properties,
-        "required": sorted(
-            ["ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "content-type"]
-        ),
+        "required": sorted(RECORD_HEADERS),
+        "x-silian-signed-order": list(RECORD_HEADERS[:-1]),
         "additionalProperties": {"type": "string"},
     }
 

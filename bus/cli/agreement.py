@@ -1,12 +1,19 @@
-"""``silian agreement``: set up, sign, verify and show the cooperation agreement.
+"""``silian agreement``: set up, sign, verify, show and renew the cooperation agreement.
 
-An agreement folder holds ``agreement.json`` (the exact bytes every member signs) and
-``signatures.json`` (one detached signature per member).
+An agreement folder keeps every version (:class:`agencies.AgreementFolder`)::
+
+    agreement/v1/agreement.json   agreement/v1/signatures.json
+    agreement/v2/agreement.json   agreement/v2/signatures.json   (after ``next``)
+
+``init`` writes v1; ``next`` writes the version after the newest with the keys as they
+are now (after ``silian keys rotate|revoke``); ``sign`` signs the newest; ``verify`` checks
+the whole history; ``show`` prints one version (the newest by default).
 """
 
 from __future__ import annotations
 
 import argparse
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,22 +21,23 @@ from agencies import (
     FEDERATIONS,
     Agreement,
     AgreementError,
-    AgreementSignature,
+    AgreementFolder,
+    AgreementHistory,
     AgreementVerificationError,
-    dump_signatures,
+    KeyAlg,
+    VerificationError,
     init_agreement,
-    load_signatures,
     load_template,
+    next_agreement,
     parse_agreement,
     sign_as,
-    verify_agreement,
 )
 from bus.cli._common import ExitCode, add_json_flag, emit_json
 from bus.cli.keys import add_keystore_args, keystore_from_args, now_local
+from bus.errors import ConfigError
 
 __all__ = ["register"]
 
-_DOCUMENT, _SIGNATURES = "agreement.json", "signatures.json"
 _DEFAULT_DIR = Path("agreement")
 
 
@@ -40,7 +48,9 @@ def register(sub: Any) -> None:
     init = a_sub.add_parser("init", help="write version 1 of a federation's agreement")
     init.add_argument("--federation", required=True, help=f"one of {', '.join(FEDERATIONS)}")
     init.add_argument("--out", type=Path, default=_DEFAULT_DIR, help="folder (default ./agreement)")
-    init.add_argument("--force", action="store_true", help="overwrite an existing agreement")
+    init.add_argument(
+        "--force", action="store_true", help="delete every existing version and start again"
+    )
     add_keystore_args(init)
     add_json_flag(init)
     init.set_defaults(func=_init)
@@ -56,100 +66,242 @@ def register(sub: Any) -> None:
         add_json_flag(p)
         return p
 
-    sign = with_folder(a_sub.add_parser("sign", help="sign the agreement as one member"))
+    sign = with_folder(a_sub.add_parser("sign", help="sign the newest version as one member"))
     sign.add_argument("--agency", required=True, metavar="CODE", help="the member signing")
     add_keystore_args(sign)
     sign.set_defaults(func=_sign)
     with_folder(
-        a_sub.add_parser("verify", help="check every member signed these exact bytes")
+        a_sub.add_parser("verify", help="check every version: signed by all, chained in order")
     ).set_defaults(func=_verify)
-    with_folder(
-        a_sub.add_parser("show", help="members, keys, permissions, deadlines")
-    ).set_defaults(func=_show)
-
-
-def _read(folder: Path) -> tuple[bytes, tuple[AgreementSignature, ...]]:
-    try:
-        document = (folder / _DOCUMENT).read_bytes()
-    except FileNotFoundError:
-        raise AgreementError(
-            f"no {_DOCUMENT} in {folder}; run: silian agreement init --federation …"
-        ) from None
-    sig_path = folder / _SIGNATURES
-    signatures = load_signatures(sig_path.read_bytes()) if sig_path.exists() else ()
-    return document, signatures
+    show = with_folder(a_sub.add_parser("show", help="members, keys, permissions, deadlines"))
+    show.add_argument("--version", type=int, default=None, help="which version (default newest)")
+    show.set_defaults(func=_show)
+    nxt = with_folder(
+        a_sub.add_parser(
+            "next", help="write the next version with the keys as they are now (after rotate)"
+        )
+    )
+    nxt.add_argument(
+        "--effective-from",
+        metavar="RFC3339",
+        default=None,
+        help="when the new version takes effect, with offset (default now)",
+    )
+    add_keystore_args(nxt)
+    nxt.set_defaults(func=_next)
 
 
 def _init(args: argparse.Namespace) -> int:
-    out: Path = args.out
-    if (out / _DOCUMENT).exists() and not args.force:
-        raise AgreementError(f"{out / _DOCUMENT} exists; use --force to replace it")
+    folder = AgreementFolder(args.out)
+    if folder.versions():
+        if not args.force:
+            raise AgreementError(
+                f"{folder.directory} already holds an agreement (v{folder.latest_version()}); "
+                "use --force to delete every version and start again"
+            )
+        folder.remove_all()
     template = load_template(args.federation)
     document, unsigned = init_agreement(template, keystore_from_args(args), now_local())
-    out.mkdir(parents=True, exist_ok=True)
-    (out / _DOCUMENT).write_bytes(document)
-    (out / _SIGNATURES).write_bytes(dump_signatures(()))
+    version = folder.write_version(document)
     agreement = parse_agreement(document)
+    path = folder.document_path(version)
     if args.json:
-        emit_json({"document": str(out / _DOCUMENT), "unsigned": list(unsigned)})
+        emit_json({"document": str(path), "version": version, "unsigned": list(unsigned)})
     else:
-        print(f"{agreement.name_zh} ({agreement.label}) → {out / _DOCUMENT}")
-        print("待签署 to be signed by:")
-        for code in unsigned:
-            print(f"  {agreement.member(code).display}")
+        print(f"{agreement.name_zh} ({agreement.label}) → {path}")
+        _print_unsigned(agreement, unsigned)
     return ExitCode.OK
 
 
 def _sign(args: argparse.Namespace) -> int:
-    folder: Path = args.agreement
-    document, signatures = _read(folder)
+    folder = AgreementFolder(args.agreement)
+    version = folder.latest_version()
+    document, signatures = folder.read(version)
     signature = sign_as(document, signer=args.agency, keystore=keystore_from_args(args))
     others = tuple(s for s in signatures if s.signer != signature.signer)
-    (folder / _SIGNATURES).write_bytes(dump_signatures((*others, signature)))
+    folder.write_signatures(version, (*others, signature))
     agreement = parse_agreement(document)
-    missing = [m for m in agreement.members if m.code not in {s.signer for s in others}]
-    missing = [m for m in missing if m.code != signature.signer]
+    signed = {s.signer for s in others} | {signature.signer}
+    missing = tuple(m.code for m in agreement.members if m.code not in signed)
     if args.json:
         emit_json(
-            {"signed": signature.model_dump(mode="json"), "unsigned": [m.code for m in missing]}
+            {
+                "version": version,
+                "signed": signature.model_dump(mode="json"),
+                "unsigned": list(missing),
+            }
         )
     else:
         print(f"{agreement.member(args.agency).display} 已签署 signed {agreement.label}")
-        for m in missing:
-            print(f"  待签署 still to sign: {m.display}")
+        _print_unsigned(agreement, missing)
     return ExitCode.OK
 
 
 def _verify(args: argparse.Namespace) -> int:
-    document, signatures = _read(args.agreement)
-    try:
-        agreement = verify_agreement(document, signatures)
-    except AgreementVerificationError as error:
+    folder = AgreementFolder(args.agreement)
+    folder.latest_version()  # one clear line for an empty or old-layout folder
+    history = AgreementHistory()
+    verified: list[dict[str, Any]] = []
+    for version in folder.versions():
+        try:
+            agreement = folder.add_to(history, version)
+        except AgreementVerificationError as error:
+            if not args.json:
+                raise
+            emit_json(
+                {
+                    "ok": False,
+                    "version": version,
+                    "reason": str(error),
+                    "member": error.member,
+                    "field": error.field,
+                    "verified": verified,
+                }
+            )
+            return ExitCode.FAILED
+        verified.append(
+            {"version": agreement.version, "effective_from": agreement.effective_from.isoformat()}
+        )
         if not args.json:
-            raise
-        emit_json({"ok": False, "reason": str(error), "member": error.member, "field": error.field})
-        return ExitCode.FAILED
+            names = "、".join(m.name_zh for m in agreement.members)
+            print(
+                f"有效 valid: {agreement.name_zh} ({agreement.label}), "
+                f"effective from {agreement.effective_from.isoformat()}, signed by {names}"
+            )
+    latest = history.latest
     if args.json:
-        emit_json({"ok": True, "federation": agreement.federation_id, "version": agreement.version})
+        emit_json(
+            {
+                "ok": True,
+                "federation": latest.federation_id,
+                "version": latest.version,
+                "verified": verified,
+            }
+        )
     else:
-        names = "、".join(m.name_zh for m in agreement.members)
-        print(f"有效 valid: {agreement.name_zh} ({agreement.label}), signed by {names}")
+        now = now_local()
+        if now < history.versions[0].effective_from:
+            print(f"尚未生效 not yet in force: {history.versions[0].label} takes effect later")
+        else:
+            print(f"现行 in force now: {history.in_force_at(now).label}")
     return ExitCode.OK
 
 
 def _show(args: argparse.Namespace) -> int:
-    document, _ = _read(args.agreement)
-    agreement = parse_agreement(document)
+    folder = AgreementFolder(args.agreement)
+    version = args.version if args.version is not None else folder.latest_version()
+    agreement = folder.parse(version)
     if args.json:
         emit_json(agreement.model_dump(mode="json"))
         return ExitCode.OK
     _print_agreement(agreement)
+    others = [f"v{v}" for v in folder.versions() if v != version]
+    if others:
+        print(f"其他版本 other versions: {', '.join(others)} (--version N)")
     return ExitCode.OK
+
+
+def _next(args: argparse.Namespace) -> int:
+    folder = AgreementFolder(args.agreement)
+    # Only a history that verifies may grow: the next version chains to the newest's bytes.
+    latest = folder.history().latest
+    now = now_local()
+    effective_from = _parse_time(args.effective_from) if args.effective_from else now
+    if effective_from <= latest.effective_from:
+        raise ConfigError(
+            f"--effective-from {effective_from.isoformat()} is not after {latest.label} "
+            f"took effect ({latest.effective_from.isoformat()})"
+        )
+    previous, _ = folder.read(latest.version)
+    document, unsigned = next_agreement(
+        previous, keystore_from_args(args), now, effective_from=effective_from
+    )
+    agreement = parse_agreement(document)
+    _check_every_member_can_sign(agreement)
+    version = folder.write_version(document)
+    changes = _key_changes(latest, agreement)
+    path = folder.document_path(version)
+    if args.json:
+        emit_json(
+            {
+                "document": str(path),
+                "version": version,
+                "effective_from": agreement.effective_from.isoformat(),
+                "changes": changes,
+                "unsigned": list(unsigned),
+            }
+        )
+        return ExitCode.OK
+    print(f"{agreement.name_zh} ({agreement.label}) → {path}")
+    print(f"  生效 effective from {agreement.effective_from.isoformat()}")
+    for change in changes or [f"no key changed since {latest.label}"]:
+        print(f"  {change}")
+    _print_unsigned(agreement, unsigned)
+    return ExitCode.OK
+
+
+def _parse_time(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"--effective-from {text!r} is not an RFC 3339 time") from None
+    if moment.tzinfo is None:
+        raise ConfigError(f"--effective-from {text!r} has no offset (e.g. +08:00)")
+    return moment
+
+
+def _check_every_member_can_sign(agreement: Agreement) -> None:
+    """Refuse a version that could never be in force: a member without a usable signing key."""
+    for member in agreement.members:
+        for record in member.keys:
+            if record.alg is not KeyAlg.ED25519:
+                continue
+            try:
+                record.usable_at(agreement.effective_from)
+            except VerificationError:
+                continue
+            break
+        else:
+            raise AgreementError(
+                f"{member.display} has no signing key usable when {agreement.label} takes "
+                f"effect ({agreement.effective_from.isoformat()}); first run: "
+                f"silian keys new --agency {member.code}"
+            )
+
+
+def _key_changes(old: Agreement, new: Agreement) -> list[str]:
+    """One line per key added, ended or revoked between two versions."""
+    lines: list[str] = []
+    for member in new.members:
+        known = old.member(member.code).keys if old.is_member(member.code) else ()
+        before = {r.key_id: r for r in known}
+        for record in member.keys:
+            was = before.get(record.key_id)
+            if was is None:
+                lines.append(f"{member.display}: 新密钥 new key {record.key_id}")
+            elif record.revoked_at is not None and was.revoked_at is None:
+                lines.append(
+                    f"{member.display}: 已吊销 revoked {record.key_id} "
+                    f"at {record.revoked_at.isoformat()}"
+                )
+            elif record.valid_until is not None and was.valid_until is None:
+                lines.append(
+                    f"{member.display}: {record.key_id} 至 valid until "
+                    f"{record.valid_until.isoformat()}"
+                )
+    return lines
+
+
+def _print_unsigned(agreement: Agreement, codes: tuple[str, ...]) -> None:
+    for code in codes:
+        print(f"  待签署 still to sign: {agreement.member(code).display}")
 
 
 def _print_agreement(a: Agreement) -> None:
     print(f"{a.name_zh} / {a.name_en}")
     print(f"  {a.label}, 生效 effective from {a.effective_from.isoformat()}")
+    if a.previous_digest:
+        print(f"  上一版本 previous version sha256 {a.previous_digest}")
     print("成员 members:")
     for m in a.members:
         print(f"  {m.display}  {m.kind}  {m.name_en}")

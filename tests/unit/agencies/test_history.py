@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 
-import agencies
 from agencies import (
     AgreementError,
     AgreementHistory,
@@ -119,58 +118,3 @@ def test_history_permissions_follow_the_version_in_force(jpg: Signed):
     history.check_read(JIANGSHAN, "case", "H3", at=T0 + DAY)
     with pytest.raises(VerificationError):
         history.check_read(JIANGSHAN, "case", "H3", at=T0 - DAY)
-
-
-def test_public_surface_is_pinned():
-    assert len(set(agencies.__all__)) == len(agencies.__all__)
-    assert sorted(agencies.__all__) == [
-        "AGREEMENT_FORMAT",
-        "Action",
-        "Agency",
-        "AgencyError",
-        "AgencyKind",
-        "Agreement",
-        "AgreementError",
-        "AgreementHistory",
-        "AgreementSignature",
-        "AgreementVerificationError",
-        "DOMAIN_LINE",
-        "FEDERATIONS",
-        "FederationTemplate",
-        "KNOWN_AGENCIES",
-        "KeyAlg",
-        "KeyFormatError",
-        "KeyPair",
-        "KeyRecord",
-        "KeyStore",
-        "KeyStoreError",
-        "Mechanism",
-        "Member",
-        "PermissionDeniedError",
-        "PermissionRule",
-        "Permissions",
-        "ResponseDeadlines",
-        "Retention",
-        "SealingKey",
-        "SealingPublicKey",
-        "SigningKey",
-        "UnknownAgencyError",
-        "VerificationError",
-        "VerifyKey",
-        "agency",
-        "agreement_bytes",
-        "document_digest",
-        "dump_signatures",
-        "field_digests",
-        "init_agreement",
-        "load_signatures",
-        "load_template",
-        "make_key_id",
-        "next_agreement",
-        "parse_agreement",
-        "sign_agreement",
-        "sign_as",
-        "verify_agreement",
-    ]
-    for name in agencies.__all__:
-        assert hasattr(agencies, name), name

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import types
 from typing import ClassVar
 
 import pytest
 from pydantic import Field
 
-import contracts
 from contracts.alerts import AlertIssued
 from contracts.base import EventModel, Family
 from contracts.errors import ContractError
@@ -200,27 +198,3 @@ def test_registering_twice_or_inconsistently_fails() -> None:
 
     with pytest.raises(ContractError, match="lacks a contract ClassVar"):
         registry.register(Bare)
-
-
-def test_public_surface_is_pinned_and_sorted() -> None:
-    listed = contracts.__all__
-    assert len(listed) == len(set(listed))
-    public = {
-        name
-        for name, value in vars(contracts).items()
-        if not name.startswith("_")
-        and not isinstance(value, types.ModuleType)
-        and name != "annotations"
-    }
-    assert set(listed) == public  # nothing public is unlisted, nothing listed is missing
-    for name in (
-        "AgencyCode",
-        "EventModel",
-        "EventRegistry",
-        "LifecycleTracker",
-        "REGISTRY",
-        "check_compatibility",
-        "decode",
-        "write_exports",
-    ):
-        assert name in contracts.__all__
