@@ -101,8 +101,8 @@ class Bus:
     async def publish(self, event: EventModel, *, priority: Priority | None = None) -> Published:
         return await self.publisher.publish(event, priority=priority)
 
-    def readable_topics(self, *, cases: Iterable[str] = ()) -> list[str]:
-        """Family topics this agency may read under the agreement in force, plus cases."""
+    def readable_topics(self) -> list[str]:
+        """Family topics this agency may read under the agreement in force."""
         agreement = self.context.agreements.in_force_at(now())
         topics = []
         for family in Family:
@@ -113,7 +113,6 @@ class Bus:
             except PermissionDeniedError:
                 continue  # e.g. partners never read alerts: not a topic for us
             topics.append(family_topic(self.config.federation, family))
-        topics += [case_topic(self.config.federation, c) for c in cases]
         return topics
 
     def subscribe(
@@ -124,7 +123,8 @@ class Bus:
         cases: Iterable[str] = (),
         observe: bool = False,
     ) -> Subscription:
-        chosen = list(topics) if topics is not None else self.readable_topics(cases=cases)
+        chosen = list(topics) if topics is not None else self.readable_topics()
+        chosen += [case_topic(self.config.federation, c) for c in cases]
         subscription = Subscription(
             self.context,
             self.publisher,

@@ -8,6 +8,7 @@ the parsed namespace and return an exit code (:class:`bus.cli._common.ExitCode`)
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -64,6 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("silian: interrupted", file=sys.stderr)
         code = ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (``silian … | head``): stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = ExitCode.OK
     return code
 
 

@@ -1,0 +1,353 @@
+"""Bad input on real Kafka: each bad record is quarantined with a specific reason, never
+reaches a handler, and the valid records around it are delivered in order."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from agencies.keys import KeyAlg, SigningKey
+from agencies.templates import next_agreement, sign_as
+from bus.consume import Delivery, Outcome, Result
+from bus.envelope.ids import now
+from bus.federation import Federation, create_federation
+from bus.node import Bus, BusConfig
+from bus.quarantine import read_quarantine_headers
+from bus.rejections import Reason
+from bus.topics import TopicPlan, plan_topics
+from bus.transport.base import OutgoingRecord, Record
+from bus.transport.kafka import KafkaConfig, KafkaTransport
+from contracts.alerts import AlertHit, AlertIssued, AlertUpdated
+from contracts.base import EventModel
+from contracts.cases import CaseNote, CaseOpened
+from contracts.disputes import DisputeReported
+from contracts.examples import example_story
+from contracts.patrols import PatrolPlanned
+from contracts.topics import quarantine_topic
+from tests.integration.bus.craft import craft, with_header
+
+pytestmark = pytest.mark.kafka
+
+JS, PC, GF = "330881000000", "350722000000", "361103000000"
+TANSHI, XINDU, TRIBUNAL = "330881510000", "330822510000", "330881610000"
+CASE = "T-CASE-1"
+
+
+def _story(kind: type[EventModel]) -> EventModel:
+    return next(e for _, e in example_story() if isinstance(e, kind))
+
+
+def _with(event: EventModel, **changes: object) -> EventModel:
+    return type(event).model_validate({**event.model_dump(), **changes})
+
+
+@dataclass
+class World:
+    fed: Federation
+    transport: KafkaTransport
+    root: Path
+
+    def bus(self, agency: str) -> Bus:
+        return Bus(
+            BusConfig(
+                agency=agency, federation=self.fed.federation_id, state_dir=self.root / agency
+            ),
+            transport=self.transport,
+            agreements=self.fed.agreements,
+            keystore=self.fed.keystore,
+        )
+
+
+async def _world(kafka_bootstrap: str, root: Path, template: str) -> AsyncIterator[World]:
+    fed = create_federation(
+        root, template=template, federation_id=f"bad-{template}-{uuid.uuid4().hex[:6]}"
+    )
+    transport = KafkaTransport(KafkaConfig(bootstrap=kafka_bootstrap, client_id="bad-input"))
+    await transport.start()
+    await transport.ensure_topics(
+        plan_topics(
+            fed.federation_id, fed.agreements.latest, TopicPlan(family_partitions=3), cases=(CASE,)
+        )
+    )
+    yield World(fed, transport, root)
+    await transport.stop()
+
+
+@pytest.fixture
+async def jpg(kafka_bootstrap: str, tmp_path: Path) -> AsyncIterator[World]:
+    async for world in _world(kafka_bootstrap, tmp_path, "jpg"):
+        yield world
+
+
+@pytest.fixture
+async def sanshan(kafka_bootstrap: str, tmp_path: Path) -> AsyncIterator[World]:
+    async for world in _world(kafka_bootstrap, tmp_path, "sanshan"):
+        yield world
+
+
+async def _consume(
+    world: World,
+    reader: str,
+    want: int,
+    *,
+    topics: Sequence[str] | None = None,
+    cases: Sequence[str] = (),
+) -> tuple[list[Result], list[str]]:
+    """Run ``reader``'s pipeline until ``want`` records were dealt with; handled ids too."""
+    handled: list[str] = []
+    async with world.bus(reader) as bus:
+        sub = bus.subscribe(group=f"{reader}-{uuid.uuid4().hex[:6]}", topics=topics, cases=cases)
+
+        async def handler(delivery: Delivery[EventModel]) -> str:
+            handled.append(delivery.event_id)
+            return "ok"
+
+        for model in (
+            AlertIssued,
+            AlertUpdated,
+            AlertHit,
+            CaseOpened,
+            CaseNote,
+            DisputeReported,
+            PatrolPlanned,
+        ):
+            sub.on(model)(handler)
+        results: list[Result] = []
+        async with sub:
+            for _ in range(60):
+                results += [
+                    r
+                    for r in await sub.poll(timeout=1.0)
+                    if r.ce_type is None or "receipt" not in r.ce_type
+                ]
+                if len(results) >= want:
+                    break
+    return results, handled
+
+
+async def _quarantined(world: World, agency: str) -> list[Record]:
+    consumer = world.transport.consumer(
+        group_id=f"q-{uuid.uuid4().hex[:6]}",
+        topics=[quarantine_topic(world.fed.federation_id, agency)],
+    )
+    async with consumer:
+        return await consumer.fetch(timeout=5.0)
+
+
+async def _sandwich(
+    world: World, bad: Sequence[OutgoingRecord], reason: Reason, *, count: int | None = None
+) -> None:
+    """Valid alert.issued, the bad record(s), valid alert.updated — all on one alert key."""
+    issued = _with(_story(AlertIssued), alert_id="T-ALERT-1")
+    updated = _with(_story(AlertUpdated), alert_id="T-ALERT-1")
+    async with world.bus(JS) as js:
+        first = await js.publish(issued)
+        for record in bad:
+            await world.transport.send(record)
+        last = await js.publish(updated)
+    results, handled = await _consume(world, PC, 2 + len(bad))
+    outcomes = [(r.outcome, r.reason) for r in results]
+    expected_bad = count if count is not None else len(bad)
+    assert outcomes[0] == (Outcome.DELIVERED, None)
+    assert outcomes[-1] == (Outcome.DELIVERED, None)
+    assert [o for o in outcomes[1:-1] if o[0] is Outcome.QUARANTINED] == [
+        (Outcome.QUARANTINED, reason)
+    ] * expected_bad
+    assert handled[0] == first.event_id
+    assert handled[-1] == last.event_id  # the stream kept flowing, in order
+    kept = await _quarantined(world, PC)
+    assert len(kept) == expected_bad
+    assert read_quarantine_headers(kept[0]).reason is reason
+    assert kept[-1].value in {r.value for r in bad}  # the original bytes are kept
+
+
+def _hit(world: World, **kwargs: object) -> OutgoingRecord:
+    event = _with(_story(AlertHit), alert_id="T-ALERT-1", hit_id=f"H-{uuid.uuid4().hex[:6]}")
+    return craft(
+        world.fed,
+        agency=PC if "agency" not in kwargs else str(kwargs.pop("agency")),
+        event=event,
+        **kwargs,
+    ).record  # type: ignore[arg-type]
+
+
+async def test_missing_header(jpg: World) -> None:
+    await _sandwich(
+        jpg, [with_header(_hit(jpg, agency=GF), "ce_id", None)], Reason.MALFORMED_HEADERS
+    )
+
+
+async def test_garbled_header(jpg: World) -> None:
+    await _sandwich(
+        jpg,
+        [with_header(_hit(jpg, agency=GF), "ce_time", b"\xff\xfe\x00")],
+        Reason.MALFORMED_HEADERS,
+    )
+
+
+async def test_value_not_json(jpg: World) -> None:
+    await _sandwich(jpg, [_hit(jpg, agency=GF, value=b"{not json")], Reason.NOT_JSON)
+
+
+async def test_unknown_event_type_and_version(jpg: World) -> None:
+    await _sandwich(
+        jpg,
+        [
+            _hit(jpg, agency=GF, ce_type="cn.silian.alert.teleported.v1"),
+            _hit(jpg, agency=GF, ce_type="cn.silian.alert.hit.v7"),
+        ],
+        Reason.UNKNOWN_TYPE,
+    )
+
+
+async def test_schema_invalid_data(jpg: World) -> None:
+    await _sandwich(
+        jpg, [_hit(jpg, agency=GF, value=b'{"alert_id": "T-ALERT-1"}')], Reason.SCHEMA_INVALID
+    )
+
+
+async def test_signature_by_unknown_key(jpg: World) -> None:
+    stranger = SigningKey.generate()
+    await _sandwich(
+        jpg,
+        [_hit(jpg, agency=GF, signer=stranger, key_id=stranger.public_key.key_id(GF))],
+        Reason.UNKNOWN_KEY,
+    )
+
+
+async def _next_version(world: World, when: datetime) -> None:
+    document, members = next_agreement(
+        world.fed.document, world.fed.keystore, when, effective_from=when
+    )
+    world.fed.agreements.add(
+        document, [sign_as(document, signer=m, keystore=world.fed.keystore) for m in members]
+    )
+
+
+async def test_signature_by_revoked_key(jpg: World) -> None:
+    old = jpg.fed.keystore.current(GF, KeyAlg.ED25519, at=now())
+    revoked_at = now() - timedelta(seconds=30)
+    jpg.fed.keystore.revoke(GF, now=revoked_at, reason="laptop stolen")
+    jpg.fed.keystore.new(GF, now=revoked_at)
+    await _next_version(jpg, revoked_at)
+    stolen = jpg.fed.keystore.signing_key(old.key_id)
+    await _sandwich(
+        jpg, [_hit(jpg, agency=GF, signer=stolen, key_id=old.key_id)], Reason.KEY_REVOKED
+    )
+
+
+async def test_signature_by_key_outside_its_window(jpg: World) -> None:
+    old = jpg.fed.keystore.current(GF, KeyAlg.ED25519, at=now())
+    rotated_at = now() - timedelta(seconds=30)
+    jpg.fed.keystore.rotate(GF, now=rotated_at)
+    await _next_version(jpg, rotated_at)
+    retired = jpg.fed.keystore.signing_key(old.key_id)
+    await _sandwich(
+        jpg, [_hit(jpg, agency=GF, signer=retired, key_id=old.key_id)], Reason.KEY_OUT_OF_WINDOW
+    )
+
+
+async def test_valid_signature_with_altered_header(jpg: World) -> None:
+    record = _hit(jpg, agency=GF)
+    await _sandwich(jpg, [with_header(record, "ce_priority", b"urgent")], Reason.BAD_SIGNATURE)
+
+
+async def test_altered_value(jpg: World) -> None:
+    record = _hit(jpg, agency=GF)
+    altered = OutgoingRecord(
+        topic=record.topic,
+        key=record.key,
+        value=record.value.replace(b"PC-HIT", b"PC-HIX").replace(b"H-", b"X-"),
+        headers=record.headers,
+    )
+    assert altered.value != record.value
+    await _sandwich(jpg, [altered], Reason.BAD_SIGNATURE)
+
+
+async def test_replayed_duplicate(jpg: World) -> None:
+    record = _hit(jpg, agency=GF)
+    # The original is delivered; the byte-for-byte copy is the replay.
+    await _sandwich(jpg, [record, record], Reason.DUPLICATE, count=1)
+
+
+async def test_sequence_gap(jpg: World) -> None:
+    chain = f"{GF}.craft.gap.p0"
+    first = craft(
+        jpg.fed,
+        agency=GF,
+        chain_id=chain,
+        seq=1,
+        event=_with(_story(AlertHit), alert_id="T-ALERT-1", hit_id="H-1"),
+    )
+    third = craft(
+        jpg.fed,
+        agency=GF,
+        chain_id=chain,
+        seq=3,
+        prevhash="ab" * 32,
+        event=_with(_story(AlertHit), alert_id="T-ALERT-1", hit_id="H-3"),
+    )
+    await _sandwich(jpg, [first.record, third.record], Reason.SEQUENCE_GAP, count=1)
+
+
+async def test_publisher_not_allowed_for_family(sanshan: World) -> None:
+    patrol = _with(
+        _story(PatrolPlanned), patrol_id="T-PATROL-1", agencies=[TANSHI, XINDU, TRIBUNAL]
+    )
+    bad = craft(sanshan.fed, agency=TRIBUNAL, event=patrol).record
+    good = _with(_story(DisputeReported), dispute_id="T-DSP-1")
+    async with sanshan.bus(TANSHI) as tanshi:
+        await sanshan.transport.send(bad)
+        await tanshi.publish(good)
+    results, handled = await _consume(sanshan, XINDU, 2)
+    by_type = {r.ce_type: r for r in results}
+    assert by_type["cn.silian.patrol.planned.v1"].reason is Reason.NOT_PERMITTED
+    assert "partner" in (by_type["cn.silian.patrol.planned.v1"].detail or "")
+    assert by_type["cn.silian.dispute.reported.v1"].outcome is Outcome.DELIVERED
+    assert len(handled) == 1
+
+
+async def test_partner_never_receives_intelligence(sanshan: World) -> None:
+    alert = _with(_story(AlertIssued), alert_id="T-ALERT-9", area=["330881"])
+    dispute = _with(_story(DisputeReported), dispute_id="T-DSP-2")
+    async with sanshan.bus(TANSHI) as tanshi:
+        await tanshi.publish(alert)
+        await tanshi.publish(dispute)
+        topics = [tanshi.readable_topics()[0]]
+    # A partner whose consumer was (wrongly) pointed at the alert topic.
+    alert_topic = f"silian.{sanshan.fed.federation_id}.alert.v1"
+    dispute_topic = f"silian.{sanshan.fed.federation_id}.dispute.v1"
+    assert alert_topic in topics
+    results, handled = await _consume(sanshan, TRIBUNAL, 2, topics=[alert_topic, dispute_topic])
+    by_type = {r.ce_type: r for r in results}
+    assert by_type["cn.silian.alert.issued.v1"].reason is Reason.NOT_PERMITTED
+    assert by_type["cn.silian.dispute.reported.v1"].outcome is Outcome.DELIVERED
+    assert len(handled) == 1
+
+
+async def test_non_member_posting_on_a_case_topic(jpg: World) -> None:
+    opened = _with(_story(CaseOpened), case_id=CASE, invited=[PC])
+    intruder = craft(
+        jpg.fed, agency=GF, event=_with(_story(CaseNote), case_id=CASE, note_id="N-X")
+    ).record
+    async with jpg.bus(JS) as js:
+        await js.publish(opened)
+        await jpg.transport.send(intruder)
+        last = await js.publish(_with(_story(CaseNote), case_id=CASE, note_id="N-2"))
+    results, handled = await _consume(jpg, PC, 3, topics=[], cases=[CASE])
+    assert [(r.outcome, r.reason) for r in results] == [
+        (Outcome.DELIVERED, None),
+        (Outcome.QUARANTINED, Reason.NOT_A_MEMBER),
+        (Outcome.DELIVERED, None),
+    ]
+    assert handled[-1] == last.event_id
+
+
+async def test_oversized_value(jpg: World) -> None:
+    huge = b'{"alert_id": "T-ALERT-1", "pad": "' + b"x" * 600_000 + b'"}'
+    await _sandwich(jpg, [_hit(jpg, agency=GF, value=huge)], Reason.OVERSIZED)
