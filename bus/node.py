@@ -13,16 +13,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from agencies.history import AgreementHistory
 from agencies.keystore import KeyStore
 from bus.consume import Subscription
 from bus.context import AgencyContext
-from bus.envelope.ids import now
+from bus.envelope.ids import now, parse_time
 from bus.errors import PermissionDeniedError
+from bus.logs import bound_record, get_logger
 from bus.publish import Published, Publisher
-from bus.store import LocalStore
+from bus.store import LocalStore, PendingReceipt
 from bus.topics import TopicPlan
 from bus.transport.base import Transport
 from bus.verify import VerifyPolicy
@@ -32,6 +34,8 @@ from contracts.topics import case_topic, family_topic
 from contracts.vocab import Priority
 
 __all__ = ["Bus", "BusConfig"]
+
+log = get_logger("silian.bus")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,6 +104,26 @@ class Bus:
 
     async def publish(self, event: EventModel, *, priority: Priority | None = None) -> Published:
         return await self.publisher.publish(event, priority=priority)
+
+    async def overdue(self, *, at: datetime | None = None) -> list[PendingReceipt]:
+        """Receipts past their deadline (事事有回音): logged as ``receipt.overdue`` each time.
+
+        ``at`` defaults to now; an answer is owed until the recipient handled or rejected it.
+        """
+        moment = at or now()
+        late = [r for r in await self.store.receipts(open_only=True) if parse_time(r.due) <= moment]
+        for receipt in late:
+            with bound_record(event_id=receipt.event_id, agency=self.agency):
+                log.warning(
+                    "receipt.overdue",
+                    recipient=receipt.recipient,
+                    ce_type=receipt.ce_type,
+                    subject=receipt.subject,
+                    priority=receipt.priority,
+                    due=receipt.due,
+                    received=receipt.received_at is not None,
+                )
+        return late
 
     def readable_topics(self) -> list[str]:
         """Family topics this agency may read under the agreement in force."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,30 @@ async def test_alert_is_verified_handled_and_answered(setup, tmp_path: Path) -> 
         assert pucheng[0].handled_at is not None
         hit = next(e for p, e in story if isinstance(e, AlertHit))
         await pc.publish(hit)
+
+
+async def test_unanswered_urgent_alert_is_overdue_after_its_deadline(  # type: ignore[no-untyped-def]
+    setup, tmp_path: Path
+) -> None:
+    fed, transport = setup
+    issued = next(e for _, e in examples.example_story() if isinstance(e, AlertIssued))
+    async with _bus(fed, transport, tmp_path, examples.JIANGSHAN) as js:
+        published = await js.publish(issued)
+        # Nobody answered yet: owed, but not overdue before the urgent deadline (15 min).
+        assert await js.overdue(at=published.time + timedelta(minutes=14)) == []
+        late = await js.overdue(at=published.time + timedelta(minutes=15))
+        assert sorted(r.recipient for r in late) == [examples.PUCHENG, examples.GUANGFENG]
+        async with _bus(fed, transport, tmp_path, examples.PUCHENG) as pc:
+            sub = pc.subscribe()
+            sub.on(AlertIssued)(_noop)
+            async with sub:
+                await sub.poll(timeout=2)
+        answers = js.subscribe()
+        async with answers:
+            await answers.poll(timeout=2)
+        late = await js.overdue(at=published.time + timedelta(minutes=15))
+        assert [r.recipient for r in late] == [examples.GUANGFENG]
+
+
+async def _noop(delivery: Delivery[AlertIssued]) -> str:
+    return "ok"
