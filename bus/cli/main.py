@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from bus.cli import agreement, contracts, demo, dev, keys
+from bus.cli import agreement, contracts, demo, dev, keys, publish, serve, status, topics, watch
 from bus.cli._common import ExitCode
 from bus.errors import ConfigError, ContractError, SilianEnvironmentError, SilianError
 from bus.logs import configure_logging
@@ -21,7 +21,18 @@ from bus.logs import configure_logging
 __all__ = ["build_parser", "main"]
 
 # Sub-command groups, in the order --help lists them.
-_COMMAND_MODULES: tuple[ModuleType, ...] = (demo, contracts, keys, agreement, dev)
+_COMMAND_MODULES: tuple[ModuleType, ...] = (
+    demo,
+    publish,
+    status,
+    watch,
+    serve,
+    topics,
+    contracts,
+    keys,
+    agreement,
+    dev,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,187 @@
+"""``silian serve``: one agency's long-running bus service.
+
+Subscribes to every topic the agreement lets the agency read (and the joint cases it is a
+member of), answers receipts, logs each result through structlog (JSON lines when not on
+a terminal) and stops cleanly on SIGTERM or SIGINT (exit 0).
+
+Every delivered event is recorded in ``<state>/<agency>/effects.sqlite``, table
+``effects``, keyed on (ce_source, ce_id) with INSERT OR IGNORE: at-least-once delivery,
+exactly-once effects. ``--handle-log FILE`` also appends one JSON line per handler call,
+so a test can tell "handled twice" from "applied twice".
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from bus.cli._common import ExitCode
+from bus.consume import Delivery, Outcome, Result, Subscription
+from bus.envelope.ids import format_time, now
+from bus.logs import get_logger
+from bus.node import Bus
+from bus.settings import add_bus_arguments, open_bus, settings_from_args
+from contracts.base import EventModel
+from contracts.registry import REGISTRY
+from contracts.topics import TOPIC_PREFIX
+
+__all__ = ["Effects", "register"]
+
+log = get_logger("silian.serve")
+
+_EFFECTS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS effects (
+    ce_source TEXT NOT NULL, ce_id TEXT NOT NULL, ce_type TEXT NOT NULL, subject TEXT NOT NULL,
+    ce_time TEXT NOT NULL, applied_at TEXT NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (ce_source, ce_id));
+"""
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "serve", help="run this agency's bus: receive, verify, handle, answer (until SIGTERM)"
+    )
+    p.add_argument(
+        "--handle-log",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="append one JSON line per handled event (tests count handler calls with it)",
+    )
+    p.add_argument(
+        "--case",
+        dest="cases",
+        action="append",
+        default=[],
+        metavar="CASE_ID",
+        help="also read this joint case's topic (repeatable; known member cases are read anyway)",
+    )
+    p.add_argument(
+        "--once",
+        action="store_true",
+        help="process what is there, then exit (for scripts and tests)",
+    )
+    add_bus_arguments(p)
+    # A service's deliveries are its output: logged at INFO unless --log-level says otherwise.
+    p.set_defaults(func=_serve, default_log_level="INFO")
+
+
+class Effects:
+    """The service's side effects: one row per event, however often it is delivered."""
+
+    def __init__(self, path: Path, handle_log: Path | None) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(_EFFECTS_SCHEMA)
+        self._handle_log = handle_log
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _apply(self, delivery: Delivery[EventModel]) -> bool:
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO effects (ce_source, ce_id, ce_type, subject, ce_time,"
+            " applied_at, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                f"urn:silian:agency:{delivery.source}",
+                delivery.event_id,
+                delivery.ce_type,
+                delivery.event.entity_id(),
+                format_time(delivery.time),
+                format_time(now()),
+                delivery.event.model_dump_json(),
+            ),
+        )
+        return cursor.rowcount == 1
+
+    def _note(self, delivery: Delivery[EventModel], applied: bool) -> None:
+        if self._handle_log is None:
+            return
+        line = {
+            "ce_source": f"urn:silian:agency:{delivery.source}",
+            "ce_id": delivery.event_id,
+            "ce_type": delivery.ce_type,
+            "subject": delivery.event.entity_id(),
+            "applied": applied,
+        }
+        with self._handle_log.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+    async def handle(self, delivery: Delivery[EventModel]) -> str:
+        applied = await asyncio.to_thread(self._apply, delivery)
+        await asyncio.to_thread(self._note, delivery, applied)
+        return "已登记 recorded" if applied else "已登记 already recorded"
+
+    def attach(self, subscription: Subscription) -> None:
+        """Handle every event type the contracts know."""
+        for spec in REGISTRY.specs():
+            subscription.on(spec.model)(self.handle)
+
+
+async def _member_cases(bus: Bus) -> list[str]:
+    """Joint cases in the agency's ledger that it still belongs to."""
+    prefix = f"{TOPIC_PREFIX}.{bus.config.federation}.case."
+    cases = {e.subject for e in await bus.store.ledger() if e.topic.startswith(prefix)}
+    return sorted(c for c in cases if bus.agency in bus.context.tracker.case_members(c))
+
+
+def _log_result(result: Result) -> None:
+    fields = {
+        "outcome": result.outcome.value,
+        "ce_type": result.ce_type,
+        "event_id": result.event_id,
+        "source": result.source,
+        "topic": result.coordinates.topic,
+        "partition": result.coordinates.partition,
+        "offset": result.coordinates.offset,
+    }
+    if result.outcome is Outcome.QUARANTINED:
+        reason = None if result.reason is None else result.reason.value
+        log.warning("serve.quarantined", reason=reason, detail=result.detail, **fields)
+    elif result.outcome is Outcome.DELIVERED:
+        log.info("serve.delivered", handled=result.handled, **fields)
+    else:
+        log.debug("serve.skipped", **fields)
+
+
+async def _run(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    effects = Effects(settings.state_dir / settings.agency / "effects.sqlite", args.handle_log)
+    try:
+        async with open_bus(settings) as bus:
+            cases = sorted({*args.cases, *await _member_cases(bus)})
+            subscription = bus.subscribe(cases=cases)
+            effects.attach(subscription)
+            async with subscription:
+                log.info(
+                    "serve.ready",
+                    agency=bus.agency,
+                    transport=settings.transport_label,
+                    cases=cases,
+                )
+                while not stop.is_set():
+                    results = await subscription.poll(timeout=0.5)
+                    for result in results:
+                        _log_result(result)
+                    if args.once and not results:
+                        break
+        log.info("serve.stopped", agency=settings.agency)
+    finally:
+        effects.close()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    return ExitCode.OK
+
+
+def _serve(args: argparse.Namespace) -> int:
+    return asyncio.run(_run(args))

@@ -1,0 +1,181 @@
+"""``silian topics``: provision the federation's topics from the contracts and the agreement.
+
+``apply`` creates what is missing and sets configs that differ; running it twice changes
+nothing. ``list`` shows each planned topic as the broker has it (or that it is missing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from typing import Any
+
+from agencies.folder import AgreementFolder
+from bus.cli._common import ExitCode, add_json_flag, emit_json
+from bus.settings import Settings, add_bus_arguments, open_transport, settings_from_args
+from bus.topics import TopicPlan, apply_topics, plan_topics
+from bus.transport.base import TopicChanges, TopicDescription, TopicSpec
+
+__all__ = ["register"]
+
+# Provisioning needs no agency identity: without --agency/$SILIAN_AGENCY this only names
+# the Kafka client (``silian-operator``).
+_OPERATOR = "operator"
+
+
+def register(sub: Any) -> None:
+    topics = sub.add_parser("topics", help="create and check the federation's Kafka topics")
+    t_sub = topics.add_subparsers(dest="topics_command", metavar="ACTION", required=True)
+
+    apply = t_sub.add_parser(
+        "apply", help="create missing topics and fix their configs (idempotent)"
+    )
+    _plan_arguments(apply)
+    apply.set_defaults(func=_apply)
+
+    listing = t_sub.add_parser(
+        "list", help="the planned topics as the broker has them (exit 1 if one is missing)"
+    )
+    _plan_arguments(listing)
+    listing.set_defaults(func=_list)
+
+
+def _plan_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = TopicPlan()
+    parser.add_argument(
+        "--replication",
+        type=int,
+        default=defaults.replication,
+        help=f"replication factor (default {defaults.replication}; 3 on a 3-node cluster)",
+    )
+    parser.add_argument(
+        "--min-insync",
+        type=int,
+        default=defaults.min_insync_replicas,
+        help=f"min.insync.replicas (default {defaults.min_insync_replicas}; 2 with 3 replicas)",
+    )
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        default=defaults.family_partitions,
+        help=f"partitions of each family topic (default {defaults.family_partitions})",
+    )
+    parser.add_argument(
+        "--case",
+        dest="cases",
+        action="append",
+        default=[],
+        metavar="CASE_ID",
+        help="also a joint case's topic (repeatable; cases normally get theirs when opened)",
+    )
+    add_bus_arguments(parser)
+    add_json_flag(parser)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    if not (args.agency or os.environ.get("SILIAN_AGENCY")):
+        args = argparse.Namespace(**{**vars(args), "agency": _OPERATOR})
+    return settings_from_args(args)
+
+
+def _specs(args: argparse.Namespace, settings: Settings) -> list[TopicSpec]:
+    history = AgreementFolder(settings.agreement_dir).history()
+    agreement = history.latest
+    plan = TopicPlan(
+        replication=args.replication,
+        min_insync_replicas=args.min_insync,
+        family_partitions=args.partitions,
+    )
+    return plan_topics(agreement.federation_id, agreement, plan, cases=tuple(args.cases))
+
+
+def _apply(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    specs = _specs(args, settings)
+
+    async def run() -> TopicChanges:
+        transport = open_transport(settings)
+        await transport.start()
+        try:
+            return await apply_topics(transport, specs)
+        finally:
+            await transport.stop()
+
+    changes = asyncio.run(run())
+    touched = set(changes.created) | {c.topic for c in changes.reconfigured}
+    unchanged = [s.name for s in specs if s.name not in touched]
+    if args.json:
+        emit_json(
+            {
+                "transport": settings.transport_label,
+                "changed": changes.changed,
+                "created": list(changes.created),
+                "reconfigured": [
+                    {"topic": c.topic, "config": c.name, "old": c.old, "new": c.new}
+                    for c in changes.reconfigured
+                ],
+                "not_grown": [
+                    {"topic": s.topic, "partitions": s.existing, "wanted": s.wanted}
+                    for s in changes.not_grown
+                ],
+                "unchanged": unchanged,
+            }
+        )
+        return ExitCode.OK
+    for name in changes.created:
+        print(f"created       {name}")
+    for change in changes.reconfigured:
+        print(f"reconfigured  {change.topic} {change.name}={change.new} (was {change.old})")
+    for short in changes.not_grown:
+        print(
+            f"not grown     {short.topic}: has {short.existing} partitions, plan wants "
+            f"{short.wanted} (growing moves keys; do it by hand if you mean it)"
+        )
+    if changes.changed:
+        print(f"{len(unchanged)} unchanged, on {settings.transport_label}")
+    else:
+        print(f"nothing changed: all {len(specs)} topics as planned, on {settings.transport_label}")
+    return ExitCode.OK
+
+
+def _list(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    specs = _specs(args, settings)
+
+    async def run() -> dict[str, TopicDescription]:
+        transport = open_transport(settings)
+        await transport.start()
+        try:
+            return await transport.describe_topics([s.name for s in specs])
+        finally:
+            await transport.stop()
+
+    found = asyncio.run(run())
+    missing = [s.name for s in specs if s.name not in found]
+    code = ExitCode.FAILED if missing else ExitCode.OK
+    if args.json:
+        emit_json(
+            [
+                {
+                    "topic": spec.name,
+                    "exists": spec.name in found,
+                    "partitions": found[spec.name].partitions if spec.name in found else None,
+                    "replication": found[spec.name].replication if spec.name in found else None,
+                    "configs": dict(found[spec.name].configs) if spec.name in found else {},
+                }
+                for spec in specs
+            ]
+        )
+        return code
+    for spec in specs:
+        have = found.get(spec.name)
+        if have is None:
+            print(f"{spec.name}  MISSING (run: silian topics apply)")
+            continue
+        retention = have.configs.get("retention.ms", "?")
+        print(
+            f"{spec.name}  partitions={have.partitions} replication={have.replication} "
+            f"retention.ms={retention}"
+        )
+    return code

@@ -1,0 +1,234 @@
+"""``silian watch case <id>`` / ``silian watch alerts``: a live view for liaison officers.
+
+One line per event (see :mod:`bus.timeline`): local time, agency, event, summary, a
+verification mark and who has not answered yet. Answers come from the receipt topic, so a
+receipt prints a line too, showing who is still pending for the event it answers; the
+line of the last answer shows nobody pending.
+
+A watcher only observes: a fresh consumer group per run that never commits, and a
+throw-away local store, so it never answers, quarantines or disturbs the agency's own
+``silian serve``. It replays the topics from the start (lifecycle state and chains need
+the history); ``--no-from-beginning`` replays silently and shows only what happens after
+it started. ``--no-follow`` exits once it has caught up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import signal
+import sys
+import tempfile
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from agencies.errors import PermissionDeniedError, VerificationError
+from bus.cli._common import ExitCode, add_json_flag
+from bus.consume import Outcome, Result, Subscription
+from bus.envelope.ids import now
+from bus.node import Bus
+from bus.publish import expects_receipts
+from bus.rejections import Reason, RecordRejectedError
+from bus.settings import add_bus_arguments, open_bus, settings_from_args
+from bus.store import ChainHead
+from bus.timeline import render_line, result_json
+from bus.transport.base import Consumer, Record
+from bus.verify import verify_record
+from contracts.base import EventModel, Family
+from contracts.cases import CaseMemberInvited, CaseOpened
+from contracts.receipts import ReceiptHandled, ReceiptReceived, ReceiptRejected
+from contracts.topics import case_topic, family_topic
+
+__all__ = ["Watcher", "register"]
+
+# An idle poll this long means a --no-follow watcher has caught up.
+_IDLE_S = 0.5
+# Reasons after which the real consumer does not move its chain head either.
+_NO_ADVANCE = frozenset({Reason.CHAIN_FORK, Reason.DUPLICATE})
+
+
+def register(sub: Any) -> None:
+    watch = sub.add_parser("watch", help="a live one-line-per-event view of a case or of alerts")
+    w_sub = watch.add_subparsers(dest="watch_command", metavar="VIEW", required=True)
+    case = w_sub.add_parser("case", help="everything in one joint case, and who has answered")
+    case.add_argument("case_id", metavar="CASE_ID", help="e.g. JS-CASE-2024-031")
+    _options(case)
+    case.set_defaults(func=_watch, view="case")
+    alerts = w_sub.add_parser("alerts", help="alerts, hits and who has acknowledged them")
+    _options(alerts)
+    alerts.set_defaults(func=_watch, view="alerts", case_id=None)
+
+
+def _options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--from-beginning",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="show the history first (default); --no-from-beginning shows only new events",
+    )
+    parser.add_argument(
+        "--follow",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="keep watching (default); --no-follow exits after catching up",
+    )
+    add_bus_arguments(parser)
+    add_json_flag(parser)  # JSON Lines: one object per event
+
+
+class Watcher:
+    """Observes some topics through a bus and tells, per result, who has not answered."""
+
+    def __init__(self, bus: Bus, *, topics: Sequence[str], group: str | None = None) -> None:
+        self._bus = bus
+        group = group or f"{bus.agency}.watch.{uuid.uuid4().hex[:12]}"
+        self._subscription: Subscription = bus.subscribe(
+            observe=True, group=group, topics=list(topics)
+        )
+        # Records are fetched here and handed to Subscription.process() so that the chain
+        # state an observer does not keep can be kept beside it (see _advance_chain).
+        self._consumer: Consumer = bus.context.transport.consumer(
+            group_id=group, topics=list(topics), from_beginning=True
+        )
+        self._receipt_topic = family_topic(bus.config.federation, Family.RECEIPT)
+        self._pending: dict[str, list[str]] = {}  # event id → recipients yet to answer
+        self._answered: dict[str, set[str]] = {}  # answers seen before their event
+        self.caught_up = False  # the last poll found nothing new
+
+    async def __aenter__(self) -> Watcher:
+        await self._consumer.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._consumer.stop()
+
+    async def poll(self, *, timeout: float = _IDLE_S) -> list[tuple[Result, list[str]]]:
+        """The next results to show, each with who has not answered the event concerned."""
+        shown: list[tuple[Result, list[str]]] = []
+        records = await self._consumer.fetch(timeout=timeout)
+        self.caught_up = not records
+        for record in records:
+            result = await self._subscription.process(record)
+            await self._advance_chain(record, result)
+            line = self._judge(record, result)
+            if line is not None:
+                shown.append(line)
+        return shown
+
+    async def _advance_chain(self, record: Record, result: Result) -> None:
+        """Keep the chain head an observing subscription does not keep (observe=True
+        records nothing), in this watcher's scratch store, as a consumer would."""
+        if result.outcome is Outcome.REDELIVERY or result.reason in _NO_ADVANCE:
+            return
+        try:
+            verified = verify_record(record, self._bus.context.agreements, self._bus.context.policy)
+        except RecordRejectedError:
+            return  # never verified: a consumer does not move the chain for it either
+        store, attributes = self._bus.store, verified.attributes
+        await store.set_peer_head(
+            attributes.chainid, record.topic, ChainHead(seq=verified.seq, hash=verified.hash)
+        )
+        origin = f"{record.topic}/{record.partition}/{record.offset}"
+        await store.mark_processed(
+            attributes.source, attributes.id, origin=origin, outcome=result.outcome.value
+        )
+
+    def _judge(self, record: Record, result: Result) -> tuple[Result, list[str]] | None:
+        if result.outcome is Outcome.REDELIVERY:
+            return None
+        event = result.event
+        if isinstance(event, ReceiptReceived | ReceiptHandled | ReceiptRejected):
+            answered, by = event.answers.ce_id, result.source or ""
+            if answered not in self._pending:
+                self._answered.setdefault(answered, set()).add(by)
+                return None  # about an event outside this view (or not seen yet)
+            pending = self._pending[answered]
+            if by in pending:
+                pending.remove(by)
+            return result, list(pending)
+        if record.topic == self._receipt_topic and result.outcome is not Outcome.QUARANTINED:
+            return None
+        if event is None or result.time is None or not expects_receipts(event):
+            return result, []
+        recipients = self._recipients(event, issuer=result.source or "", at=result.time)
+        early = self._answered.pop(result.event_id or "", set())
+        pending = [code for code in recipients if code not in early]
+        if result.event_id is not None:
+            self._pending[result.event_id] = pending
+        return result, list(pending)
+
+    def _recipients(self, event: EventModel, *, issuer: str, at: datetime) -> list[str]:
+        """Who must answer ``event``: AgencyContext.recipients() as its issuer computed it
+        (that method leaves out this agency, the watcher, instead of the issuer)."""
+        ctx = self._bus.context
+        handling = ctx.handling_of(event)
+        family = Family(event.family)
+        if family is Family.CASE:
+            candidates = set(ctx.tracker.case_members(event.entity_id()))
+            if isinstance(event, CaseOpened):
+                candidates = {str(code) for code in event.invited}
+            elif isinstance(event, CaseMemberInvited):
+                candidates.add(str(event.agency))
+        else:
+            candidates = {m.code for m in ctx.agreements.in_force_at(at).members}
+        readers = []
+        for code in sorted(candidates - {issuer}):
+            try:
+                ctx.agreements.check_read(code, family, handling.code, at=at)
+            except (PermissionDeniedError, VerificationError):
+                continue
+            readers.append(code)
+        return readers
+
+
+def _topics(args: argparse.Namespace, federation: str) -> list[str]:
+    receipts = family_topic(federation, Family.RECEIPT)
+    if args.view == "case":
+        return [case_topic(federation, args.case_id), receipts]
+    return [family_topic(federation, Family.ALERT), receipts]
+
+
+def _emit(result: Result, pending: list[str], *, as_json: bool) -> None:
+    if as_json:
+        line = json.dumps(result_json(result, pending=pending), ensure_ascii=False)
+    else:
+        line = render_line(result, pending=pending)
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+async def _run(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    started: datetime = now()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        with tempfile.TemporaryDirectory(prefix="silian-watch-") as scratch:
+            # A throw-away store: the watcher's lifecycle state and chains start empty and
+            # follow the replay; the agency's own store is never touched.
+            scratch_settings = dataclasses.replace(settings, state_dir=Path(scratch))
+            async with open_bus(scratch_settings) as bus:
+                topics = _topics(args, bus.config.federation)
+                async with Watcher(bus, topics=topics) as watcher:
+                    while not stop.is_set():
+                        shown = await watcher.poll()
+                        for result, pending in shown:
+                            if args.from_beginning or (result.time or started) >= started:
+                                _emit(result, pending, as_json=args.json)
+                        if watcher.caught_up and not args.follow:
+                            break
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    return ExitCode.OK
+
+
+def _watch(args: argparse.Namespace) -> int:
+    return asyncio.run(_run(args))

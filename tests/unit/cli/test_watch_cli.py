@@ -1,0 +1,103 @@
+"""``silian watch``: one verified line per event; the pending column empties as answers come."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from bus.transport.base import OutgoingRecord
+from bus.transport.embedded import EmbeddedTransport
+from contracts import examples
+from contracts.base import Family
+from contracts.topics import family_topic
+from tests.unit.cli.conftest import Ran, Setup, alert_story, case_story, run_story
+
+CASE = "JS-CASE-2024-031"
+
+
+def _last_pending(lines: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Per answered-or-shown event id: who was pending on the last line about it."""
+    last: dict[str, list[str]] = {}
+    for line in lines:
+        about = line["answers"]["ce_id"] if line["answers"] else line["event_id"]
+        last[about] = line["pending"]
+    return last
+
+
+def test_watch_case_lines_are_verified_and_answered(
+    setup: Setup, silian: Callable[..., Ran]
+) -> None:
+    asyncio.run(run_story(setup, case_story(), cases=(CASE,)))
+    ran = silian("watch", "case", CASE, "--no-follow", "--json", "--agency", examples.JIANGSHAN)
+    assert ran.code == 0, ran.err
+    lines = ran.json_lines()
+    events = [line for line in lines if not line["answers"]]
+    assert [e["event_type"] for e in events] == [
+        "case.opened",
+        "case.member_joined",
+        "case.lead_shared",
+        "case.note",
+        "case.closed",
+    ]
+    assert all(line["verified"] for line in lines)
+    assert events[0]["agency_name"] == "江山市公安局"
+    assert events[0]["event_label"] == "立案协查"
+    assert events[0]["pending"] == [examples.PUCHENG]  # before Pucheng's receipts are read
+    assert events[0]["time"].endswith("+08:00")
+    receipts = [line for line in lines if line["answers"]]
+    assert receipts, "answers on the receipt topic show up as lines"
+    assert all(pending == [] for pending in _last_pending(lines).values())
+
+
+def test_watch_alerts_text_view(setup: Setup, silian: Callable[..., Ran]) -> None:
+    asyncio.run(run_story(setup, alert_story()))
+    ran = silian("watch", "alerts", "--no-follow", "--agency", examples.GUANGFENG)
+    assert ran.code == 0, ran.err
+    lines = ran.out.splitlines()
+    issued = next(line for line in lines if "预警发布 alert.issued" in line)
+    assert "江山市公安局" in issued
+    assert "JS-ALERT-2024-0117 浙H·12345" in issued
+    assert "✔ 已验证 verified" in issued
+    assert "待回复 pending: 浦城县公安局, 上饶市公安局广丰分局" in issued
+    assert any("预警命中 alert.hit" in line and "浦城县公安局" in line for line in lines)
+    assert not any("✘" in line for line in lines)
+    json_lines = silian("watch", "alerts", "--no-follow", "--json", "--agency", examples.PUCHENG)
+    assert all(pending == [] for pending in _last_pending(json_lines.json_lines()).values())
+
+
+async def _tamper_first_alert(setup: Setup) -> None:
+    """Append a copy of the first alert record with one byte of its value changed."""
+    transport = EmbeddedTransport(setup.state / "embedded.sqlite")
+    async with transport:
+        topic = family_topic(setup.fed.federation_id, Family.ALERT)
+        async with transport.consumer(group_id="tamper", topics=[topic]) as consumer:
+            original = (await consumer.fetch(max_records=1, timeout=1))[0]
+        value = original.value.replace(b"12345", b"12346")
+        assert value != original.value
+        await transport.send(
+            OutgoingRecord(topic=topic, key=original.key, value=value, headers=original.headers)
+        )
+
+
+def test_watch_marks_a_tampered_record(setup: Setup, silian: Callable[..., Ran]) -> None:
+    asyncio.run(run_story(setup, alert_story()))
+    asyncio.run(_tamper_first_alert(setup))
+    ran = silian("watch", "alerts", "--no-follow", "--json", "--agency", examples.PUCHENG)
+    assert ran.code == 0, ran.err
+    lines = ran.json_lines()
+    refused = [line for line in lines if not line["verified"]]
+    assert len(refused) == 1
+    assert refused[0]["reason"] == "bad-signature"
+    assert refused[0]["outcome"] == "quarantined"
+    text = silian("watch", "alerts", "--no-follow", "--agency", examples.PUCHENG).out
+    assert "✘ 隔离 quarantined: bad-signature" in text
+
+
+def test_no_from_beginning_shows_only_new_events(setup: Setup, silian: Callable[..., Ran]) -> None:
+    asyncio.run(run_story(setup, alert_story()))
+    ran = silian(
+        "watch", "alerts", "--no-follow", "--no-from-beginning", "--agency", examples.JIANGSHAN
+    )
+    assert ran.code == 0, ran.err
+    assert ran.out == ""
