@@ -110,6 +110,7 @@ class Subscription:
         *,
         group: str,
         topics: Iterable[str],
+        pattern: str | None = None,
         observe: bool = False,
     ) -> None:
         self._ctx = ctx
@@ -118,7 +119,9 @@ class Subscription:
         self._topics = list(topics)
         self._observe = observe  # a watcher: no receipts, no handlers, no quarantine, no commit
         self._handlers: dict[str, Handler] = {}
-        self._consumer: Consumer = ctx.transport.consumer(group_id=group, topics=self._topics)
+        self._consumer: Consumer = ctx.transport.consumer(
+            group_id=group, topics=self._topics, pattern=pattern
+        )
 
     def on(self, model: type[E]) -> Callable[[Callable[[Delivery[E]], Awaitable[str | None]]], Any]:
         """Register ``handler`` for one event type: ``@subscription.on(AlertIssued)``."""
@@ -183,7 +186,8 @@ class Subscription:
             agency=attributes.agency,
             consumer=self._ctx.agency,
         ):
-            if attributes.agency == self._ctx.agency and not self._observe:
+            own = attributes.agency == self._ctx.agency and not self._observe
+            if own and attributes.chainid.startswith(f"{self._publisher.chain_base}.p"):
                 return Result(
                     outcome=Outcome.OWN,
                     coordinates=record.coordinates,
@@ -209,7 +213,7 @@ class Subscription:
                 event, handling, spec = self._admit(verified)
             except RecordRejectedError as error:
                 return await self._reject(record, error, verified, advance=True)
-            return await self._deliver(verified, event, handling, spec, origin)
+            return await self._deliver(verified, event, handling, spec, origin, own=own)
 
     async def _check_chain(self, verified: VerifiedRecord, origin: str) -> None:
         store, attributes = self._ctx.store, verified.attributes
@@ -347,13 +351,17 @@ class Subscription:
         handling: Handling,
         spec: EventSpec,
         origin: str,
+        *,
+        own: bool = False,
     ) -> Result:
+        """Receipts, handler, state. ``own``: this agency's record from another of its
+        processes (``silian publish`` beside ``silian serve``): state only, no answer."""
         ctx, attributes = self._ctx, verified.attributes
-        answer = self._should_answer(event)
+        answer = not own and self._should_answer(event)
         ref = EventRef(ce_source=attributes.source, ce_id=attributes.id, ce_type=attributes.type)
         if answer:
             await self._receipt(ReceiptReceived(answers=ref, received_at=now()))
-        handler = None if self._observe else self._handlers.get(spec.ce_type)
+        handler = None if self._observe or own else self._handlers.get(spec.ce_type)
         action: str | None = None
         rejected: EventRejectedError | None = None
         if handler is not None:
@@ -373,8 +381,8 @@ class Subscription:
             except EventRejectedError as refusal:
                 rejected = refusal
         ctx.remember(event, publisher=attributes.agency)
-        if not self._observe:
-            await self._accept(verified, event, origin)
+        # An observer (silian watch) keeps chain heads too, in its own scratch store.
+        await self._accept(verified, event, origin)
         if rejected is not None:
             if answer:
                 await self._receipt(
@@ -469,7 +477,7 @@ class Subscription:
                 reason=error.reason,
                 detail=error.detail,
             )
-        if verified is not None and advance and not self._observe:
+        if verified is not None and advance:
             attributes = verified.attributes
             await ctx.store.mark_processed(
                 attributes.source,

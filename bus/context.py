@@ -93,8 +93,15 @@ class AgencyContext:
             readers.append(member.code)
         return readers
 
-    def recipients(self, event: EventModel, handling: Handling, at: datetime) -> list[str]:
-        """Agencies an event is addressed to (who must answer it), the issuer excluded."""
+    def recipients(
+        self, event: EventModel, handling: Handling, at: datetime, *, issuer: str | None = None
+    ) -> list[str]:
+        """Agencies an event is addressed to (who must answer it), the issuer excluded.
+
+        ``issuer`` defaults to this agency (the publisher's view); an observer passes the
+        record's issuer.
+        """
+        issuer = issuer or self.agency
         family = Family(event.family)
         if family is Family.RECEIPT:
             answered = str(event.answers.ce_source)  # type: ignore[attr-defined]
@@ -109,7 +116,7 @@ class AgencyContext:
             candidates = [m.code for m in self.agreements.in_force_at(at).members]
         readers = []
         for code in candidates:
-            if code == self.agency:
+            if code == issuer:
                 continue
             try:
                 self.agreements.check_read(code, family, handling.code, at=at)

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -125,18 +126,21 @@ class Bus:
                 )
         return late
 
+    def _may_read(self, family: Family) -> bool:
+        try:
+            self.context.agreements.in_force_at(now()).check_read(self.agency, family, "H0")
+        except PermissionDeniedError:
+            return False
+        return True
+
     def readable_topics(self) -> list[str]:
         """Family topics this agency may read under the agreement in force."""
-        agreement = self.context.agreements.in_force_at(now())
         topics = []
         for family in Family:
             if family is Family.CASE:
                 continue
-            try:
-                agreement.check_read(self.agency, family, "H0")
-            except PermissionDeniedError:
-                continue  # e.g. partners never read alerts: not a topic for us
-            topics.append(family_topic(self.config.federation, family))
+            if self._may_read(family):  # e.g. partners never read alerts
+                topics.append(family_topic(self.config.federation, family))
         return topics
 
     def subscribe(
@@ -146,14 +150,23 @@ class Bus:
         topics: Iterable[str] | None = None,
         cases: Iterable[str] = (),
         observe: bool = False,
+        follow_cases: bool | None = None,
     ) -> Subscription:
+        """A subscription to ``topics`` (default: every family topic this agency may read)
+        and ``cases``. ``follow_cases`` (default: when ``topics`` is not given) also reads
+        every case topic of the federation, including cases opened later."""
         chosen = list(topics) if topics is not None else self.readable_topics()
         chosen += [case_topic(self.config.federation, c) for c in cases]
+        follow = topics is None if follow_cases is None else follow_cases
+        pattern = None
+        if follow and self._may_read(Family.CASE):
+            pattern = rf"^silian\.{re.escape(self.config.federation)}\.case\..+$"
         subscription = Subscription(
             self.context,
             self.publisher,
             group=group or f"{self.agency}.{self.config.publisher_name}",
             topics=chosen,
+            pattern=pattern,
             observe=observe,
         )
         self._subscriptions.append(subscription)

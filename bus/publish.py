@@ -23,6 +23,7 @@ from bus.envelope.headers import (
 from bus.envelope.ids import format_time, new_event_id, now
 from bus.envelope.seal import seal
 from bus.envelope.signature import record_hash, signature_base
+from bus.errors import NotConnectedError
 from bus.logs import bound_record, get_logger
 from bus.store import ChainHead, LedgerEntry
 from bus.topics import case_topic_spec
@@ -72,6 +73,13 @@ class Publisher:
 
     async def start(self) -> None:
         self._chain_base = await self._ctx.store.process_chain_id(self._ctx.agency, self._name)
+
+    @property
+    def chain_base(self) -> str:
+        """This publisher's chain id prefix (``<agency>.<name>.<id>``); chains add ``.p<n>``."""
+        if self._chain_base is None:
+            raise NotConnectedError("the publisher is not started")
+        return self._chain_base
 
     async def _partitions_of(self, topic: str) -> int:
         if topic not in self._partitions:

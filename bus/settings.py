@@ -95,10 +95,11 @@ def add_bus_arguments(parser: argparse.ArgumentParser, *, agency: bool = True) -
     )
 
 
-def settings_from_args(args: argparse.Namespace) -> Settings:
+def settings_from_args(args: argparse.Namespace, *, agency_required: bool = True) -> Settings:
+    """``agency_required=False`` for operator commands (``topics``): agency becomes ``""``."""
     env = os.environ
     agency = getattr(args, "agency", None) or env.get("SILIAN_AGENCY") or ""
-    if not agency:
+    if not agency and agency_required:
         raise ConfigError("which agency is this? pass --agency CODE or set SILIAN_AGENCY")
     state = args.state or Path(env.get("SILIAN_STATE_DIR") or Path.home() / ".local/state/silian")
     passphrase = None
@@ -121,15 +122,18 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 def open_transport(settings: Settings) -> Transport:
     if settings.kafka:
-        return KafkaTransport(
-            KafkaConfig(bootstrap=settings.kafka, client_id=f"silian-{settings.agency}")
-        )
+        client = f"silian-{settings.agency or 'operator'}"
+        return KafkaTransport(KafkaConfig(bootstrap=settings.kafka, client_id=client))
     return EmbeddedTransport(settings.embedded)
 
 
 @contextlib.asynccontextmanager
-async def open_bus(settings: Settings) -> AsyncIterator[Bus]:
-    """A started :class:`Bus` for ``settings``, with its transport; both stopped after."""
+async def open_bus(settings: Settings, *, publisher_name: str = "main") -> AsyncIterator[Bus]:
+    """A started :class:`Bus` for ``settings``, with its transport; both stopped after.
+
+    Each publishing process of an agency needs its own ``publisher_name`` (its own chains):
+    ``silian serve`` uses ``main``, ``silian publish`` uses ``cli``.
+    """
     history = AgreementFolder(settings.agreement_dir).history()
     federation = history.latest.federation_id
     keystore = KeyStore(settings.key_dir, passphrase=settings.passphrase)
@@ -141,6 +145,7 @@ async def open_bus(settings: Settings) -> AsyncIterator[Bus]:
                 agency=settings.agency,
                 federation=federation,
                 state_dir=settings.state_dir / settings.agency,
+                publisher_name=publisher_name,
             ),
             transport=transport,
             agreements=history,

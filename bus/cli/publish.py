@@ -99,7 +99,7 @@ def _publish(args: argparse.Namespace) -> int:
     priority = None if args.priority is None else Priority(args.priority)
 
     async def run() -> Published:
-        async with open_bus(settings) as bus:
+        async with open_bus(settings, publisher_name="cli") as bus:
             return await bus.publish(event, priority=priority)
 
     published = asyncio.run(run())

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 from typing import Any
 
 from agencies.folder import AgreementFolder
@@ -18,11 +17,6 @@ from bus.topics import TopicPlan, apply_topics, plan_topics
 from bus.transport.base import TopicChanges, TopicDescription, TopicSpec
 
 __all__ = ["register"]
-
-# Provisioning needs no agency identity: without --agency/$SILIAN_AGENCY this only names
-# the Kafka client (``silian-operator``).
-_OPERATOR = "operator"
-
 
 def register(sub: Any) -> None:
     topics = sub.add_parser("topics", help="create and check the federation's Kafka topics")
@@ -74,9 +68,8 @@ def _plan_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    if not (args.agency or os.environ.get("SILIAN_AGENCY")):
-        args = argparse.Namespace(**{**vars(args), "agency": _OPERATOR})
-    return settings_from_args(args)
+    # Provisioning needs no agency identity: an operator runs it.
+    return settings_from_args(args, agency_required=False)
 
 
 def _specs(args: argparse.Namespace, settings: Settings) -> list[TopicSpec]:

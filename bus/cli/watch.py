@@ -27,20 +27,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from agencies.errors import PermissionDeniedError, VerificationError
 from bus.cli._common import ExitCode, add_json_flag
 from bus.consume import Outcome, Result, Subscription
 from bus.envelope.ids import now
 from bus.node import Bus
 from bus.publish import expects_receipts
-from bus.rejections import Reason, RecordRejectedError
+from bus.rejections import Reason
 from bus.settings import add_bus_arguments, open_bus, settings_from_args
-from bus.store import ChainHead
 from bus.timeline import render_line, result_json
-from bus.transport.base import Consumer, Record
-from bus.verify import verify_record
 from contracts.base import EventModel, Family
-from contracts.cases import CaseMemberInvited, CaseOpened
 from contracts.receipts import ReceiptHandled, ReceiptReceived, ReceiptRejected
 from contracts.topics import case_topic, family_topic
 
@@ -90,55 +85,30 @@ class Watcher:
         self._subscription: Subscription = bus.subscribe(
             observe=True, group=group, topics=list(topics)
         )
-        # Records are fetched here and handed to Subscription.process() so that the chain
-        # state an observer does not keep can be kept beside it (see _advance_chain).
-        self._consumer: Consumer = bus.context.transport.consumer(
-            group_id=group, topics=list(topics), from_beginning=True
-        )
         self._receipt_topic = family_topic(bus.config.federation, Family.RECEIPT)
         self._pending: dict[str, list[str]] = {}  # event id → recipients yet to answer
         self._answered: dict[str, set[str]] = {}  # answers seen before their event
         self.caught_up = False  # the last poll found nothing new
 
     async def __aenter__(self) -> Watcher:
-        await self._consumer.start()
+        await self._subscription.start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self._consumer.stop()
+        await self._subscription.stop()
 
     async def poll(self, *, timeout: float = _IDLE_S) -> list[tuple[Result, list[str]]]:
         """The next results to show, each with who has not answered the event concerned."""
         shown: list[tuple[Result, list[str]]] = []
-        records = await self._consumer.fetch(timeout=timeout)
-        self.caught_up = not records
-        for record in records:
-            result = await self._subscription.process(record)
-            await self._advance_chain(record, result)
-            line = self._judge(record, result)
+        results = await self._subscription.poll(timeout=timeout)
+        self.caught_up = not results
+        for result in results:
+            line = self._judge(result)
             if line is not None:
                 shown.append(line)
         return shown
 
-    async def _advance_chain(self, record: Record, result: Result) -> None:
-        """Keep the chain head an observing subscription does not keep (observe=True
-        records nothing), in this watcher's scratch store, as a consumer would."""
-        if result.outcome is Outcome.REDELIVERY or result.reason in _NO_ADVANCE:
-            return
-        try:
-            verified = verify_record(record, self._bus.context.agreements, self._bus.context.policy)
-        except RecordRejectedError:
-            return  # never verified: a consumer does not move the chain for it either
-        store, attributes = self._bus.store, verified.attributes
-        await store.set_peer_head(
-            attributes.chainid, record.topic, ChainHead(seq=verified.seq, hash=verified.hash)
-        )
-        origin = f"{record.topic}/{record.partition}/{record.offset}"
-        await store.mark_processed(
-            attributes.source, attributes.id, origin=origin, outcome=result.outcome.value
-        )
-
-    def _judge(self, record: Record, result: Result) -> tuple[Result, list[str]] | None:
+    def _judge(self, result: Result) -> tuple[Result, list[str]] | None:
         if result.outcome is Outcome.REDELIVERY:
             return None
         event = result.event
@@ -151,7 +121,10 @@ class Watcher:
             if by in pending:
                 pending.remove(by)
             return result, list(pending)
-        if record.topic == self._receipt_topic and result.outcome is not Outcome.QUARANTINED:
+        if (
+            result.coordinates.topic == self._receipt_topic
+            and result.outcome is not Outcome.QUARANTINED
+        ):
             return None
         if event is None or result.time is None or not expects_receipts(event):
             return result, []
@@ -163,27 +136,9 @@ class Watcher:
         return result, list(pending)
 
     def _recipients(self, event: EventModel, *, issuer: str, at: datetime) -> list[str]:
-        """Who must answer ``event``: AgencyContext.recipients() as its issuer computed it
-        (that method leaves out this agency, the watcher, instead of the issuer)."""
+        """Who must answer ``event``, as its issuer computed it."""
         ctx = self._bus.context
-        handling = ctx.handling_of(event)
-        family = Family(event.family)
-        if family is Family.CASE:
-            candidates = set(ctx.tracker.case_members(event.entity_id()))
-            if isinstance(event, CaseOpened):
-                candidates = {str(code) for code in event.invited}
-            elif isinstance(event, CaseMemberInvited):
-                candidates.add(str(event.agency))
-        else:
-            candidates = {m.code for m in ctx.agreements.in_force_at(at).members}
-        readers = []
-        for code in sorted(candidates - {issuer}):
-            try:
-                ctx.agreements.check_read(code, family, handling.code, at=at)
-            except (PermissionDeniedError, VerificationError):
-                continue
-            readers.append(code)
-        return readers
+        return ctx.recipients(event, ctx.handling_of(event), at, issuer=issuer)
 
 
 def _topics(args: argparse.Namespace, federation: str) -> list[str]:

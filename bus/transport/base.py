@@ -249,9 +249,18 @@ class Transport(abc.ABC):
 
     @abc.abstractmethod
     def consumer(
-        self, *, group_id: str, topics: Iterable[str], from_beginning: bool = True
+        self,
+        *,
+        group_id: str,
+        topics: Iterable[str],
+        pattern: str | None = None,
+        from_beginning: bool = True,
     ) -> Consumer:
         """A new, not yet started consumer in ``group_id`` reading ``topics``.
+
+        ``pattern`` (a regular expression matched against whole topic names) adds every
+        topic that matches, including topics created after the consumer started: that is
+        how an agency follows joint cases opened later, one topic per case.
 
         A factory only: it needs no started transport, and the consumer has its own
         connection and lifecycle (``await consumer.start()`` or ``async with``).

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -205,10 +206,19 @@ class EmbeddedTransport(Transport):
         return await db.run("describing topics", lambda conn: _describe(conn, wanted))
 
     def consumer(
-        self, *, group_id: str, topics: Iterable[str], from_beginning: bool = True
+        self,
+        *,
+        group_id: str,
+        topics: Iterable[str],
+        pattern: str | None = None,
+        from_beginning: bool = True,
     ) -> EmbeddedConsumer:
         return EmbeddedConsumer(
-            self._path, group_id=group_id, topics=tuple(topics), from_beginning=from_beginning
+            self._path,
+            group_id=group_id,
+            topics=tuple(topics),
+            pattern=pattern,
+            from_beginning=from_beginning,
         )
 
 
@@ -216,13 +226,20 @@ class EmbeddedConsumer(Consumer):
     """The single member of its group: reads every partition of its topics."""
 
     def __init__(
-        self, path: Path, *, group_id: str, topics: tuple[str, ...], from_beginning: bool
+        self,
+        path: Path,
+        *,
+        group_id: str,
+        topics: tuple[str, ...],
+        pattern: str | None = None,
+        from_beginning: bool,
     ) -> None:
-        if not topics:
+        if not topics and not pattern:
             raise TransportError(f"consumer group {group_id!r} was given no topics")
         self._path = path
         self._group_id = group_id
         self._topics = topics
+        self._pattern = re.compile(pattern) if pattern else None
         self._from_beginning = from_beginning
         self._store: _Store = _NoStore("EmbeddedConsumer")
         # Next offset to read per assigned (topic, partition); like Kafka's fetch position.
@@ -244,7 +261,11 @@ class EmbeddedConsumer(Consumer):
 
     def _refresh_assignment(self, conn: sqlite3.Connection) -> None:
         """Pick up partitions of subscribed topics (topics may be created after start)."""
-        for topic in self._topics:
+        topics = list(self._topics)
+        if self._pattern is not None:
+            names = (str(row[0]) for row in conn.execute("SELECT name FROM topics"))
+            topics += [n for n in names if n not in topics and self._pattern.match(n)]
+        for topic in topics:
             for partition in range(_partitions(conn, topic) or 0):
                 if (topic, partition) in self._positions:
                     continue

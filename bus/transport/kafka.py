@@ -7,6 +7,7 @@ the topic and Kafka's reason in the message; the original stays as ``__cause__``
 from __future__ import annotations
 
 import contextlib
+import re
 import ssl
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -189,10 +190,19 @@ class KafkaTransport(Transport):
             return await topics.describe(wanted)
 
     def consumer(
-        self, *, group_id: str, topics: Iterable[str], from_beginning: bool = True
+        self,
+        *,
+        group_id: str,
+        topics: Iterable[str],
+        pattern: str | None = None,
+        from_beginning: bool = True,
     ) -> KafkaConsumer:
         return KafkaConsumer(
-            self._config, group_id=group_id, topics=tuple(topics), from_beginning=from_beginning
+            self._config,
+            group_id=group_id,
+            topics=tuple(topics),
+            pattern=pattern,
+            from_beginning=from_beginning,
         )
 
 
@@ -216,13 +226,20 @@ class KafkaConsumer(Consumer):
     """A member of a Kafka consumer group: manual commits, ``read_committed``."""
 
     def __init__(
-        self, config: KafkaConfig, *, group_id: str, topics: tuple[str, ...], from_beginning: bool
+        self,
+        config: KafkaConfig,
+        *,
+        group_id: str,
+        topics: tuple[str, ...],
+        pattern: str | None = None,
+        from_beginning: bool,
     ) -> None:
-        if not topics:
+        if not topics and not pattern:
             raise TransportError(f"consumer group {group_id!r} was given no topics")
         self._config = config
         self._group_id = group_id
         self._topics = topics
+        self._pattern = pattern
         self._from_beginning = from_beginning
         self._state: _ConsumerState = _NoConsumer()
 
@@ -230,8 +247,10 @@ class KafkaConsumer(Consumer):
         if isinstance(self._state, _StartedConsumer):
             return
         consumer = AIOKafkaConsumer(
-            *self._topics,
+            *(() if self._pattern else self._topics),
             **self._config.client_options(),
+            # A pattern subscription notices new topics (a case opened) at metadata refresh.
+            metadata_max_age_ms=5_000 if self._pattern else 300_000,
             group_id=self._group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest" if self._from_beginning else "latest",
@@ -239,6 +258,10 @@ class KafkaConsumer(Consumer):
             session_timeout_ms=self._config.session_timeout_ms,
             heartbeat_interval_ms=self._config.heartbeat_interval_ms,
         )
+        if self._pattern:
+            # aiokafka takes topics or a pattern, not both: fold the topics into the pattern.
+            named = "|".join(re.escape(t) for t in self._topics)
+            consumer.subscribe(pattern=f"^(?:{named})$|{self._pattern}" if named else self._pattern)
         try:
             with _kafka_errors(f"starting consumer of group {self._group_id!r}"):
                 await consumer.start()
