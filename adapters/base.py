@@ -1,0 +1,112 @@
+"""What every adapter of a local system provides, and what the runner gives it.
+
+An adapter connects one agency's local system (REST API, relational database, file-drop
+folder) to the bus in both directions. The runner (:mod:`adapters.runner`) owns the bus,
+the durable outbox (store-and-forward) and the mapping; an adapter only talks to its
+local system:
+
+* outbound: :meth:`LocalSystem.fetch_outbound` returns new or changed local records, in
+  the local system's order, each with a stable ``local_id``; once the runner has stored a
+  record durably in its own outbox it calls :meth:`LocalSystem.confirm_outbound`, so a
+  crash between the two re-delivers the record (the runner deduplicates on ``local_id``);
+* inbound: :meth:`LocalSystem.write_inbound` writes one verified event into the local
+  system, idempotently (keyed on ``event_id``); it raises :class:`LocalRejectionError` when
+  the local system refuses it, and the runner answers with a signed ``receipt.rejected``.
+
+Local records are plain mappings of field name to value (already decoded text); the
+declarative mapping (:mod:`adapters.mapping`, a TOML file per agency) turns them into
+contract events and back.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bus.errors import BusError
+
+__all__ = [
+    "BadLocalDataError",
+    "InboundEvent",
+    "LocalRecord",
+    "LocalRejectionError",
+    "LocalSystem",
+]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LocalRecord:
+    """One record of the local system, on its way out.
+
+    ``kind`` names the mapping to use (e.g. ``"alert"``, ``"hit"``, ``"dispute_settled"``);
+    ``where`` says where it came from in words a person can find it by (file and row,
+    table and id, URL) for error messages.
+    """
+
+    local_id: str
+    kind: str
+    fields: Mapping[str, Any]
+    where: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class InboundEvent:
+    """A verified event for the local system, already mapped to local fields."""
+
+    event_id: str
+    source: str  # issuing agency code
+    ce_type: str
+    kind: str  # the mapping's name for it
+    fields: Mapping[str, Any]
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+class LocalRejectionError(BusError):
+    """The local system refuses an inbound event (answered with ``receipt.rejected``)."""
+
+
+class BadLocalDataError(BusError):
+    """A local record cannot become an event: the message names the file, row or record.
+
+    Such a record is set aside (kept, with the reason), never dropped.
+    """
+
+    def __init__(self, message: str, *, where: str) -> None:
+        super().__init__(f"{where}: {message}")
+        self.where = where
+
+
+class LocalSystem(abc.ABC):
+    """One kind of local system, driven by an agency's configuration."""
+
+    @abc.abstractmethod
+    async def start(self) -> None: ...
+
+    @abc.abstractmethod
+    async def stop(self) -> None: ...
+
+    @abc.abstractmethod
+    async def fetch_outbound(self) -> list[LocalRecord]:
+        """New or changed local records since the last confirmed one, oldest first.
+
+        A record the adapter cannot even read (wrong encoding, half-written file) is not
+        returned: it raises nothing here but is set aside by the adapter with the reason.
+        """
+
+    @abc.abstractmethod
+    async def confirm_outbound(self, record: LocalRecord) -> None:
+        """The runner holds ``record`` durably: advance the cursor, archive the file, …"""
+
+    @abc.abstractmethod
+    async def set_aside(self, record: LocalRecord, reason: str) -> None:
+        """Keep a record that could not be mapped, with the reason, out of the way."""
+
+    @abc.abstractmethod
+    async def write_inbound(self, event: InboundEvent) -> None:
+        """Write one event into the local system, idempotently by ``event.event_id``."""
+
+    async def health(self) -> dict[str, Any]:
+        """What the local system looks like from here, for the health report."""
+        return {}
