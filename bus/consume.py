@@ -27,7 +27,7 @@ from bus.logs import bound_record, get_logger
 from bus.publish import Publisher, expects_receipts
 from bus.quarantine import quarantine
 from bus.rejections import Reason, RecordRejectedError
-from bus.store import GENESIS_HASH, ChainHead, LedgerEntry
+from bus.store import GENESIS_HASH, ChainHead, LedgerEntry, ReceiptNote
 from bus.transport.base import Consumer, Coordinates, Record
 from bus.verify import VerifiedRecord, verify_record
 from contracts.base import EventModel, Family
@@ -217,10 +217,11 @@ class Subscription:
 
     async def _check_chain(self, verified: VerifiedRecord, origin: str) -> None:
         store, attributes = self._ctx.store, verified.attributes
-        head = await store.peer_head(attributes.chainid, verified.record.topic)
+        head, seen_at = await store.chain_view(
+            attributes.chainid, verified.record.topic, attributes.source, attributes.id
+        )
         expected = 1 if head is None else head.seq + 1
         if verified.seq < expected:
-            seen_at = await store.processed_origin(attributes.source, attributes.id)
             if seen_at == origin:
                 raise _Redelivery
             if seen_at is not None:
@@ -248,7 +249,7 @@ class Subscription:
                 f"seq {verified.seq} of chain {attributes.chainid} names a previous record "
                 f"{attributes.prevhash[:16]}… but the record seen before it is {previous[:16]}…",
             )
-        if await store.processed_origin(attributes.source, attributes.id) is not None:
+        if seen_at is not None:
             raise RecordRejectedError(
                 Reason.DUPLICATE, f"event id {attributes.id} was already used by this agency"
             )
@@ -420,9 +421,29 @@ class Subscription:
         )
 
     async def _accept(self, verified: VerifiedRecord, event: EventModel, origin: str) -> None:
-        store, attributes = self._ctx.store, verified.attributes
-        await store.record(
-            LedgerEntry(
+        attributes = verified.attributes
+        note = None
+        if isinstance(event, ReceiptReceived | ReceiptHandled | ReceiptRejected) and (
+            event.answers.ce_source == f"urn:silian:agency:{self._ctx.agency}"
+        ):
+            note = ReceiptNote(
+                source=event.answers.ce_source,
+                event_id=event.answers.ce_id,
+                recipient=attributes.agency,
+                kind=event.event_type.split(".")[1],
+                at=attributes.time,
+                reason=getattr(event, "detail", None),
+            )
+        await self._ctx.store.accept(
+            source=attributes.source,
+            event_id=attributes.id,
+            topic=verified.record.topic,
+            chain_id=attributes.chainid,
+            head=ChainHead(seq=verified.seq, hash=verified.hash),
+            origin=origin,
+            outcome="delivered",
+            receipt=note,
+            entry=LedgerEntry(
                 source=attributes.source,
                 event_id=attributes.id,
                 ce_type=attributes.type,
@@ -430,27 +451,7 @@ class Subscription:
                 subject=attributes.subject,
                 topic=verified.record.topic,
                 data=event.model_dump_json().encode(),
-            )
-        )
-        if isinstance(event, ReceiptReceived | ReceiptHandled | ReceiptRejected) and (
-            event.answers.ce_source == f"urn:silian:agency:{self._ctx.agency}"
-        ):
-            kind = event.event_type.split(".")[1]
-            await store.note_receipt(
-                source=event.answers.ce_source,
-                event_id=event.answers.ce_id,
-                recipient=attributes.agency,
-                kind=kind,
-                at=attributes.time,
-                reason=getattr(event, "detail", None),
-            )
-        await store.mark_processed(
-            attributes.source, attributes.id, origin=origin, outcome="delivered"
-        )
-        await store.set_peer_head(
-            attributes.chainid,
-            verified.record.topic,
-            ChainHead(seq=verified.seq, hash=verified.hash),
+            ),
         )
 
     async def _receipt(self, receipt: EventModel) -> None:
@@ -479,14 +480,14 @@ class Subscription:
             )
         if verified is not None and advance:
             attributes = verified.attributes
-            await ctx.store.mark_processed(
-                attributes.source,
-                attributes.id,
+            await ctx.store.accept(
+                source=attributes.source,
+                event_id=attributes.id,
+                topic=record.topic,
+                chain_id=attributes.chainid,
+                head=ChainHead(seq=verified.seq, hash=verified.hash),
                 origin=origin,
                 outcome=f"quarantined:{error.reason.value}",
-            )
-            await ctx.store.set_peer_head(
-                attributes.chainid, record.topic, ChainHead(seq=verified.seq, hash=verified.hash)
             )
         log.warning(
             "record.quarantined", reason=error.reason.value, detail=error.detail, origin=origin

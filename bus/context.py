@@ -11,7 +11,7 @@ from datetime import datetime
 
 from agencies.errors import PermissionDeniedError, VerificationError
 from agencies.history import AgreementHistory
-from agencies.keys import KeyAlg, SealingKey, SealingPublicKey, SigningKey
+from agencies.keys import KeyAlg, KeyRecord, SealingKey, SealingPublicKey, SigningKey
 from agencies.keystore import KeyStore
 from bus.store import LocalStore
 from bus.topics import TopicPlan
@@ -19,6 +19,7 @@ from bus.transport.base import Transport
 from bus.verify import VerifyPolicy
 from contracts.base import EventModel, Family
 from contracts.lifecycle import LifecycleTracker
+from contracts.registry import REGISTRY
 from contracts.vocab import Handling, HandlingCode, Tlp
 
 __all__ = ["DEFAULT_HANDLING", "AgencyContext", "format_handling", "parse_handling"]
@@ -50,13 +51,50 @@ class AgencyContext:
     tracker: LifecycleTracker = field(default_factory=LifecycleTracker)
     entity_handling: dict[str, Handling] = field(default_factory=dict)
 
+    _signing: dict[str, SigningKey] = field(default_factory=dict)
+    _sealing: dict[str, SealingKey] = field(default_factory=dict)
+    _records_seen: tuple[int, tuple[KeyRecord, ...]] | None = None
+
     # -- keys -------------------------------------------------------------------------
+    def _own_records(self) -> tuple[KeyRecord, ...]:
+        """This agency's key records, re-read only when the key list file changed."""
+        path = self.keystore.directory / "keys.json"
+        stamp = path.stat().st_mtime_ns if path.exists() else -1
+        if self._records_seen is None or self._records_seen[0] != stamp:
+            self._records_seen = (stamp, self.keystore.records(self.agency))
+        return self._records_seen[1]
+
     def signing_key(self, at: datetime) -> tuple[str, SigningKey]:
-        record = self.keystore.current(self.agency, KeyAlg.ED25519, at=at)
-        return record.key_id, self.keystore.signing_key(record.key_id)
+        """The newest signing key usable at ``at`` (a rotation is picked up at once)."""
+        usable = []
+        for record in self._own_records():
+            if record.alg is not KeyAlg.ED25519:
+                continue
+            try:
+                record.usable_at(at)
+            except VerificationError:
+                continue
+            usable.append(record)
+        if not usable:  # let the key store say why, in its words
+            record = self.keystore.current(self.agency, KeyAlg.ED25519, at=at)
+        else:
+            record = max(usable, key=lambda r: r.valid_from)
+        if record.key_id not in self._signing:
+            self._signing[record.key_id] = self.keystore.signing_key(record.key_id)
+        return record.key_id, self._signing[record.key_id]
 
     def sealing_key(self, key_id: str) -> SealingKey:
-        return self.keystore.sealing_key(key_id)
+        if key_id not in self._sealing:
+            self._sealing[key_id] = self.keystore.sealing_key(key_id)
+        return self._sealing[key_id]
+
+    async def rebuild_state(self) -> None:
+        """Lifecycle state and entity handling from the ledger, in the order accepted."""
+        self.tracker = LifecycleTracker()
+        self.entity_handling.clear()
+        for entry in await self.store.ledger():
+            event = REGISTRY.decode(entry.ce_type, entry.data)
+            self.remember(event, publisher=entry.source.rsplit(":", 1)[-1])
 
     def sealing_recipients(
         self, readers: list[str], at: datetime

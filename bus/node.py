@@ -30,7 +30,6 @@ from bus.topics import TopicPlan
 from bus.transport.base import Transport
 from bus.verify import VerifyPolicy
 from contracts.base import EventModel, Family
-from contracts.registry import REGISTRY
 from contracts.topics import case_topic, family_topic
 from contracts.vocab import Priority
 
@@ -81,7 +80,7 @@ class Bus:
 
     async def start(self) -> Bus:
         await self.store.open()
-        await self._rebuild_state()
+        await self.context.rebuild_state()
         await self.publisher.start()
         return self
 
@@ -96,12 +95,6 @@ class Bus:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
-
-    async def _rebuild_state(self) -> None:
-        """Lifecycle state and entity handling from the ledger, in the order accepted."""
-        for entry in await self.store.ledger():
-            event = REGISTRY.decode(entry.ce_type, entry.data)
-            self.context.remember(event, publisher=entry.source.rsplit(":", 1)[-1])
 
     async def publish(self, event: EventModel, *, priority: Priority | None = None) -> Published:
         return await self.publisher.publish(event, priority=priority)

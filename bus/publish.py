@@ -1,14 +1,23 @@
 """Publishing: validate → lifecycle → authorise → (seal) → sign → chain → send.
 
 ``await publisher.publish(event)`` returns the record's coordinates once the broker
-acknowledged it. Records of one publisher go out one at a time per chain, so sequence
-numbers and previous-record hashes are exactly the order the broker stored them in.
+acknowledged it. Sends are pipelined: under one short lock a publish checks the lifecycle,
+takes the next sequence number of its chain, signs, stores the new chain head (write-ahead)
+and hands the record to the transport; the broker's acknowledgement is awaited outside the
+lock, so concurrent publishes (``asyncio.gather`` or :meth:`Publisher.publish_many`) overlap
+their round trips. The idempotent producer keeps per-partition order, so sequence order is
+offset order.
+
+If a send fails after its sequence number was taken, the publisher *fences*: it starts new
+chains (a fresh chain id) and rebuilds its lifecycle state from the ledger of acknowledged
+events, so no consumer ever sees a gap or a fork caused by a lost send.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,7 +32,7 @@ from bus.envelope.headers import (
 from bus.envelope.ids import format_time, new_event_id, now
 from bus.envelope.seal import seal
 from bus.envelope.signature import record_hash, signature_base
-from bus.errors import NotConnectedError
+from bus.errors import NotConnectedError, SilianError, TransportError
 from bus.logs import bound_record, get_logger
 from bus.store import ChainHead, LedgerEntry
 from bus.topics import case_topic_spec
@@ -61,6 +70,20 @@ class Published:
     time: datetime
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _InFlight:
+    event: EventModel
+    attributes: Attributes
+    topic: str
+    data: bytes
+    recipients: list[str]
+    priority: Priority
+    moment: datetime
+    digest: str
+    sealed: bool
+    ack: Awaitable[Coordinates]
+
+
 class Publisher:
     """Signs and sends one agency's events on its chains (one chain per topic partition)."""
 
@@ -69,6 +92,7 @@ class Publisher:
         self._name = name
         self._chain_base: str | None = None
         self._partitions: dict[str, int] = {}
+        self._heads: dict[tuple[str, str], ChainHead] = {}
         self._lock = asyncio.Lock()
 
     async def start(self) -> None:
@@ -81,146 +105,170 @@ class Publisher:
             raise NotConnectedError("the publisher is not started")
         return self._chain_base
 
+    async def publish(self, event: EventModel, *, priority: Priority | None = None) -> Published:
+        return await self._complete(await self._enqueue(event, priority))
+
+    async def publish_many(self, events: Iterable[EventModel]) -> list[Published]:
+        """Publish in order, pipelined: all are enqueued before the first ack is awaited."""
+        flights = [await self._enqueue(event, None) for event in events]
+        return [await self._complete(flight) for flight in flights]
+
     async def _partitions_of(self, topic: str) -> int:
         if topic not in self._partitions:
             described = await self._ctx.transport.describe_topics([topic])
             if topic not in described:
-                from bus.errors import TransportError  # noqa: PLC0415
-
                 raise TransportError(
                     f"topic {topic} does not exist; provision it first (silian topics apply)"
                 )
             self._partitions[topic] = described[topic].partitions
         return self._partitions[topic]
 
-    async def publish(self, event: EventModel, *, priority: Priority | None = None) -> Published:
+    async def _head(self, chain_id: str, topic: str) -> ChainHead:
+        if (chain_id, topic) not in self._heads:
+            self._heads[(chain_id, topic)] = await self._ctx.store.chain_head(chain_id, topic)
+        return self._heads[(chain_id, topic)]
+
+    async def _enqueue(self, event: EventModel, priority: Priority | None) -> _InFlight:
         ctx = self._ctx
         if self._chain_base is None:
             await self.start()
         spec = spec_for_model(event)  # 1. a known contract (ContractError otherwise)
         moment = now()
-        ctx.tracker.check(event, publisher=ctx.agency)  # 2. lifecycle (LifecycleError)
         handling = ctx.handling_of(event)
         family = Family(event.family)
-        # 3. the agreement in force lets this agency publish this family at this handling
+        # 2. the agreement in force lets this agency publish this family at this handling
         ctx.agreements.check_publish(ctx.agency, family, handling.code, at=moment)
         topic = spec.topic(ctx.federation, event)
         key = spec.partition_key(event).encode("utf-8")
-        recipients = ctx.recipients(event, handling, moment)
-        event_id = new_event_id()
-        data = encode(event)
-        level = priority or getattr(event, "priority", None) or Priority.ROUTINE
-        if handling.confidential:  # 4. seal for the recipients (and the issuer)
-            value = seal(
-                data,
-                ctx.sealing_recipients(ctx.readers(family, handling, moment), moment),
-                event_id=event_id,
-                ce_type=spec.ce_type,
-                topic=topic,
-            )
-            content_type = CONTENT_TYPE_SEALED
-        else:
-            value, content_type = data, CONTENT_TYPE_JSON
         if event.event_type == "case.opened":  # a joint case gets its own topic as it opens
             await ctx.transport.ensure_topics(
                 [case_topic_spec(ctx.federation, event.entity_id(), ctx.plan)]
             )
         partition = partition_for_key(key, await self._partitions_of(topic))
-        chain_id = f"{self._chain_base}.p{partition}"
-        with bound_record(event_id=event_id, topic=topic, agency=ctx.agency):
-            async with self._lock:
-                head = await ctx.store.chain_head(chain_id, topic)
-                key_id, signing_key = ctx.signing_key(moment)
-                attributes = Attributes(
-                    specversion=SPEC_VERSION,
-                    id=event_id,
-                    source=f"urn:silian:agency:{ctx.agency}",
-                    type=spec.ce_type,
-                    time=format_time(moment),
-                    subject=event.entity_id(),
-                    content_type=content_type,
-                    dataschema=spec.dataschema,
-                    handling=format_handling(handling),
-                    priority=Priority(level).value,
-                    keyid=key_id,
-                    chainid=chain_id,
-                    chainseq=str(head.seq + 1),
-                    prevhash=head.hash,
+        event_id = new_event_id()
+        data = encode(event)
+        level = Priority(priority or getattr(event, "priority", None) or Priority.ROUTINE)
+        key_id, signing_key = ctx.signing_key(moment)
+        async with self._lock:
+            ctx.tracker.check(event, publisher=ctx.agency)  # 3. lifecycle (LifecycleError)
+            recipients = ctx.recipients(event, handling, moment)
+            if handling.confidential:  # 4. seal for every reader the agreement allows
+                readers = ctx.readers(family, handling, moment)
+                value = seal(
+                    data,
+                    ctx.sealing_recipients(readers, moment),
+                    event_id=event_id,
+                    ce_type=spec.ce_type,
+                    topic=topic,
                 )
-                base = signature_base(topic=topic, key=key, attributes=attributes, value=value)
-                signature = signing_key.sign(base)  # 5. sign the exact bytes
-                headers = [(n, v.encode("ascii")) for n, v in attributes.as_headers()]
-                headers.append((SIGNATURE_HEADER, base64.b64encode(signature)))
-                coordinates = await ctx.transport.send(
+                content_type = CONTENT_TYPE_SEALED
+            else:
+                value, content_type = data, CONTENT_TYPE_JSON
+            chain_id = f"{self.chain_base}.p{partition}"
+            head = await self._head(chain_id, topic)
+            attributes = Attributes(
+                specversion=SPEC_VERSION,
+                id=event_id,
+                source=f"urn:silian:agency:{ctx.agency}",
+                type=spec.ce_type,
+                time=format_time(moment),
+                subject=event.entity_id(),
+                content_type=content_type,
+                dataschema=spec.dataschema,
+                handling=format_handling(handling),
+                priority=level.value,
+                keyid=key_id,
+                chainid=chain_id,
+                chainseq=str(head.seq + 1),
+                prevhash=head.hash,
+            )
+            base = signature_base(topic=topic, key=key, attributes=attributes, value=value)
+            signature = signing_key.sign(base)  # 5. sign the exact bytes
+            digest = record_hash(base, signature)
+            headers = [(n, v.encode("ascii")) for n, v in attributes.as_headers()]
+            headers.append((SIGNATURE_HEADER, base64.b64encode(signature)))
+            new_head = ChainHead(seq=head.seq + 1, hash=digest)
+            # Write-ahead: a restart continues after this record, never reusing its seq.
+            await ctx.store.advance_chain(chain_id, topic, new_head)
+            try:
+                ack = await ctx.transport.enqueue(
                     OutgoingRecord(topic=topic, key=key, value=value, headers=tuple(headers))
                 )
-                digest = record_hash(base, signature)
-                await ctx.store.advance_chain(
-                    chain_id, topic, ChainHead(seq=head.seq + 1, hash=digest)
-                )
-            await self._remember(
-                event,
-                attributes=attributes,
-                topic=topic,
-                data=data,
-                recipients=recipients,
-                moment=moment,
-                priority=level,
+            except SilianError:
+                await self._fence()
+                raise
+            self._heads[(chain_id, topic)] = new_head
+            ctx.remember(event, publisher=ctx.agency)
+        return _InFlight(
+            event=event,
+            attributes=attributes,
+            topic=topic,
+            data=data,
+            recipients=recipients,
+            priority=level,
+            moment=moment,
+            digest=digest,
+            sealed=handling.confidential,
+            ack=ack,
+        )
+
+    async def _complete(self, flight: _InFlight) -> Published:
+        ctx, attributes = self._ctx, flight.attributes
+        with bound_record(event_id=attributes.id, topic=flight.topic, agency=ctx.agency):
+            try:
+                coordinates = await flight.ack
+            except SilianError:
+                async with self._lock:
+                    await self._fence()
+                raise
+            due = None
+            if expects_receipts(flight.event) and flight.recipients:
+                deadline = ctx.agreements.in_force_at(flight.moment).deadline(flight.priority)
+                due = format_time(flight.moment + deadline)
+            await ctx.store.record_published(
+                LedgerEntry(
+                    source=attributes.source,
+                    event_id=attributes.id,
+                    ce_type=attributes.type,
+                    ce_time=attributes.time,
+                    subject=attributes.subject,
+                    topic=flight.topic,
+                    data=flight.data,
+                ),
+                priority=flight.priority.value,
+                due=due,
+                recipients=flight.recipients if due else (),
             )
             log.info(
                 "event.published",
-                ce_type=spec.ce_type,
-                seq=head.seq + 1,
+                ce_type=attributes.type,
+                seq=int(attributes.chainseq),
                 partition=coordinates.partition,
                 offset=coordinates.offset,
-                recipients=recipients,
-                sealed=handling.confidential,
+                recipients=flight.recipients,
+                sealed=flight.sealed,
             )
         return Published(
-            event_id=event_id,
-            ce_type=spec.ce_type,
-            topic=topic,
+            event_id=attributes.id,
+            ce_type=attributes.type,
+            topic=flight.topic,
             coordinates=coordinates,
-            chain_id=chain_id,
-            seq=head.seq + 1,
-            hash=digest,
-            recipients=tuple(recipients),
-            sealed=handling.confidential,
-            time=moment,
+            chain_id=attributes.chainid,
+            seq=int(attributes.chainseq),
+            hash=flight.digest,
+            recipients=tuple(flight.recipients),
+            sealed=flight.sealed,
+            time=flight.moment,
         )
 
-    async def _remember(
-        self,
-        event: EventModel,
-        *,
-        attributes: Attributes,
-        topic: str,
-        data: bytes,
-        recipients: list[str],
-        moment: datetime,
-        priority: Priority,
-    ) -> None:
+    async def _fence(self) -> None:
+        """A send failed after its seq was taken: new chains, state from acknowledged events."""
         ctx = self._ctx
-        ctx.remember(event, publisher=ctx.agency)
-        await ctx.store.record(
-            LedgerEntry(
-                source=attributes.source,
-                event_id=attributes.id,
-                ce_type=attributes.type,
-                ce_time=attributes.time,
-                subject=attributes.subject,
-                topic=topic,
-                data=data,
-            )
+        self._chain_base = await ctx.store.new_process_chain_id(ctx.agency, self._name)
+        self._heads.clear()
+        await ctx.rebuild_state()
+        log.warning(
+            "chain.fenced",
+            chain=self._chain_base,
+            reason="a send failed; later records go on new chains",
         )
-        if expects_receipts(event) and recipients:
-            due = moment + ctx.agreements.in_force_at(moment).deadline(priority)
-            await ctx.store.expect_receipts(
-                source=attributes.source,
-                event_id=attributes.id,
-                ce_type=attributes.type,
-                subject=attributes.subject,
-                priority=Priority(priority).value,
-                due=format_time(due),
-                recipients=recipients,
-            )

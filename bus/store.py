@@ -23,7 +23,7 @@ from typing import Any
 
 from bus.errors import NotConnectedError
 
-__all__ = ["ChainHead", "LedgerEntry", "LocalStore", "PendingReceipt"]
+__all__ = ["ChainHead", "LedgerEntry", "LocalStore", "PendingReceipt", "ReceiptNote"]
 
 GENESIS_HASH = "0" * 64
 
@@ -66,6 +66,18 @@ class LedgerEntry:
     subject: str
     topic: str
     data: bytes
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ReceiptNote:
+    """One recipient's answer (``received``, ``handled`` or ``rejected``) to an event."""
+
+    source: str
+    event_id: str
+    recipient: str
+    kind: str
+    at: str
+    reason: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -122,6 +134,23 @@ class LocalStore:
         async with self._lock:
             return await asyncio.to_thread(lambda: db.execute(sql, tuple(params)).fetchall())
 
+    async def _transaction(self, statements: list[tuple[str, tuple[object, ...]]]) -> None:
+        """Several writes in one transaction and one trip to the worker thread."""
+        db = self._db
+
+        def run() -> None:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for sql, params in statements:
+                    db.execute(sql, params)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+        async with self._lock:
+            await asyncio.to_thread(run)
+
     # -- identity ---------------------------------------------------------------------
     async def process_chain_id(self, agency: str, publisher: str) -> str:
         """The stable chain id of this publishing process (created once, then reused)."""
@@ -133,6 +162,16 @@ class LocalStore:
         await self._run("INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)", (name, chain_id))
         rows = await self._run("SELECT value FROM meta WHERE name = ?", (name,))
         return str(rows[0][0])
+
+    async def new_process_chain_id(self, agency: str, publisher: str) -> str:
+        """Start new chains for this publisher (after a failed send: see Publisher)."""
+        chain_id = f"{agency}.{publisher}.{uuid.uuid4().hex[:12]}"
+        await self._run(
+            "INSERT INTO meta (name, value) VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            (f"chain:{publisher}", chain_id),
+        )
+        return chain_id
 
     # -- own chains ---------------------------------------------------------------------
     async def chain_head(self, chain_id: str, topic: str) -> ChainHead:
@@ -151,55 +190,93 @@ class LocalStore:
         )
 
     # -- peer chains ----------------------------------------------------------------------
-    async def peer_head(self, chain_id: str, topic: str) -> ChainHead | None:
-        rows = await self._run(
-            "SELECT seq, hash FROM peer_chains WHERE chain_id = ? AND topic = ?",
-            (chain_id, topic),
-        )
-        return ChainHead(seq=int(str(rows[0][0])), hash=str(rows[0][1])) if rows else None
-
-    async def set_peer_head(self, chain_id: str, topic: str, head: ChainHead) -> None:
-        await self._run(
-            "INSERT INTO peer_chains (chain_id, topic, seq, hash) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (chain_id, topic) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-            (chain_id, topic, head.seq, head.hash),
-        )
-
     # -- dedup --------------------------------------------------------------------------
-    async def processed_origin(self, source: str, event_id: str) -> str | None:
-        """Where (``topic/partition/offset``) this event was dealt with, if it was."""
-        rows = await self._run(
-            "SELECT origin FROM processed WHERE source = ? AND event_id = ?", (source, event_id)
-        )
-        return str(rows[0][0]) if rows else None
+    async def chain_view(
+        self, chain_id: str, topic: str, source: str, event_id: str
+    ) -> tuple[ChainHead | None, str | None]:
+        """A consumer's one look before judging a record: the chain's last head, and where
+        (if anywhere) this event was already dealt with."""
+        db = self._db
 
-    async def mark_processed(
-        self, source: str, event_id: str, *, origin: str, outcome: str
+        def read() -> tuple[ChainHead | None, str | None]:
+            head = db.execute(
+                "SELECT seq, hash FROM peer_chains WHERE chain_id = ? AND topic = ?",
+                (chain_id, topic),
+            ).fetchone()
+            seen = db.execute(
+                "SELECT origin FROM processed WHERE source = ? AND event_id = ?",
+                (source, event_id),
+            ).fetchone()
+            return (
+                None if head is None else ChainHead(seq=int(head[0]), hash=str(head[1])),
+                None if seen is None else str(seen[0]),
+            )
+
+        async with self._lock:
+            return await asyncio.to_thread(read)
+
+    async def accept(
+        self,
+        *,
+        source: str,
+        event_id: str,
+        topic: str,
+        chain_id: str,
+        head: ChainHead,
+        origin: str,
+        outcome: str,
+        entry: LedgerEntry | None = None,
+        receipt: ReceiptNote | None = None,
     ) -> None:
-        await self._run(
-            "INSERT OR IGNORE INTO processed (source, event_id, origin, outcome)"
-            " VALUES (?, ?, ?, ?)",
-            (source, event_id, origin, outcome),
+        """Everything a consumer records about one record, in one transaction: the ledger
+        entry, the receipt it is (for an event of ours), that it was dealt with and where,
+        and its chain's new head."""
+        statements: list[tuple[str, tuple[object, ...]]] = []
+        if entry is not None:
+            statements.append(_ledger_insert(entry))
+        if receipt is not None:
+            statements.append(_receipt_update(receipt))
+        statements.append(
+            (
+                "INSERT OR IGNORE INTO processed (source, event_id, origin, outcome)"
+                " VALUES (?, ?, ?, ?)",
+                (source, event_id, origin, outcome),
+            )
         )
+        statements.append(
+            (
+                "INSERT INTO peer_chains (chain_id, topic, seq, hash) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (chain_id, topic) DO UPDATE"
+                " SET seq = excluded.seq, hash = excluded.hash",
+                (chain_id, topic, head.seq, head.hash),
+            )
+        )
+        await self._transaction(statements)
+
+    async def record_published(
+        self, entry: LedgerEntry, *, priority: str, due: str | None, recipients: Iterable[str]
+    ) -> None:
+        """An acknowledged event of this agency and the receipts it is owed, at once."""
+        statements = [_ledger_insert(entry)]
+        for recipient in recipients:
+            statements.append(
+                (
+                    "INSERT OR IGNORE INTO receipts (source, event_id, recipient, ce_type, subject,"
+                    " priority, due) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        entry.source,
+                        entry.event_id,
+                        recipient,
+                        entry.ce_type,
+                        entry.subject,
+                        priority,
+                        due,
+                    ),
+                )
+            )
+        await self._transaction(statements)
 
     # -- ledger -------------------------------------------------------------------------
-    async def record(self, entry: LedgerEntry) -> bool:
-        """Add an event to the ledger; False if it was there already."""
-        rows = await self._run(
-            "INSERT OR IGNORE INTO ledger (source, event_id, ce_type, ce_time, subject, topic,"
-            " data) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING position",
-            (
-                entry.source,
-                entry.event_id,
-                entry.ce_type,
-                entry.ce_time,
-                entry.subject,
-                entry.topic,
-                entry.data,
-            ),
-        )
-        return bool(rows)
-
     async def ledger(self, *, subject: str | None = None) -> list[LedgerEntry]:
         sql = "SELECT source, event_id, ce_type, ce_time, subject, topic, data FROM ledger"
         params: tuple[object, ...] = ()
@@ -221,43 +298,10 @@ class LocalStore:
         ]
 
     # -- receipts -----------------------------------------------------------------------
-    async def expect_receipts(
-        self,
-        *,
-        source: str,
-        event_id: str,
-        ce_type: str,
-        subject: str,
-        priority: str,
-        due: str,
-        recipients: Iterable[str],
-    ) -> None:
-        for recipient in recipients:
-            await self._run(
-                "INSERT OR IGNORE INTO receipts (source, event_id, recipient, ce_type, subject,"
-                " priority, due) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (source, event_id, recipient, ce_type, subject, priority, due),
-            )
-
-    async def note_receipt(
-        self,
-        *,
-        source: str,
-        event_id: str,
-        recipient: str,
-        kind: str,
-        at: str,
-        reason: str | None = None,
-    ) -> bool:
-        """Record a receipt; False when no receipt was expected from that recipient."""
-        column = {"received": "received_at", "handled": "handled_at", "rejected": "rejected"}[kind]
-        value = at if kind != "rejected" else f"{at} {reason or ''}".strip()
-        rows = await self._run(
-            f"UPDATE receipts SET {column} = COALESCE({column}, ?) "  # noqa: S608 - fixed names
-            "WHERE source = ? AND event_id = ? AND recipient = ? RETURNING 1",
-            (value, source, event_id, recipient),
-        )
-        return bool(rows)
+    async def note_receipt(self, receipt: ReceiptNote) -> None:
+        """Record one recipient's answer to one of this agency's events."""
+        sql, params = _receipt_update(receipt)
+        await self._run(sql, params)
 
     async def receipts(self, *, open_only: bool = False) -> list[PendingReceipt]:
         sql = (
@@ -282,3 +326,29 @@ class LocalStore:
             )
             for r in rows
         ]
+
+
+def _ledger_insert(entry: LedgerEntry) -> tuple[str, tuple[object, ...]]:
+    return (
+        "INSERT OR IGNORE INTO ledger (source, event_id, ce_type, ce_time, subject, topic, data)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            entry.source,
+            entry.event_id,
+            entry.ce_type,
+            entry.ce_time,
+            entry.subject,
+            entry.topic,
+            entry.data,
+        ),
+    )
+
+
+def _receipt_update(note: ReceiptNote) -> tuple[str, tuple[object, ...]]:
+    column = {"received": "received_at", "handled": "handled_at", "rejected": "rejected"}[note.kind]
+    value = note.at if note.kind != "rejected" else f"{note.at} {note.reason or ''}".strip()
+    return (
+        f"UPDATE receipts SET {column} = COALESCE({column}, ?) "  # noqa: S608 - fixed names
+        "WHERE source = ? AND event_id = ? AND recipient = ?",
+        (value, note.source, note.event_id, note.recipient),
+    )

@@ -15,7 +15,8 @@ instead of ``None`` checks.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Mapping
+import asyncio
+from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType, TracebackType
 from typing import Self
@@ -229,6 +230,17 @@ class Transport(abc.ABC):
     @abc.abstractmethod
     async def send(self, record: OutgoingRecord) -> Coordinates:
         """Publish; returns once the broker acknowledged, raises TransportError if not."""
+
+    async def enqueue(self, record: OutgoingRecord) -> Awaitable[Coordinates]:
+        """Hand ``record`` to the transport and return the acknowledgement to await later.
+
+        Records enqueued one after another keep that order within a partition, so a
+        publisher can sign and enqueue the next record of a chain before the broker
+        acknowledged the previous one. The default sends and waits (no pipelining).
+        """
+        done: asyncio.Future[Coordinates] = asyncio.get_running_loop().create_future()
+        done.set_result(await self.send(record))
+        return done
 
     @abc.abstractmethod
     async def ensure_topics(self, specs: Iterable[TopicSpec]) -> TopicChanges:

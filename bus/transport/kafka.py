@@ -6,10 +6,11 @@ the topic and Kafka's reason in the message; the original stays as ``__cause__``
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 import ssl
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -176,6 +177,30 @@ class KafkaTransport(Transport):
         return Coordinates(
             topic=metadata.topic, partition=metadata.partition, offset=metadata.offset
         )
+
+    async def enqueue(self, record: OutgoingRecord) -> Awaitable[Coordinates]:
+        producer = self._clients.producer
+        action = f"send to topic {record.topic!r}"
+        with _kafka_errors(action):
+            try:
+                pending = await producer.send(
+                    record.topic, record.value, key=record.key, headers=list(record.headers)
+                )
+            except MessageSizeTooLargeError as error:
+                limit = self._config.max_request_size
+                raise TransportError(
+                    f"{action} failed: the record is larger than max_request_size "
+                    f"({limit} bytes): {error}"
+                ) from error
+
+        async def acknowledged() -> Coordinates:
+            with _kafka_errors(action):
+                metadata = await pending
+            return Coordinates(
+                topic=metadata.topic, partition=metadata.partition, offset=metadata.offset
+            )
+
+        return asyncio.ensure_future(acknowledged())
 
     async def ensure_topics(self, specs: Iterable[TopicSpec]) -> TopicChanges:
         topics = self._clients.topics
