@@ -38,7 +38,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -113,11 +113,17 @@ class Report:
 
     def ratios(self) -> dict[str, dict[str, float]]:
         """silian / raw for every pair measured (throughput: higher is better for silian)."""
-        silian, out = self.flows.get("silian_kafka"), {}
-        for raw in ("raw_kafka_sequential", "raw_kafka_pipelined"):
+        out = {}
+        pairs = [
+            ("silian_kafka", "raw_kafka_sequential"),
+            ("silian_kafka", "raw_kafka_pipelined"),
+            ("silian_kafka_pipelined", "raw_kafka_pipelined"),
+        ]
+        for name, raw in pairs:
+            silian = self.flows.get(name)
             if silian is not None and raw in self.flows:
                 base = self.flows[raw]
-                out[f"silian_kafka/{raw}"] = {
+                out[f"{name}/{raw}"] = {
                     "throughput": silian.per_second / base.per_second,
                     "p50": silian.p50_ms / base.p50_ms,
                     "p99": silian.p99_ms / base.p99_ms,
@@ -191,6 +197,10 @@ class _Recording(KafkaTransport):
         self.sent.append(record)
         return await super().send(record)
 
+    async def enqueue(self, record: OutgoingRecord) -> Awaitable[Coordinates]:
+        self.sent.append(record)
+        return await super().enqueue(record)
+
 
 async def measure_silian(
     name: str,
@@ -202,8 +212,12 @@ async def measure_silian(
     plan: TopicPlan,
     warmup: int = WARMUP_EVENTS,
     profile: cProfile.Profile | None = None,
+    pipelined: bool = False,
 ) -> Flow:
-    """Publish ``events`` as Jiangshan, deliver them to Pucheng, time each one."""
+    """Publish ``events`` as Jiangshan, deliver them to Pucheng, time each one.
+
+    ``pipelined``: every publish is started at once (``asyncio.gather``), so the bus signs
+    and enqueues while earlier acknowledgements are still on their way."""
     js_transport, pc_transport = transport(), transport()
     await js_transport.start()
     await pc_transport.start()
@@ -228,7 +242,14 @@ async def measure_silian(
         async with bus(JIANGSHAN) as js, bus(PUCHENG) as pc:
             topic = family_topic(fed.federation_id, Family.LIAISON)
             return await _publish_and_deliver(
-                name, js, pc, events, topic=topic, warmup=warmup, profile=profile
+                name,
+                js,
+                pc,
+                events,
+                topic=topic,
+                warmup=warmup,
+                profile=profile,
+                pipelined=pipelined,
             )
     finally:
         await pc_transport.stop()
@@ -244,6 +265,7 @@ async def _publish_and_deliver(
     topic: str,
     warmup: int,
     profile: cProfile.Profile | None,
+    pipelined: bool = False,
 ) -> Flow:
     sub = pc.subscribe(group=f"bench-{uuid.uuid4().hex[:8]}", topics=[topic])
     seen: dict[str, float] = {}
@@ -266,11 +288,18 @@ async def _publish_and_deliver(
         arrived.clear()
         starts: dict[str, float] = {}
         acks: list[float] = []
-        for event in batch:
+
+        async def one(event: LiaisonMeeting) -> None:
             t0 = time.monotonic()
             published = await js.publish(event)
             acks.append((time.monotonic() - t0) * 1000)
             starts[published.event_id] = t0
+
+        if pipelined:
+            await asyncio.gather(*(one(event) for event in batch))
+        else:
+            for event in batch:
+                await one(event)
         await asyncio.wait_for(arrived.wait(), timeout=60 + len(batch) * 0.05)
         return starts, acks
 
@@ -559,6 +588,16 @@ async def measure_kafka(
         )
     }
     sent = [r for t in recording for r in t.sent]  # Jiangshan's records, in publish order
+    flows["silian_kafka_pipelined"] = await measure_silian(
+        "silian_kafka_pipelined",
+        lambda: KafkaTransport(KafkaConfig(bootstrap=bootstrap)),
+        make_events(WARMUP_EVENTS + events),
+        # A federation of its own: fresh topics, so its consumer sees only its own events.
+        fed=create_federation(directory / "federation-pipelined", federation_id="bench-pipelined"),
+        state_dir=directory / "pipelined",
+        plan=KAFKA_PLAN,
+        pipelined=True,
+    )
     for pipelined in (False, True):
         name = "raw_kafka_pipelined" if pipelined else "raw_kafka_sequential"
         flows[name] = await measure_raw_kafka(
@@ -569,6 +608,7 @@ async def measure_kafka(
 
 _LABELS = {
     "silian_kafka": "silian publish → verified delivery, Kafka",
+    "silian_kafka_pipelined": "silian, concurrent publishes (pipelined), Kafka",
     "raw_kafka_sequential": "raw aiokafka, await each send, Kafka",
     "raw_kafka_pipelined": "raw aiokafka, pipelined sends, Kafka",
     "silian_embedded": "silian publish → verified delivery, embedded",
@@ -595,7 +635,9 @@ def render(report: Report) -> str:
         )
     lines += ["", f"{'ratio silian / raw (Kafka)':<46}{'events/s':>10}{'p50':>10}{'p99':>10}"]
     for pair, ratio in report.ratios().items():
-        label = "  vs " + _LABELS[pair.split("/")[1]].removesuffix(", Kafka")
+        ours, raw = pair.split("/")
+        who = "concurrent" if ours.endswith("pipelined") else "sequential"
+        label = f"  {who} vs " + _LABELS[raw].removesuffix(", Kafka").removeprefix("raw ")
         values = (ratio["throughput"], ratio["p50"], ratio["p99"])
         lines.append(f"{label:<46}" + "".join(f"{v:>9.2f}x" for v in values))
     if report.crypto is not None:
