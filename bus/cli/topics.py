@@ -18,6 +18,7 @@ from bus.transport.base import TopicChanges, TopicDescription, TopicSpec
 
 __all__ = ["register"]
 
+
 def register(sub: Any) -> None:
     topics = sub.add_parser("topics", help="create and check the federation's Kafka topics")
     t_sub = topics.add_subparsers(dest="topics_command", metavar="ACTION", required=True)
