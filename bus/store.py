@@ -298,11 +298,6 @@ class LocalStore:
         ]
 
     # -- receipts -----------------------------------------------------------------------
-    async def note_receipt(self, receipt: ReceiptNote) -> None:
-        """Record one recipient's answer to one of this agency's events."""
-        sql, params = _receipt_update(receipt)
-        await self._run(sql, params)
-
     async def receipts(self, *, open_only: bool = False) -> list[PendingReceipt]:
         sql = (
             "SELECT source, event_id, recipient, ce_type, subject, priority, due, received_at,"

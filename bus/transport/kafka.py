@@ -161,22 +161,7 @@ class KafkaTransport(Transport):
                 await started.admin.close()
 
     async def send(self, record: OutgoingRecord) -> Coordinates:
-        producer = self._clients.producer
-        action = f"send to topic {record.topic!r}"
-        with _kafka_errors(action):
-            try:
-                metadata = await producer.send_and_wait(
-                    record.topic, record.value, key=record.key, headers=list(record.headers)
-                )
-            except MessageSizeTooLargeError as error:
-                limit = self._config.max_request_size
-                raise TransportError(
-                    f"{action} failed: the record is larger than max_request_size "
-                    f"({limit} bytes): {error}"
-                ) from error
-        return Coordinates(
-            topic=metadata.topic, partition=metadata.partition, offset=metadata.offset
-        )
+        return await (await self.enqueue(record))
 
     async def enqueue(self, record: OutgoingRecord) -> Awaitable[Coordinates]:
         producer = self._clients.producer
