@@ -73,6 +73,7 @@ class Bus:
         )
         self.publisher = Publisher(self.context, name=config.publisher_name)
         self._subscriptions: list[Subscription] = []
+        self._reported_overdue: set[tuple[str, str]] = set()
 
     @property
     def agency(self) -> str:
@@ -100,13 +101,16 @@ class Bus:
         return await self.publisher.publish(event, priority=priority)
 
     async def overdue(self, *, at: datetime | None = None) -> list[PendingReceipt]:
-        """Receipts past their deadline (事事有回音): logged as ``receipt.overdue`` each time.
+        """Receipts past their deadline (事事有回音); each is logged once as ``receipt.overdue``.
 
         ``at`` defaults to now; an answer is owed until the recipient handled or rejected it.
         """
         moment = at or now()
         late = [r for r in await self.store.receipts(open_only=True) if parse_time(r.due) <= moment]
         for receipt in late:
+            if (receipt.event_id, receipt.recipient) in self._reported_overdue:
+                continue  # said once per process; silian status shows it every time
+            self._reported_overdue.add((receipt.event_id, receipt.recipient))
             with bound_record(event_id=receipt.event_id, agency=self.agency):
                 log.warning(
                     "receipt.overdue",

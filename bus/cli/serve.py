@@ -150,6 +150,10 @@ def _log_result(result: Result) -> None:
         log.debug("serve.skipped", **fields)
 
 
+# How often a running service looks for answers owed past their deadline.
+_OVERDUE_EVERY_S = 30.0
+
+
 async def _run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     stop = asyncio.Event()
@@ -169,7 +173,11 @@ async def _run(args: argparse.Namespace) -> int:
                     transport=settings.transport_label,
                     cases=cases,
                 )
+                next_check = 0.0
                 while not stop.is_set():
+                    if loop.time() >= next_check:  # 事事有回音: say what is overdue
+                        await bus.overdue()
+                        next_check = loop.time() + _OVERDUE_EVERY_S
                     results = await subscription.poll(timeout=0.5)
                     for result in results:
                         _log_result(result)
