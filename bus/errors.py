@@ -19,6 +19,12 @@
         │   └── KafkaStartError                          a node did not come up (.log_path)
         ├── TransportError                               broker/transport failure
         ├── RecordRejectedError       bus.rejections     a record failed a pipeline step (.reason)
+        ├── AuditError                bus.audit.errors   the auditor's errors
+        │   ├── ProofError (VerificationError)           a Merkle proof does not verify
+        │   ├── CheckpointError (VerificationError)      a checkpoint note does not verify
+        │   │   └── InconsistentCheckpointError          not consistent with the last seen
+        │   │       └── SplitViewError                   same size, another root: a split view
+        │   └── BundleError (ValueError)                 an export bundle is malformed
         └── NotConnectedError                            used before start()
 
 The CLI turns any ``SilianError`` into one line on stderr and a meaningful exit code.

@@ -13,7 +13,19 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from bus.cli import agreement, contracts, demo, dev, keys, publish, serve, status, topics, watch
+from bus.cli import (
+    agreement,
+    audit,
+    contracts,
+    demo,
+    dev,
+    keys,
+    publish,
+    serve,
+    status,
+    topics,
+    watch,
+)
 from bus.cli._common import ExitCode
 from bus.errors import ConfigError, ContractError, SilianEnvironmentError, SilianError
 from bus.logs import configure_logging
@@ -28,6 +40,7 @@ _COMMAND_MODULES: tuple[ModuleType, ...] = (
     watch,
     serve,
     topics,
+    audit,
     contracts,
     keys,
     agreement,

@@ -1,0 +1,223 @@
+"""Audit benchmark: records/s of full and checkpoint replay beside raw Ed25519 verify/s.
+
+::
+
+    .venv/bin/python bench/audit_bench.py [--records 1000000] [--small 100000] [--dir /tmp/…]
+
+1. Writes (once, cached in ``--dir``) synthetic signed histories of ``--small`` and
+   ``--records`` records: liaison meetings of 3 agencies over 6 partitions (18 chains),
+   signed exactly as the publisher signs, with one log-signed, witness-cosigned
+   checkpoint per partition, as audit bundles.
+2. Measures, in this run: raw Ed25519 verifications/s on all cores (processes, no
+   Python around it but the loop), then each replay in a fresh process — full mode on all
+   cores and checkpoint mode — reporting records/s and the peak RSS of the auditor
+   process (and of its largest worker) for both history sizes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from agencies.keys import KeyAlg, SigningKey
+from agencies.signatures import dump_signatures
+from bus.audit.bundle import BundleWriter, open_bundle
+from bus.audit.checkpoint import Checkpoint, Cosigner, NoteSigner
+from bus.audit.log import log_origin
+from bus.audit.merkle import CompactRange, leaf_hash
+from bus.audit.replay import Mode, ReplayOptions
+from bus.audit.runner import replay_bundle
+from bus.audit.synthetic import ChainWriter
+from bus.audit.witness import witness_name
+from bus.envelope.signature import decode_headers, record_hash, signature_base
+from bus.federation import create_federation
+from contracts import examples
+from contracts.registry import encode, spec_for_model
+
+CST = timezone(timedelta(hours=8))
+T0 = datetime(2025, 3, 1, 9, 0, tzinfo=CST)
+PARTITIONS = 6
+
+
+def _hash(record: Any) -> bytes:
+    attributes, signature = decode_headers(record.headers)
+    base = signature_base(
+        topic=record.topic, key=record.key, attributes=attributes, value=record.value
+    )
+    return bytes.fromhex(record_hash(base, signature))
+
+
+def generate(directory: Path, count: int) -> Path:
+    """A bundle of ``count`` signed records with cosigned checkpoints (cached)."""
+    final = directory / f"history-{count}.jsonl"
+    if final.exists():
+        return final
+    directory.mkdir(parents=True, exist_ok=True)
+    fed = create_federation(directory / f"fed-{count}", now=T0)
+    documents = [(fed.document, dump_signatures(_signatures(directory / f"fed-{count}", fed)))]
+    writers = []
+    for code in fed.members:
+        key_id = fed.keystore.current(code, KeyAlg.ED25519, at=T0).key_id
+        writers.append(
+            ChainWriter(agency=code, key_id=key_id, key=fed.keystore.signing_key(key_id))
+        )
+    meeting = next(e for _, e in examples.example_story() if e.event_type == "liaison.meeting")
+    spec = spec_for_model(meeting)
+    topic = spec.topic("jpg", meeting)
+    template = encode(meeting)
+    trees = [CompactRange() for _ in range(PARTITIONS)]
+    offsets = [0] * PARTITIONS
+    raw = directory / f"raw-{count}.jsonl"
+    started = time.perf_counter()
+    with BundleWriter(
+        raw, federation="jpg", agreements=fed.agreements, documents=documents
+    ) as writer:
+        for i in range(count):
+            partition = i % PARTITIONS
+            meeting_id = f"LM-{i:08d}"
+            record = writers[i % len(writers)].record(
+                topic=topic,
+                partition=partition,
+                offset=offsets[partition],
+                key=meeting_id.encode(),
+                value=template.replace(b"LM-2024-Q2", meeting_id.encode()),
+                ce_type=spec.ce_type,
+                dataschema=spec.dataschema,
+                subject=meeting_id,
+                handling="H1/TLP:GREEN",
+                at=T0 + timedelta(milliseconds=i),
+            )
+            offsets[partition] += 1
+            trees[partition].append(leaf_hash(_hash(record)))
+            writer.record(record)
+            if i and i % 100_000 == 0:
+                print(f"  generated {i:,} records", file=sys.stderr)
+    print(f"  signed {count:,} records in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    keeper, witness = fed.members[0], fed.members[1]
+    log_key = _signing_key(fed, keeper)
+    cosigner = Cosigner(witness_name("jpg", witness), _signing_key(fed, witness))
+    with BundleWriter(
+        final, federation="jpg", agreements=fed.agreements, documents=documents, log_keeper=keeper
+    ) as writer:
+        for partition, tree in enumerate(trees):
+            origin = log_origin(topic, partition)
+            checkpoint = Checkpoint(origin=origin, size=tree.size, root=tree.root())
+            note = NoteSigner(origin, log_key).sign_checkpoint(checkpoint)
+            note = note.with_signature(cosigner.cosign(checkpoint, timestamp=int(time.time())))
+            writer.checkpoint(note.to_bytes())
+        writer.copy_records(open_bundle(raw))
+    raw.unlink()
+    return final
+
+
+def _signing_key(fed: Any, code: str) -> SigningKey:
+    key_id = fed.keystore.current(code, KeyAlg.ED25519, at=T0).key_id
+    return fed.keystore.signing_key(key_id)  # type: ignore[no-any-return]
+
+
+def _signatures(directory: Path, fed: Any) -> list[Any]:
+    from agencies.templates import sign_as  # noqa: PLC0415
+
+    return [sign_as(fed.document, signer=c, keystore=fed.keystore) for c in fed.members]
+
+
+# -- raw Ed25519 baseline ------------------------------------------------------------------
+
+
+def _verify_loop(count: int) -> int:
+    key = SigningKey.generate()
+    message = b"x" * 600  # about a signature base's size
+    signature = key.sign(message)
+    public = key.public_key
+    for _ in range(count):
+        public.verify(signature, message)
+    return count
+
+
+def raw_verify_rate(seconds_hint: float = 5.0) -> tuple[float, int]:
+    workers = os.cpu_count() or 1
+    per_worker = 20_000
+    with ProcessPoolExecutor(workers) as pool:
+        list(pool.map(_verify_loop, [100] * workers))  # warm up the processes
+        started = time.perf_counter()
+        done = sum(pool.map(_verify_loop, [per_worker] * workers * 2))
+        elapsed = time.perf_counter() - started
+    return done / elapsed, workers
+
+
+# -- one measured replay in a fresh process --------------------------------------------------
+
+
+def measure(bundle: Path, mode: str) -> dict[str, Any]:
+    options = ReplayOptions(mode=Mode(mode))
+    report = replay_bundle(bundle, options=options)
+    return {
+        "mode": mode,
+        "records": report.records,
+        "clean": report.clean,
+        "anomalies": len(report.anomalies),
+        "seconds": round(report.seconds, 2),
+        "records_per_second": round(report.rate),
+        "trusted": report.trusted,
+        "verified": report.verified,
+        "workers": report.workers,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "worker_peak_rss_mb": round(
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1
+        ),
+    }
+
+
+def _run_measure(bundle: Path, mode: str) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--measure", mode, "--bundle", str(bundle)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return dict(json.loads(out.stdout))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--small", type=int, default=100_000)
+    parser.add_argument(
+        "--dir", type=Path, default=Path(tempfile.gettempdir()) / "silian-audit-bench"
+    )
+    parser.add_argument("--measure", choices=[m.value for m in Mode], default=None)
+    parser.add_argument("--bundle", type=Path, default=None)
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure(args.bundle, args.measure)))
+        return
+    results: dict[str, Any] = {"cores": os.cpu_count()}
+    rate, workers = raw_verify_rate()
+    results["raw_ed25519_verify_per_second_all_cores"] = round(rate)
+    print(f"raw Ed25519 verify on {workers} cores: {rate:,.0f}/s", file=sys.stderr)
+    for count in (args.small, args.records):
+        bundle = generate(args.dir, count)
+        for mode in (Mode.FULL, Mode.CHECKPOINT):
+            result = _run_measure(bundle, mode.value)
+            results[f"{mode.value}_{count}"] = result
+            print(
+                f"{count:>9,} records {mode.value:>10}: {result['records_per_second']:>9,}/s "
+                f"peak RSS {result['peak_rss_mb']} MB (worker {result['worker_peak_rss_mb']} MB)"
+                f" clean={result['clean']}",
+                file=sys.stderr,
+            )
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,267 @@
+"""Stage 1 of a replay: what can be judged of one record on its own, on all cores.
+
+For each record: verification as the consumer does it (:func:`bus.verify.verify_record`:
+headers, key window and revocation at ``ce_time``, the Ed25519 signature over the exact
+bytes), then the agreement's permission in force at that time, then decoding the value
+for the lifecycle judge. Records are sent to worker *processes* in chunks (signature
+checks are CPU-bound, threads do not help); results come back in order, and at most a
+few chunks are in flight, so memory does not grow with the history.
+
+In checkpoint mode a record covered by a cosigned checkpoint is examined with the
+signature step trusted: everything else runs, the record is hashed, and the replay then
+proves the hashes reproduce the checkpoint's root (see :mod:`bus.audit.replay`).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+
+from agencies.errors import PermissionDeniedError, UnknownAgencyError, VerificationError
+from agencies.history import AgreementHistory
+from agencies.keys import VerifyKey
+from bus.audit.anomaly import Kind, kind_for_reason
+from bus.context import parse_handling
+from bus.envelope.headers import CONTENT_TYPE_JSON
+from bus.envelope.signature import decode_headers
+from bus.rejections import RecordRejectedError
+from bus.transport.base import Record
+from bus.verify import VerifyPolicy, verify_record
+from contracts.base import EventModel, Family
+from contracts.errors import ContractError
+from contracts.registry import REGISTRY
+
+__all__ = ["Examined", "Examiner", "examine"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Examined:
+    """Stage 1's verdict on one record; ``hash`` is set only when the record verified."""
+
+    topic: str
+    partition: int
+    offset: int
+    chain: str | None = None
+    seq: int | None = None
+    prevhash: str | None = None
+    event_id: str | None = None
+    agency: str | None = None
+    ce_type: str | None = None
+    hash: bytes | None = None
+    problems: tuple[tuple[Kind, str], ...] = ()
+    event: EventModel | None = None
+    trusted: bool = False
+
+
+class _AcceptingKey(VerifyKey):
+    """A real agreement key whose signature check is skipped (checkpoint mode only)."""
+
+    __slots__ = ()
+
+    def verify(self, signature: bytes, message: bytes) -> None:
+        return None
+
+
+class _SignaturesTrusted(AgreementHistory):
+    """The agreement's judgement of keys, with the Ed25519 check left to the checkpoint."""
+
+    def __init__(self, inner: AgreementHistory) -> None:
+        super().__init__()
+        self._inner = inner
+        self._keys: dict[bytes, VerifyKey] = {}
+
+    @property
+    def wraps(self) -> AgreementHistory:
+        return self._inner
+
+    def signing_key(self, key_id: str, at: datetime) -> VerifyKey:
+        raw = self._inner.signing_key(key_id, at).public_bytes_raw()  # window, revocation
+        if raw not in self._keys:
+            self._keys[raw] = _AcceptingKey.from_public_bytes(raw)
+        return self._keys[raw]
+
+
+_TRUSTING: dict[int, _SignaturesTrusted] = {}
+
+
+def _trusting(agreements: AgreementHistory) -> _SignaturesTrusted:
+    """One trusting view per history (it caches keys)."""
+    view = _TRUSTING.get(id(agreements))
+    if view is None or view.wraps is not agreements:
+        view = _TRUSTING[id(agreements)] = _SignaturesTrusted(agreements)
+    return view
+
+
+def _located(record: Record, problem: tuple[Kind, str], trusted: bool) -> Examined:
+    """A refused record, with whatever its (unverified) headers say about where it sits."""
+    try:
+        attributes, _ = decode_headers(record.headers)
+    except RecordRejectedError:
+        return Examined(
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            problems=(problem,),
+            trusted=trusted,
+        )
+    try:
+        seq: int | None = int(attributes.chainseq)
+    except ValueError:
+        seq = None
+    return Examined(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        chain=attributes.chainid,
+        seq=seq,
+        prevhash=attributes.prevhash,
+        event_id=attributes.id,
+        agency=attributes.agency,
+        ce_type=attributes.type,
+        problems=(problem,),
+        trusted=trusted,
+    )
+
+
+def examine(
+    record: Record,
+    agreements: AgreementHistory,
+    policy: VerifyPolicy,
+    *,
+    trusted: bool = False,
+    decode: bool = True,
+) -> Examined:
+    """Judge one record on its own. ``agreements`` is the real history (trust is applied here)."""
+    judge = _trusting(agreements) if trusted else agreements
+    # 1-5. headers, attributes, key in force at ce_time, signature (bus.verify)
+    try:
+        verified = verify_record(record, judge, policy)
+    except RecordRejectedError as error:
+        return _located(
+            record, (kind_for_reason(error.reason, error.detail), error.detail), trusted
+        )
+    attributes = verified.attributes
+    problems: list[tuple[Kind, str]] = []
+    event: EventModel | None = None
+    # 6. the agreement in force at ce_time lets the issuer publish this family and handling
+    try:
+        spec = REGISTRY.spec_for_type(attributes.type)
+    except ContractError:
+        problems.append(
+            (Kind.UNKNOWN_TYPE, f"event type {attributes.type} is not in the contracts")
+        )
+    else:
+        try:
+            handling = parse_handling(attributes.handling)
+            agreements.check_publish(
+                attributes.agency, Family(spec.family), handling.code, at=verified.time
+            )
+        except ValueError:
+            problems.append((Kind.MALFORMED, f"ce_handling {attributes.handling!r} is not valid"))
+        except UnknownAgencyError as error:
+            problems.append((Kind.NOT_A_MEMBER, str(error)))
+        except (PermissionDeniedError, VerificationError) as error:
+            problems.append((Kind.NOT_PERMITTED, str(error)))
+        # 7. the value, for the lifecycle judge (sealed values are judged by recipients only)
+        if decode and attributes.content_type == CONTENT_TYPE_JSON:
+            try:
+                event = REGISTRY.decode(attributes.type, record.value)
+            except ContractError as error:
+                problems.append((Kind.SCHEMA_INVALID, str(error)))
+    return Examined(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        chain=attributes.chainid,
+        seq=verified.seq,
+        prevhash=attributes.prevhash,
+        event_id=attributes.id,
+        agency=attributes.agency,
+        ce_type=attributes.type,
+        hash=bytes.fromhex(verified.hash),
+        problems=tuple(problems),
+        event=event,
+        trusted=trusted,
+    )
+
+
+# -- the worker pool ---------------------------------------------------------------------------
+
+_MIN_PARALLEL = 256
+_WORKER: tuple[AgreementHistory, VerifyPolicy, bool] | None = None
+
+
+def _init_worker(agreements: AgreementHistory, policy: VerifyPolicy, decode: bool) -> None:
+    global _WORKER  # noqa: PLW0603 - per-process state set once by the pool initialiser
+    _WORKER = (agreements, policy, decode)
+
+
+def _examine_chunk(chunk: Sequence[tuple[Record, bool]]) -> list[Examined]:
+    if _WORKER is None:  # pragma: no cover - the pool initialiser always ran
+        raise RuntimeError("worker not initialised")
+    agreements, policy, decode = _WORKER
+    return [examine(r, agreements, policy, trusted=t, decode=decode) for r, t in chunk]
+
+
+class Examiner:
+    """Examines chunks in order, on ``workers`` processes (1: in this process)."""
+
+    def __init__(
+        self,
+        agreements: AgreementHistory,
+        policy: VerifyPolicy,
+        *,
+        workers: int | None = None,
+        decode: bool = True,
+    ) -> None:
+        self._agreements, self._policy, self._decode = agreements, policy, decode
+        self.workers = max(1, workers if workers is not None else os.cpu_count() or 1)
+        self._pool: ProcessPoolExecutor | None = None
+        self._inflight: deque[Future[list[Examined]]] = deque()
+        self._max_inflight = 3 * self.workers
+
+    def _start_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            # spawn, not fork: the caller may run asyncio/Kafka threads, and fork copies them
+            self._pool = ProcessPoolExecutor(
+                self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(self._agreements, self._policy, self._decode),
+            )
+        return self._pool
+
+    def submit(self, chunk: Sequence[tuple[Record, bool]]) -> Iterator[Examined]:
+        """Hand in a chunk; yields the results of chunks that are done, in order.
+
+        A short history (one chunk, nothing in flight) is examined here: starting
+        processes would cost more than it saves.
+        """
+        if self.workers == 1 or (self._pool is None and len(chunk) < _MIN_PARALLEL):
+            yield from (
+                examine(r, self._agreements, self._policy, trusted=t, decode=self._decode)
+                for r, t in chunk
+            )
+            return
+        pool = self._start_pool()
+        self._inflight.append(pool.submit(_examine_chunk, list(chunk)))
+        while len(self._inflight) > self._max_inflight or (
+            self._inflight and self._inflight[0].done()
+        ):
+            yield from self._inflight.popleft().result()
+
+    def drain(self) -> Iterator[Examined]:
+        while self._inflight:
+            yield from self._inflight.popleft().result()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            for future in self._inflight:
+                future.cancel()
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None

@@ -1,0 +1,153 @@
+"""A Merkle log over accepted records, persisted in SQLite so memory stays flat.
+
+One log per (topic, partition): leaf ``i`` is the ``i``-th record of that partition (in
+offset order) that passed verification, and its leaf data is the record's 32-byte hash
+``SHA-256(signature base || signature)`` — the same hash the next record of its chain
+names in ``ce_prevhash``. Kafka sequences the partition; the log only commits to it, so
+any auditor who reads the partition can recompute every root (docs/audit.md).
+
+Storage keeps every *perfect* subtree hash ``(level, index)`` — about 2n rows — so the
+hash of any range, and therefore any inclusion or consistency proof, costs O(log n) reads.
+In memory only the compact range (≤ 64 hashes) of each log is held.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+from bus.audit.checkpoint import Checkpoint
+from bus.audit.errors import ProofError
+from bus.audit.merkle import (
+    EMPTY_ROOT,
+    HASH_SIZE,
+    CompactRange,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    node_hash,
+)
+
+__all__ = ["MerkleLog", "log_origin"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS logs (id INTEGER PRIMARY KEY, origin TEXT UNIQUE NOT NULL);
+CREATE TABLE IF NOT EXISTS nodes (
+    log INTEGER NOT NULL, level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,
+    PRIMARY KEY (log, level, idx)) WITHOUT ROWID;
+"""
+
+
+def log_origin(topic: str, partition: int) -> str:
+    """The checkpoint origin (and log key name) of one partition's log."""
+    return f"silian/{topic}/{partition}"
+
+
+class MerkleLog:
+    """An append-only Merkle log stored in ``path`` (several origins may share one file)."""
+
+    def __init__(self, path: Path, origin: str) -> None:
+        self.origin = origin
+        self._db = sqlite3.connect(str(path), isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._db.execute("INSERT OR IGNORE INTO logs (origin) VALUES (?)", (origin,))
+        row = self._db.execute("SELECT id FROM logs WHERE origin = ?", (origin,)).fetchone()
+        self._id = int(row[0])
+        self._compact = CompactRange()
+        self._restore()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> MerkleLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def size(self) -> int:
+        return self._compact.size
+
+    def _restore(self) -> None:
+        """Rebuild the compact range from the stored perfect subtrees (O(log n) reads)."""
+        row = self._db.execute(
+            "SELECT COUNT(*) FROM nodes WHERE log = ? AND level = 0", (self._id,)
+        ).fetchone()
+        size = int(row[0])
+        start = 0
+        for level in reversed(range(size.bit_length())):
+            if size & (1 << level):
+                node = self._node(level, start >> level)
+                self._compact.restore_push(node, 1 << level)
+                start += 1 << level
+
+    def _node(self, level: int, index: int) -> bytes:
+        row = self._db.execute(
+            "SELECT hash FROM nodes WHERE log = ? AND level = ? AND idx = ?",
+            (self._id, level, index),
+        ).fetchone()
+        if row is None:
+            raise ProofError(f"{self.origin}: subtree ({level}, {index}) is not stored")
+        return bytes(row[0])
+
+    def append(self, record_hashes: Iterable[bytes]) -> int:
+        """Append records (their 32-byte hashes) as leaves in one transaction; the new size."""
+        rows: list[tuple[int, int, int, bytes]] = []
+        for record_hash in record_hashes:
+            if len(record_hash) != HASH_SIZE:
+                raise ProofError(f"a record hash is {HASH_SIZE} bytes, got {len(record_hash)}")
+            index = self._compact.size
+            node = leaf_hash(record_hash)
+            rows.append((self._id, 0, index, node))
+            for level, parent in self._compact.append_nodes(node):
+                rows.append((self._id, level, index >> level, parent))
+        self._db.execute("BEGIN")
+        try:
+            self._db.executemany("INSERT INTO nodes VALUES (?, ?, ?, ?)", rows)
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+        return self.size
+
+    def _range_hash(self, start: int, end: int) -> bytes:
+        n = end - start
+        if n & (n - 1) == 0 and start % n == 0:
+            return self._node(n.bit_length() - 1, start // n)
+        k = 1 << ((n - 1).bit_length() - 1)
+        return node_hash(self._range_hash(start, start + k), self._range_hash(start + k, end))
+
+    def _check_size(self, size: int) -> None:
+        if not 0 <= size <= self.size:
+            raise ProofError(f"{self.origin} has {self.size} leaves, not {size}")
+
+    def root(self, size: int | None = None) -> bytes:
+        """The root at ``size`` (default: now)."""
+        if size is None or size == self.size:
+            return self._compact.root()
+        self._check_size(size)
+        return EMPTY_ROOT if size == 0 else self._range_hash(0, size)
+
+    def checkpoint(self, size: int | None = None) -> Checkpoint:
+        size = self.size if size is None else size
+        return Checkpoint(origin=self.origin, size=size, root=self.root(size))
+
+    def leaf(self, index: int) -> bytes:
+        """The leaf hash at ``index``."""
+        if not 0 <= index < self.size:
+            raise ProofError(f"{self.origin} has no leaf {index}")
+        return self._node(0, index)
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
+        size = self.size if size is None else size
+        self._check_size(size)
+        return inclusion_proof(index, size, self._range_hash)
+
+    def consistency_proof(self, size1: int, size2: int | None = None) -> list[bytes]:
+        size2 = self.size if size2 is None else size2
+        self._check_size(size2)
+        return consistency_proof(size1, size2, self._range_hash)

@@ -1,0 +1,123 @@
+"""Whole audits: replay from a transport or a bundle, export a bundle from a transport."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from agencies.folder import AgreementFolder
+from agencies.history import AgreementHistory
+from bus.audit.bundle import BundleWriter, agreement_documents, open_bundle
+from bus.audit.replay import AuditReport, Replayer, ReplayOptions
+from bus.audit.source import RecordRange, read_records
+from bus.audit.trust import CheckpointBook
+from bus.transport.base import Transport
+from contracts.topics import checkpoints_topic
+
+__all__ = ["export_bundle", "replay_bundle", "replay_transport"]
+
+Progress = Callable[[AuditReport], None]
+
+
+async def _checkpoint_notes(transport: Transport, federation: str, idle: float) -> list[bytes]:
+    topic = checkpoints_topic(federation)
+    if topic not in await transport.describe_topics([topic]):
+        return []
+    notes: list[bytes] = []
+    async for batch in read_records(transport, [topic], idle=idle):
+        notes += [r.value for r in batch]
+    return notes
+
+
+async def replay_transport(
+    transport: Transport,
+    topics: Iterable[str],
+    agreements: AgreementHistory,
+    *,
+    federation: str,
+    options: ReplayOptions | None = None,
+    keeper: str | None = None,
+    quorum: int = 1,
+    selection: RecordRange | None = None,
+    progress: Progress | None = None,
+    idle: float = 3.0,
+) -> AuditReport:
+    """Replay ``topics`` as stored on the transport (and its checkpoints, if a keeper is named)."""
+    selection = selection or RecordRange()
+    options = dataclasses.replace(
+        options or ReplayOptions(),
+        from_start=selection.from_start,
+        complete=selection.complete,
+    )
+    book = None
+    if keeper is not None:
+        book = CheckpointBook(agreements, federation=federation, keeper=keeper, quorum=quorum)
+    replayer = Replayer(
+        agreements, options=options, checkpoints=book, progress=progress, source="kafka"
+    )
+    if book is not None:
+        for note in await _checkpoint_notes(transport, federation, idle):
+            replayer.add_checkpoint(note)
+    async for batch in read_records(transport, topics, selection=selection, idle=idle):
+        await asyncio.to_thread(replayer.feed_all, batch)
+    return await asyncio.to_thread(replayer.finish)
+
+
+async def export_bundle(
+    transport: Transport,
+    topics: Iterable[str],
+    path: Path,
+    *,
+    folder: AgreementFolder,
+    federation: str,
+    keeper: str | None = None,
+    selection: RecordRange | None = None,
+    idle: float = 3.0,
+) -> tuple[int, int]:
+    """Write a bundle of ``topics``; returns (records, checkpoints) written."""
+    selection = selection or RecordRange()
+    history = folder.history()
+    with BundleWriter(
+        path,
+        federation=federation,
+        agreements=history,
+        documents=agreement_documents(folder),
+        log_keeper=keeper,
+        from_start=selection.from_start,
+        complete=selection.complete,
+    ) as writer:
+        for note in await _checkpoint_notes(transport, federation, idle):
+            writer.checkpoint(note)
+        async for batch in read_records(transport, topics, selection=selection, idle=idle):
+            for record in batch:
+                writer.record(record)
+        return writer.records, writer.checkpoints
+
+
+def replay_bundle(
+    path: Path,
+    *,
+    options: ReplayOptions | None = None,
+    quorum: int = 1,
+    progress: Progress | None = None,
+) -> AuditReport:
+    """Verify a bundle offline: agreements, checkpoints, then every record, streamed."""
+    bundle = open_bundle(path)
+    options = dataclasses.replace(
+        options or ReplayOptions(), from_start=bundle.from_start, complete=bundle.complete
+    )
+    book = None
+    if bundle.log_keeper:
+        book = CheckpointBook(
+            bundle.agreements, federation=bundle.federation, keeper=bundle.log_keeper, quorum=quorum
+        )
+    replayer = Replayer(
+        bundle.agreements, options=options, checkpoints=book, progress=progress, source=str(path)
+    )
+    if book is not None:
+        for note in bundle.checkpoints:
+            replayer.add_checkpoint(note)
+    replayer.feed_all(bundle.records())
+    return replayer.finish()

@@ -1,0 +1,136 @@
+"""Fixtures of the audit tests: a federation on a fixed clock, with a second agreement
+version (a revoked key, a late member), and signed histories built without a broker."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from agencies.agreement import Agreement, Member, agreement_bytes, document_digest
+from agencies.history import AgreementHistory
+from agencies.identity import agency
+from agencies.keys import KeyAlg
+from agencies.keystore import KeyStore
+from agencies.signatures import AgreementSignature, parse_agreement
+from agencies.templates import init_agreement, load_template, sign_as
+from bus.audit.synthetic import ChainWriter
+from bus.transport.base import Record
+from contracts import examples
+from contracts.registry import spec_for_model
+
+CST = timezone(timedelta(hours=8))
+T0 = datetime(2025, 3, 1, 9, 0, tzinfo=CST)
+T_CHANGE = T0 + timedelta(days=1)  # version 2 takes effect
+JIANGSHAN, PUCHENG, GUANGFENG = examples.JIANGSHAN, examples.PUCHENG, examples.GUANGFENG
+
+
+@dataclass
+class Federation:
+    keystore: KeyStore
+    agreements: AgreementHistory
+    documents: list[tuple[bytes, tuple[AgreementSignature, ...]]] = field(default_factory=list)
+
+    def writer(self, code: str, *, at: datetime = T0, key_id: str | None = None) -> ChainWriter:
+        key_id = key_id or self.keystore.current(code, KeyAlg.ED25519, at=at).key_id
+        return ChainWriter(agency=code, key_id=key_id, key=self.keystore.signing_key(key_id))
+
+
+def _sign_all(document: bytes, keystore: KeyStore) -> tuple[AgreementSignature, ...]:
+    members = [m.code for m in parse_agreement(document).members]
+    return tuple(sign_as(document, signer=code, keystore=keystore) for code in members)
+
+
+def build_federation(
+    directory: Path, *, late_member: str | None = None, revoke: str | None = None
+) -> Federation:
+    """v1 at T0 (without ``late_member``); v2 at T_CHANGE adds it and/or revokes a key."""
+    keystore = KeyStore(directory / "keys")
+    template = load_template("jpg")
+    first = template
+    if late_member is not None:
+        first = template.model_copy(
+            update={"members": tuple(m for m in template.members if m != late_member)}
+        )
+    start = T0 - timedelta(minutes=1)
+    v1, _ = init_agreement(first, keystore, start, effective_from=start)
+    history = AgreementHistory()
+    fed = Federation(keystore=keystore, agreements=history)
+    signatures = _sign_all(v1, keystore)
+    history.add(v1, signatures)
+    fed.documents.append((v1, signatures))
+    if late_member is None and revoke is None:
+        return fed
+    if revoke is not None:
+        keystore.revoke(revoke, now=T_CHANGE, reason="key compromised")
+        keystore.new(revoke, now=T_CHANGE)
+    members = []
+    codes = [m.code for m in parse_agreement(v1).members]
+    if late_member is not None:
+        keystore.new(late_member, now=T0)
+        codes.append(late_member)
+    for code in codes:
+        who = agency(code)
+        members.append(
+            Member(
+                code=code,
+                name_zh=who.name_zh,
+                name_en=who.name_en,
+                kind=who.kind,
+                keys=keystore.records(code),
+            )
+        )
+    previous = parse_agreement(v1)
+    v2_model = Agreement.model_validate(
+        {
+            **previous.model_dump(),
+            "version": 2,
+            "previous_digest": document_digest(v1),
+            "effective_from": T_CHANGE,
+            "members": [m.model_dump() for m in members],
+        }
+    )
+    v2 = agreement_bytes(v2_model)
+    signatures = _sign_all(v2, keystore)
+    history.add(v2, signatures)
+    fed.documents.append((v2, signatures))
+    return fed
+
+
+@pytest.fixture
+def federation(tmp_path: Path) -> Federation:
+    return build_federation(tmp_path)
+
+
+Story = list[Record]
+
+
+def story_records(fed: Federation, *, start: datetime = T0) -> Story:
+    """The example story, signed by each publisher, on offsets per topic (partition 0)."""
+    writers = {code: fed.writer(code, at=start) for code in (JIANGSHAN, PUCHENG, GUANGFENG)}
+    offsets: dict[str, int] = {}
+    records = []
+    for i, (who, event) in enumerate(examples.example_story()):
+        topic = spec_for_model(event).topic("jpg", event)
+        offset = offsets.get(topic, 0)
+        offsets[topic] = offset + 1
+        records.append(
+            writers[who].event_record(event, at=start + timedelta(minutes=i), offset=offset)
+        )
+    return records
+
+
+def liaison_records(writer: ChainWriter, count: int, *, start: datetime = T0) -> Story:
+    """``count`` liaison meetings from one publisher on one topic/partition (no lifecycle)."""
+    meeting = next(e for _, e in examples.example_story() if e.event_type == "liaison.meeting")
+    out = []
+    for i in range(count):
+        event = meeting.model_copy(update={"meeting_id": f"LM-{i:06d}"})
+        out.append(writer.event_record(event, at=start + timedelta(seconds=i), offset=i))
+    return out
+
+
+MakeStory = Callable[[Federation], Story]
