@@ -22,21 +22,9 @@ from tests.unit.cli.conftest import bus_env, write_federation
 
 REPO = Path(__file__).resolve().parents[3]
 
-# Runs bus.cli.main with this package's commands registered (a no-op once main.py lists
-# them).
-_LAUNCH = """
-import importlib, sys
-from bus.cli import publish, serve, status, topics, watch
-main = importlib.import_module("bus.cli.main")
-main._COMMAND_MODULES += tuple(
-    m for m in (topics, publish, status, watch, serve) if m not in main._COMMAND_MODULES
-)
-sys.exit(main.main(sys.argv[1:]))
-"""
-
 
 def _silian(*argv: str) -> list[str]:
-    return [sys.executable, "-c", _LAUNCH, *argv]
+    return [sys.executable, "-m", "bus.cli.main", *argv]
 
 
 class _Lines:
