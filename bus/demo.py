@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from agencies.identity import agency as agency_named
 from agencies.keys import SigningKey
 from bus.consume import Delivery, Outcome, Result, Subscription
 from bus.envelope.headers import SIGNATURE_HEADER
@@ -29,6 +28,7 @@ from bus.node import Bus, BusConfig
 from bus.publish import expects_receipts
 from bus.quarantine import read_quarantine_headers
 from bus.store import PendingReceipt
+from bus.timeline import agency_name, event_label, summary
 from bus.topics import TopicPlan, plan_topics
 from bus.transport.base import OutgoingRecord, Record, Transport
 from bus.transport.embedded import EmbeddedTransport
@@ -36,7 +36,7 @@ from bus.transport.kafka import KafkaConfig, KafkaTransport
 from contracts import examples
 from contracts.base import EventModel, Family
 from contracts.receipts import ReceiptHandled, ReceiptReceived, ReceiptRejected
-from contracts.registry import REGISTRY
+from contracts.registry import REGISTRY, spec_for_model
 from contracts.topics import family_topic, quarantine_topic
 
 __all__ = ["DemoReport", "run_demo"]
@@ -210,7 +210,9 @@ async def _play(
             for record in await _all_records(transport, quarantine_topic(fed.federation_id, code)):
                 q = read_quarantine_headers(record)
                 report.quarantined.append((q.reason.value, q.detail))
-                line = f"  ✘ {_name(code)} quarantined {q.origin}: {q.reason.value} — {q.detail}"
+                line = (
+                    f"  ✘ {agency_name(code)} quarantined {q.origin}: {q.reason.value} — {q.detail}"
+                )
                 report.lines.append(line)
                 emit(line)
         emit(
@@ -237,10 +239,6 @@ async def _first_record(transport: Transport, topic: str) -> Record:
     return next(r for r in records if r.headers)
 
 
-def _name(code: str) -> str:
-    return agency_named(code).name_zh
-
-
 def _event_line(
     *,
     clock: str,
@@ -261,9 +259,8 @@ def _event_line(
             state = "已处理"
         else:
             state = "已签收"
-        answers.append(f"{_name(code)}:{state}")
+        answers.append(f"{agency_name(code)}:{state}")
     lock = " 🔒sealed" if sealed else ""
     acks = ("  回执 " + ", ".join(answers)) if answers and expects_receipts(event) else ""
-    return (
-        f"{clock} +08:00 ✔ {_name(publisher)}  {event.event_type} {event.entity_id()}{lock}{acks}"
-    )
+    what = f"{event_label(spec_for_model(event).ce_type)}  {summary(event)}"
+    return f"{clock} +08:00 ✔ {agency_name(publisher)}  {what}{lock}{acks}"
