@@ -12,6 +12,7 @@ from typing import Any
 
 from agencies.folder import AgreementFolder
 from bus.cli._common import ExitCode, add_json_flag, emit_json
+from bus.errors import ConfigError
 from bus.settings import Settings, add_bus_arguments, open_transport, settings_from_args
 from bus.topics import TopicPlan, apply_topics, plan_topics
 from bus.transport.base import TopicChanges, TopicDescription, TopicSpec
@@ -57,6 +58,19 @@ def _plan_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"partitions of each family topic (default {defaults.family_partitions})",
     )
     parser.add_argument(
+        "--retention-days",
+        type=int,
+        default=None,
+        help="keep event topics this many days (default: keep everything; the signed "
+        "history is evidence, so audit-relevant topics normally keep all)",
+    )
+    parser.add_argument(
+        "--quarantine-retention-days",
+        type=int,
+        default=None,
+        help="keep quarantine topics this many days (default: keep everything)",
+    )
+    parser.add_argument(
         "--case",
         dest="cases",
         action="append",
@@ -80,8 +94,18 @@ def _specs(args: argparse.Namespace, settings: Settings) -> list[TopicSpec]:
         replication=args.replication,
         min_insync_replicas=args.min_insync,
         family_partitions=args.partitions,
+        retention_ms=_retention_ms(args.retention_days),
+        quarantine_retention_ms=_retention_ms(args.quarantine_retention_days),
     )
     return plan_topics(agreement.federation_id, agreement, plan, cases=tuple(args.cases))
+
+
+def _retention_ms(days: int | None) -> int:
+    if days is None:
+        return -1
+    if days < 1:
+        raise ConfigError(f"a retention of {days} days makes no sense; give 1 or more")
+    return days * 24 * 3600 * 1000
 
 
 def _apply(args: argparse.Namespace) -> int:

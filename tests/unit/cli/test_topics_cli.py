@@ -56,3 +56,19 @@ def test_missing_agreement_is_one_line(setup: Setup, silian: Callable[..., Ran])
     assert ran.code != 0
     assert ran.err.count("\n") == 1
     assert "no agreement" in ran.err
+
+
+def test_retention_comes_from_the_flags(setup: Setup, silian: Callable[..., Ran]) -> None:
+    applied = silian(
+        "topics", "apply", "--retention-days", "30", "--quarantine-retention-days", "7", "--json"
+    )
+    assert applied.code == 0, applied.err
+    listed = silian("topics", "list", "--json").json()
+    by_name = {t["topic"]: t for t in listed}
+    alert = next(t for n, t in by_name.items() if n.endswith(".alert.v1"))
+    quarantine = next(t for n, t in by_name.items() if ".quarantine." in n)
+    assert alert["configs"]["retention.ms"] == str(30 * 86_400_000)
+    assert quarantine["configs"]["retention.ms"] == str(7 * 86_400_000)
+    bad = silian("topics", "apply", "--retention-days", "0")
+    assert bad.code == 2
+    assert "retention of 0 days" in bad.err
