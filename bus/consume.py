@@ -163,6 +163,16 @@ class Subscription:
             for record in records:
                 results.append(await self.process(record))
                 done[(record.topic, record.partition)] = record.offset + 1
+        except BaseException:
+            # The fetch position is already past this batch: rewind every partition to its
+            # first record not dealt with, so the next poll (or process) reads it again.
+            rewind: dict[tuple[str, int], int] = {}
+            for record in records:
+                where = (record.topic, record.partition)
+                if record.offset >= done.get(where, 0) and where not in rewind:
+                    rewind[where] = record.offset
+            await self._consumer.seek(rewind)
+            raise
         finally:
             if done and not self._observe:
                 await self._consumer.commit(done)

@@ -8,9 +8,9 @@ lock, so concurrent publishes (``asyncio.gather`` or :meth:`Publisher.publish_ma
 their round trips. The idempotent producer keeps per-partition order, so sequence order is
 offset order.
 
-If a send fails after its sequence number was taken, the publisher *fences*: it starts new
-chains (a fresh chain id) and rebuilds its lifecycle state from the ledger of acknowledged
-events, so no consumer ever sees a gap or a fork caused by a lost send.
+If a send fails (or is cancelled) after its sequence number was taken, the publisher
+*fences*: it starts new chains (a fresh chain id) and rebuilds its lifecycle state from
+the ledger of acknowledged events, so no consumer sees a gap or a fork from a lost send.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from bus.envelope.headers import (
 from bus.envelope.ids import format_time, new_event_id, now
 from bus.envelope.seal import seal
 from bus.envelope.signature import record_hash, signature_base
-from bus.errors import NotConnectedError, SilianError, TransportError
+from bus.errors import NotConnectedError, TransportError
 from bus.logs import bound_record, get_logger
 from bus.store import ChainHead, LedgerEntry
 from bus.topics import case_topic_spec
@@ -194,8 +194,8 @@ class Publisher:
                 ack = await ctx.transport.enqueue(
                     OutgoingRecord(topic=topic, key=key, value=value, headers=tuple(headers))
                 )
-            except SilianError:
-                await self._fence()
+            except BaseException:  # a failed or cancelled hand-over: the seq is lost
+                await asyncio.shield(self._fence())
                 raise
             self._heads[(chain_id, topic)] = new_head
             ctx.remember(event, publisher=ctx.agency)
@@ -217,9 +217,8 @@ class Publisher:
         with bound_record(event_id=attributes.id, topic=flight.topic, agency=ctx.agency):
             try:
                 coordinates = await flight.ack
-            except SilianError:
-                async with self._lock:
-                    await self._fence()
+            except BaseException:  # failed, or cancelled (shutdown) before the broker said yes
+                await asyncio.shield(self._fence_locked())
                 raise
             due = None
             if expects_receipts(flight.event) and flight.recipients:
@@ -260,6 +259,10 @@ class Publisher:
             sealed=flight.sealed,
             time=flight.moment,
         )
+
+    async def _fence_locked(self) -> None:
+        async with self._lock:
+            await self._fence()
 
     async def _fence(self) -> None:
         """A send failed after its seq was taken: new chains, state from acknowledged events."""

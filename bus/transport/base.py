@@ -202,6 +202,10 @@ class Consumer(abc.ABC):
         """Move every assigned partition back to its first record (nothing is committed)."""
 
     @abc.abstractmethod
+    async def seek(self, positions: Mapping[tuple[str, int], int]) -> None:
+        """Read each given (topic, partition) again from the given offset (next fetch)."""
+
+    @abc.abstractmethod
     def assignment(self) -> frozenset[tuple[str, int]]:
         """The (topic, partition) pairs this consumer currently reads."""
 

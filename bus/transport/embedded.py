@@ -355,6 +355,12 @@ class EmbeddedConsumer(Consumer):
         self._store.get()
         self._positions = dict.fromkeys(self._positions, 0)
 
+    async def seek(self, positions: Mapping[tuple[str, int], int]) -> None:
+        self._store.get()
+        for where, offset in positions.items():
+            if where in self._positions:
+                self._positions[where] = offset
+
     def assignment(self) -> frozenset[tuple[str, int]]:
         self._store.get()
         return frozenset(self._positions)

@@ -327,6 +327,14 @@ class KafkaConsumer(Consumer):
         with _kafka_errors(f"seeking to the beginning for group {self._group_id!r}"):
             await consumer.seek_to_beginning()
 
+    async def seek(self, positions: Mapping[tuple[str, int], int]) -> None:
+        consumer = self._state.consumer
+        assigned = consumer.assignment()
+        for (topic, partition), offset in positions.items():
+            tp = TopicPartition(topic, partition)
+            if tp in assigned:  # a partition lost to a rebalance is re-read by its new owner
+                consumer.seek(tp, offset)
+
     def assignment(self) -> frozenset[tuple[str, int]]:
         consumer = self._state.consumer
         return frozenset((tp.topic, tp.partition) for tp in consumer.assignment())
