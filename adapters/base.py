@@ -33,6 +33,7 @@ __all__ = [
     "LocalRecord",
     "LocalRejectionError",
     "LocalSystem",
+    "LocalUnavailableError",
 ]
 
 
@@ -65,6 +66,14 @@ class InboundEvent:
 
 class LocalRejectionError(BusError):
     """The local system refuses an inbound event (answered with ``receipt.rejected``)."""
+
+
+class LocalUnavailableError(BusError):
+    """The local system cannot be reached right now (connection refused, folder gone).
+
+    Not a refusal: the runner keeps the event and tries again later, with a back-off,
+    and answers nothing until the local system has taken it or refused it.
+    """
 
 
 class BadLocalDataError(BusError):
@@ -101,11 +110,21 @@ class LocalSystem(abc.ABC):
 
     @abc.abstractmethod
     async def set_aside(self, record: LocalRecord, reason: str) -> None:
-        """Keep a record that could not be mapped, with the reason, out of the way."""
+        """Keep a record that could not be mapped, with the reason, out of the way.
+
+        This takes the record out of the outbound stream for good, like a confirmation
+        does: the runner does not call :meth:`confirm_outbound` for it as well, and
+        :meth:`fetch_outbound` must not return it again.
+        """
 
     @abc.abstractmethod
     async def write_inbound(self, event: InboundEvent) -> None:
-        """Write one event into the local system, idempotently by ``event.event_id``."""
+        """Write one event into the local system, idempotently by ``event.event_id``.
+
+        Raises :class:`LocalRejectionError` when the local system refuses the event (the
+        runner answers ``receipt.rejected``) and :class:`LocalUnavailableError` when it
+        cannot be reached (the runner retries).
+        """
 
     async def health(self) -> dict[str, Any]:
         """What the local system looks like from here, for the health report."""

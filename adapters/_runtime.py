@@ -1,0 +1,45 @@
+"""Small pieces of the runner: its transport, and shutting things down quietly."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+
+from adapters.config import AgencyConfig
+from bus.errors import TransportError
+from bus.logs import get_logger
+from bus.transport.base import Transport
+from bus.transport.embedded import EmbeddedTransport
+from bus.transport.kafka import KafkaConfig, KafkaTransport
+
+__all__ = ["quietly", "transport_for"]
+
+log = get_logger("silian.adapter")
+
+
+async def quietly(step: Awaitable[None], *, timeout: float = 15.0) -> None:
+    """Shut one thing down without letting it stop the rest of the shutdown.
+
+    aiokafka's consumer, stopped while no broker answers, re-raises the CancelledError of
+    its own fetch task; that one is swallowed, a cancellation of this task is not.
+    """
+    try:
+        await asyncio.wait_for(step, timeout=timeout)
+    except (TransportError, TimeoutError) as error:
+        log.warning("adapter.stop_incomplete", error=str(error) or type(error).__name__)
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+
+
+def transport_for(config: AgencyConfig) -> Transport:
+    if config.bus.kafka:
+        return KafkaTransport(
+            KafkaConfig(
+                bootstrap=config.bus.kafka,
+                client_id=f"silian-adapter-{config.agency}",
+                request_timeout_ms=config.bus.request_timeout_ms,
+            )
+        )
+    return EmbeddedTransport(config.bus.embedded)
