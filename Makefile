@@ -8,7 +8,8 @@ BIN    := $(VENV)/bin
 TEST_KAFKA_DIR ?= $(CURDIR)/.silian/test-kafka
 PYTEST_ARGS ?=
 
-.PHONY: install lint test test-unit demo bench kafka-up kafka-down clean
+.PHONY: install lint test test-unit demo demo-adapters bench bench-audit kafka-up kafka-down \
+	postgres-up postgres-down clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,19 +37,32 @@ test: install lint
 	exit $$status
 
 test-unit: install
-	$(BIN)/pytest -m "not kafka and not cluster" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not kafka and not cluster and not postgres" $(PYTEST_ARGS)
 
 demo: install
 	$(BIN)/silian demo
 
+# The three agencies' adapters at work against their reference local systems.
+demo-adapters: install
+	$(BIN)/silian agency demo
+
 bench: install
 	$(BIN)/python bench/bus_throughput.py
+
+bench-audit: install
+	$(BIN)/python bench/audit_bench.py
 
 kafka-up: install
 	$(BIN)/silian dev kafka up --nodes 3
 
 kafka-down: install
 	$(BIN)/silian dev kafka down
+
+postgres-up:
+	scripts/postgres.sh start
+
+postgres-down:
+	scripts/postgres.sh stop
 
 clean:
 	rm -rf $(VENV) .silian .pytest_cache .mypy_cache .ruff_cache *.egg-info

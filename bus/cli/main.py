@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from bus.cli import (
+    agency,
     agreement,
     audit,
     contracts,
@@ -39,6 +40,7 @@ _COMMAND_MODULES: tuple[ModuleType, ...] = (
     status,
     watch,
     serve,
+    agency,
     topics,
     audit,
     contracts,
