@@ -17,7 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from agencies.errors import UnknownAgencyError, VerificationError
 from agencies.identity import AgencyCodeStr, AgencyKind
-from agencies.keys import KeyAlg, KeyRecord, VerifyKey
+from agencies.keys import KeyAlg, KeyRecord, VerifyKey, newest_usable
 from agencies.permissions import Action, Permissions
 from contracts.base import Family
 from contracts.vocab import HandlingCode, Priority
@@ -158,20 +158,12 @@ class Agreement(_Frozen):
     def sealing_record(self, agency_code: str, at: datetime) -> KeyRecord:
         """The newest X25519 key of a member usable at ``at`` (to seal events to it)."""
         member = self.member(agency_code)
-        usable: list[KeyRecord] = []
-        for record in member.keys:
-            if record.alg is not KeyAlg.X25519:
-                continue
-            try:
-                record.usable_at(at)
-            except VerificationError:
-                continue
-            usable.append(record)
-        if not usable:
+        record = newest_usable(member.keys, KeyAlg.X25519, at)
+        if record is None:
             raise VerificationError(
                 f"{member.display} has no usable sealing key in {self.label} at {at.isoformat()}"
             )
-        return max(usable, key=lambda r: r.valid_from)
+        return record
 
     def check_publish(
         self, agency_code: str, family: Family | str, handling_code: HandlingCode | str

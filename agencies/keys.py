@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 from typing import Self
@@ -33,6 +34,7 @@ __all__ = [
     "SigningKey",
     "VerifyKey",
     "make_key_id",
+    "newest_usable",
 ]
 
 _KEY_LEN = 32
@@ -369,3 +371,17 @@ class KeyRecord(BaseModel):
                 f"key {self.key_id} expired at {self.valid_until.isoformat()}; "
                 f"used at {at.isoformat()}"
             )
+
+
+def newest_usable(records: Iterable[KeyRecord], alg: KeyAlg, at: datetime) -> KeyRecord | None:
+    """The newest record of ``alg`` usable at ``at`` (in its window, not revoked), if any."""
+    usable = []
+    for record in records:
+        if record.alg is not alg:
+            continue
+        try:
+            record.usable_at(at)
+        except VerificationError:
+            continue
+        usable.append(record)
+    return max(usable, key=lambda r: r.valid_from) if usable else None

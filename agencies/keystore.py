@@ -23,8 +23,8 @@ from pathlib import Path
 import structlog
 from pydantic import TypeAdapter, ValidationError
 
-from agencies.errors import KeyStoreError, VerificationError
-from agencies.keys import KeyAlg, KeyRecord, SealingKey, SigningKey
+from agencies.errors import KeyStoreError
+from agencies.keys import KeyAlg, KeyRecord, SealingKey, SigningKey, newest_usable
 
 __all__ = ["KeyPair", "KeyStore"]
 
@@ -80,21 +80,13 @@ class KeyStore:
 
     def current(self, agency: str, alg: KeyAlg, *, at: datetime) -> KeyRecord:
         """The newest key of ``agency`` and ``alg`` usable at ``at``; KeyStoreError if none."""
-        usable: list[KeyRecord] = []
-        for record in self.records(agency):
-            if record.alg is not alg:
-                continue
-            try:
-                record.usable_at(at)
-            except VerificationError:
-                continue
-            usable.append(record)
-        if not usable:
+        record = newest_usable(self.records(agency), alg, at)
+        if record is None:
             raise KeyStoreError(
                 f"agency {agency} has no usable {alg} key in {self._dir} at {at.isoformat()}; "
                 "run: silian keys new"
             )
-        return max(usable, key=lambda r: r.valid_from)
+        return record
 
     def add_public(self, record: KeyRecord) -> None:
         """Import another agency's public record (e.g. to build an agreement)."""

@@ -11,7 +11,14 @@ from datetime import datetime
 
 from agencies.errors import PermissionDeniedError, VerificationError
 from agencies.history import AgreementHistory
-from agencies.keys import KeyAlg, KeyRecord, SealingKey, SealingPublicKey, SigningKey
+from agencies.keys import (
+    KeyAlg,
+    KeyRecord,
+    SealingKey,
+    SealingPublicKey,
+    SigningKey,
+    newest_usable,
+)
 from agencies.keystore import KeyStore
 from bus.store import LocalStore
 from bus.topics import TopicPlan
@@ -66,19 +73,9 @@ class AgencyContext:
 
     def signing_key(self, at: datetime) -> tuple[str, SigningKey]:
         """The newest signing key usable at ``at`` (a rotation is picked up at once)."""
-        usable = []
-        for record in self._own_records():
-            if record.alg is not KeyAlg.ED25519:
-                continue
-            try:
-                record.usable_at(at)
-            except VerificationError:
-                continue
-            usable.append(record)
-        if not usable:  # let the key store say why, in its words
-            record = self.keystore.current(self.agency, KeyAlg.ED25519, at=at)
-        else:
-            record = max(usable, key=lambda r: r.valid_from)
+        found = newest_usable(self._own_records(), KeyAlg.ED25519, at)
+        # None: let the key store say why, in its words.
+        record = found or self.keystore.current(self.agency, KeyAlg.ED25519, at=at)
         if record.key_id not in self._signing:
             self._signing[record.key_id] = self.keystore.signing_key(record.key_id)
         return record.key_id, self._signing[record.key_id]
