@@ -220,7 +220,7 @@ class Subscription:
                     record, error, verified, advance=error.reason is Reason.SEQUENCE_GAP
                 )
             try:
-                event, handling, spec = self._admit(verified)
+                event, handling, spec = self._admit(verified, own=own)
             except RecordRejectedError as error:
                 return await self._reject(record, error, verified, advance=True)
             return await self._deliver(verified, event, handling, spec, origin, own=own)
@@ -264,7 +264,12 @@ class Subscription:
                 Reason.DUPLICATE, f"event id {attributes.id} was already used by this agency"
             )
 
-    def _admit(self, verified: VerifiedRecord) -> tuple[EventModel, Handling, EventSpec]:
+    def _admit(
+        self, verified: VerifiedRecord, *, own: bool = False
+    ) -> tuple[EventModel, Handling, EventSpec]:
+        """Authorise, decode and judge the lifecycle. ``own``: a record of this agency from
+        another of its processes, which judged the lifecycle before publishing; this process
+        may have it in its state already (rebuilt from the ledger they share)."""
         ctx, attributes = self._ctx, verified.attributes
         try:
             spec = REGISTRY.spec_for_type(attributes.type)
@@ -286,6 +291,8 @@ class Subscription:
                 Reason.SCHEMA_INVALID, "ce_handling differs from the event's own handling"
             )
         # lifecycle and case membership
+        if own:
+            return event, handling, spec
         try:
             ctx.tracker.check(event, publisher=attributes.agency)
         except LifecycleError as error:
@@ -391,7 +398,12 @@ class Subscription:
                 action = await handler(delivery)
             except EventRejectedError as refusal:
                 rejected = refusal
-        ctx.remember(event, publisher=attributes.agency)
+        if own:
+            # Already in this state when it was rebuilt from the shared ledger: that is fine.
+            with contextlib.suppress(LifecycleError):
+                ctx.remember(event, publisher=attributes.agency)
+        else:
+            ctx.remember(event, publisher=attributes.agency)
         # An observer (silian watch) keeps chain heads too, in its own scratch store.
         await self._accept(verified, event, origin)
         if rejected is not None:

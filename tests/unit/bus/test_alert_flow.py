@@ -99,3 +99,60 @@ async def test_unanswered_urgent_alert_is_overdue_after_its_deadline(  # type: i
 
 async def _noop(delivery: Delivery[AlertIssued]) -> str:
     return "ok"
+
+
+@pytest.mark.parametrize("serve_starts_first", [True, False])
+async def test_records_of_another_process_of_the_same_agency_update_state(  # type: ignore[no-untyped-def]
+    setup, tmp_path: Path, serve_starts_first: bool
+) -> None:
+    """`silian publish` beside `silian serve`: one store, two chains; whichever starts
+    first, serve takes the CLI's alert into its state and accepts the neighbour's hit."""
+    fed, transport = setup
+    story = examples.example_story()
+    issued = next(e for _, e in story if isinstance(e, AlertIssued))
+    hit = next(e for _, e in story if isinstance(e, AlertHit))
+
+    def js(name: str) -> Bus:
+        return Bus(
+            BusConfig(
+                agency=examples.JIANGSHAN,
+                federation=fed.federation_id,
+                state_dir=tmp_path / "js",
+                publisher_name=name,
+            ),
+            transport=transport,
+            agreements=fed.agreements,
+            keystore=fed.keystore,
+        )
+
+    serve = js("main")
+    if serve_starts_first:
+        await serve.start()
+    async with js("cli") as cli:
+        await cli.publish(issued)
+    if not serve_starts_first:
+        await serve.start()  # its state is rebuilt from the ledger the CLI wrote
+    try:
+        handled: list[str] = []
+        sub = serve.subscribe()
+
+        @sub.on(AlertHit)
+        async def on_hit(delivery: Delivery[AlertHit]) -> str:
+            handled.append(delivery.event_id)
+            return "ok"
+
+        async with sub:
+            first = await sub.poll(timeout=1)
+            assert [(r.outcome, r.ce_type) for r in first] == [
+                (Outcome.DELIVERED, "cn.silian.alert.issued.v1")
+            ]
+            async with _bus(fed, transport, tmp_path, examples.PUCHENG) as pc:
+                reader = pc.subscribe()
+                async with reader:
+                    await reader.poll(timeout=1)  # Pucheng learns of the alert first
+                await pc.publish(hit)
+            later = await sub.poll(timeout=1)
+        assert Outcome.QUARANTINED not in {r.outcome for r in later}
+        assert len(handled) == 1
+    finally:
+        await serve.stop()
