@@ -10,8 +10,9 @@
    checkpoint per partition, as audit bundles.
 2. Measures, in this run: raw Ed25519 verifications/s on all cores (processes, no
    Python around it but the loop), then each replay in a fresh process — full mode on all
-   cores and checkpoint mode — reporting records/s and the peak RSS of the auditor
-   process (and of its largest worker) for both history sizes.
+   cores, checkpoint mode, and checkpoint mode without its fast path (``checkpoint-slow``,
+   what checkpoint mode cost before ``bus.audit.fast``) — reporting records/s and the
+   peak RSS of the auditor process (and of its largest worker) for both history sizes.
 """
 
 from __future__ import annotations
@@ -158,8 +159,15 @@ def raw_verify_rate(seconds_hint: float = 5.0) -> tuple[float, int]:
 # -- one measured replay in a fresh process --------------------------------------------------
 
 
+# "checkpoint-slow" is checkpoint mode without its fast path (bus.audit.fast): every
+# trusted record still goes through the full examination on the workers, as before it.
+_MODES = ("full", "checkpoint", "checkpoint-slow")
+
+
 def measure(bundle: Path, mode: str) -> dict[str, Any]:
-    options = ReplayOptions(mode=Mode(mode))
+    options = ReplayOptions(
+        mode=Mode(mode.removesuffix("-slow")), fast_trusted=not mode.endswith("-slow")
+    )
     report = replay_bundle(bundle, options=options)
     return {
         "mode": mode,
@@ -195,7 +203,7 @@ def main() -> None:
     parser.add_argument(
         "--dir", type=Path, default=Path(tempfile.gettempdir()) / "silian-audit-bench"
     )
-    parser.add_argument("--measure", choices=[m.value for m in Mode], default=None)
+    parser.add_argument("--measure", choices=_MODES, default=None)
     parser.add_argument("--bundle", type=Path, default=None)
     args = parser.parse_args()
     if args.measure:
@@ -207,11 +215,11 @@ def main() -> None:
     print(f"raw Ed25519 verify on {workers} cores: {rate:,.0f}/s", file=sys.stderr)
     for count in (args.small, args.records):
         bundle = generate(args.dir, count)
-        for mode in (Mode.FULL, Mode.CHECKPOINT):
-            result = _run_measure(bundle, mode.value)
-            results[f"{mode.value}_{count}"] = result
+        for mode in _MODES:
+            result = _run_measure(bundle, mode)
+            results[f"{mode}_{count}"] = result
             print(
-                f"{count:>9,} records {mode.value:>10}: {result['records_per_second']:>9,}/s "
+                f"{count:>9,} records {mode:>15}: {result['records_per_second']:>9,}/s "
                 f"peak RSS {result['peak_rss_mb']} MB (worker {result['worker_peak_rss_mb']} MB)"
                 f" clean={result['clean']}",
                 file=sys.stderr,

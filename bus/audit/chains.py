@@ -10,6 +10,9 @@ chains, not on the length of the history.
 * seq behind the head, the same record hash as before → a **replay** (duplicate);
 * seq behind or at the head, another hash → a **fork** (two records claim one place);
 * seq at the head + 1 but prev-hash naming another record → a **fork** too.
+
+A record that did not verify (``hash`` None) and claims a place behind the head is not
+judged here: its chain attributes are unsigned hints, and its own anomaly says why.
 """
 
 from __future__ import annotations
@@ -95,6 +98,10 @@ class ChainJudge:
             for missing in range(chain.head + 1, min(seq, chain.head + 1 + _MAX_MISSING)):
                 chain.missing[missing] = item.offset
             self._advance(chain, seq, record_hash, item.offset)
+        elif record_hash is None:
+            # Behind the head and not verified: its chain claims are unsigned hints, and its
+            # signature or key anomaly already says what is wrong with it.
+            repeat = True
         else:
             repeat = True
             found.append(self._behind(chain, item, record_hash))

@@ -17,10 +17,11 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from agencies.errors import PermissionDeniedError, UnknownAgencyError, VerificationError
 from agencies.history import AgreementHistory
@@ -36,7 +37,7 @@ from contracts.base import EventModel, Family
 from contracts.errors import ContractError
 from contracts.registry import REGISTRY
 
-__all__ = ["Examined", "Examiner", "examine"]
+__all__ = ["Examined", "Examiner", "FastFactory", "FastPath", "examine"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -193,23 +194,56 @@ def examine(
 # -- the worker pool ---------------------------------------------------------------------------
 
 _MIN_PARALLEL = 256
-_WORKER: tuple[AgreementHistory, VerifyPolicy, bool] | None = None
 
 
-def _init_worker(agreements: AgreementHistory, policy: VerifyPolicy, decode: bool) -> None:
+class FastPath(Protocol):
+    """Checkpoint mode's shortcut for trusted records (:class:`bus.audit.fast.FastJudge`)."""
+
+    def examine(self, record: Record) -> Examined | None: ...
+
+
+FastFactory = Callable[[AgreementHistory, VerifyPolicy, bool], FastPath]
+
+
+@dataclass(frozen=True, slots=True)
+class _Judges:
+    agreements: AgreementHistory
+    policy: VerifyPolicy
+    decode: bool
+    fast: FastPath | None
+
+    def one(self, record: Record, trusted: bool) -> Examined:
+        if trusted and self.fast is not None:
+            quick = self.fast.examine(record)
+            if quick is not None:
+                return quick
+        return examine(record, self.agreements, self.policy, trusted=trusted, decode=self.decode)
+
+
+_WORKER: _Judges | None = None
+
+
+def _init_worker(
+    agreements: AgreementHistory, policy: VerifyPolicy, decode: bool, fast: FastFactory | None
+) -> None:
     global _WORKER  # noqa: PLW0603 - per-process state set once by the pool initialiser
-    _WORKER = (agreements, policy, decode)
+    made = None if fast is None else fast(agreements, policy, decode)
+    _WORKER = _Judges(agreements, policy, decode, made)
 
 
 def _examine_chunk(chunk: Sequence[tuple[Record, bool]]) -> list[Examined]:
     if _WORKER is None:  # pragma: no cover - the pool initialiser always ran
         raise RuntimeError("worker not initialised")
-    agreements, policy, decode = _WORKER
-    return [examine(r, agreements, policy, trusted=t, decode=decode) for r, t in chunk]
+    return [_WORKER.one(r, t) for r, t in chunk]
 
 
 class Examiner:
-    """Examines chunks in order, on ``workers`` processes (1: in this process)."""
+    """Examines chunks in order, on ``workers`` processes (1: in this process).
+
+    With a ``fast`` factory, records trusted on a checkpoint take the fast path, and a
+    chunk of nothing but trusted records is examined right here: hashing is cheaper than
+    shipping the records to a worker and back.
+    """
 
     def __init__(
         self,
@@ -218,8 +252,13 @@ class Examiner:
         *,
         workers: int | None = None,
         decode: bool = True,
+        fast: FastFactory | None = None,
     ) -> None:
         self._agreements, self._policy, self._decode = agreements, policy, decode
+        self._fast_factory = fast
+        self._judges = _Judges(
+            agreements, policy, decode, None if fast is None else fast(agreements, policy, decode)
+        )
         self.workers = max(1, workers if workers is not None else os.cpu_count() or 1)
         self._pool: ProcessPoolExecutor | None = None
         self._inflight: deque[Future[list[Examined]]] = deque()
@@ -232,7 +271,7 @@ class Examiner:
                 self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(self._agreements, self._policy, self._decode),
+                initargs=(self._agreements, self._policy, self._decode, self._fast_factory),
             )
         return self._pool
 
@@ -242,11 +281,12 @@ class Examiner:
         A short history (one chunk, nothing in flight) is examined here: starting
         processes would cost more than it saves.
         """
-        if self.workers == 1 or (self._pool is None and len(chunk) < _MIN_PARALLEL):
-            yield from (
-                examine(r, self._agreements, self._policy, trusted=t, decode=self._decode)
-                for r, t in chunk
-            )
+        here = self.workers == 1 or (self._pool is None and len(chunk) < _MIN_PARALLEL)
+        if not here and self._judges.fast is not None and all(t for _, t in chunk):
+            yield from self.drain()  # keep the order: earlier chunks first
+            here = True
+        if here:
+            yield from (self._judges.one(r, t) for r, t in chunk)
             return
         pool = self._start_pool()
         self._inflight.append(pool.submit(_examine_chunk, list(chunk)))

@@ -36,6 +36,8 @@ CREATE TABLE IF NOT EXISTS logs (id INTEGER PRIMARY KEY, origin TEXT UNIQUE NOT 
 CREATE TABLE IF NOT EXISTS nodes (
     log INTEGER NOT NULL, level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,
     PRIMARY KEY (log, level, idx)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS positions (
+    log INTEGER PRIMARY KEY, next_offset INTEGER NOT NULL, published INTEGER NOT NULL DEFAULT 0);
 """
 
 
@@ -49,7 +51,8 @@ class MerkleLog:
 
     def __init__(self, path: Path, origin: str) -> None:
         self.origin = origin
-        self._db = sqlite3.connect(str(path), isolation_level=None)
+        # One user at a time, but maybe from a worker thread (the keeper ingests off-loop).
+        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
@@ -58,6 +61,18 @@ class MerkleLog:
         self._id = int(row[0])
         self._compact = CompactRange()
         self._restore()
+
+    @staticmethod
+    def origins(path: Path) -> list[str]:
+        """The origins of every log stored in ``path`` (none if the file does not exist)."""
+        if not path.exists():
+            return []
+        db = sqlite3.connect(str(path))
+        try:
+            db.executescript(_SCHEMA)
+            return [str(row[0]) for row in db.execute("SELECT origin FROM logs ORDER BY id")]
+        finally:
+            db.close()
 
     def close(self) -> None:
         self._db.close()
@@ -94,8 +109,36 @@ class MerkleLog:
             raise ProofError(f"{self.origin}: subtree ({level}, {index}) is not stored")
         return bytes(row[0])
 
-    def append(self, record_hashes: Iterable[bytes]) -> int:
-        """Append records (their 32-byte hashes) as leaves in one transaction; the new size."""
+    def _position(self) -> tuple[int, int]:
+        row = self._db.execute(
+            "SELECT next_offset, published FROM positions WHERE log = ?", (self._id,)
+        ).fetchone()
+        return (0, 0) if row is None else (int(row[0]), int(row[1]))
+
+    @property
+    def next_offset(self) -> int:
+        """The partition offset after the last record read into the log (0: none yet)."""
+        return self._position()[0]
+
+    @property
+    def published_size(self) -> int:
+        """The size of the last checkpoint the keeper published of this log (0: none)."""
+        return self._position()[1]
+
+    def mark_published(self, size: int) -> None:
+        self._check_size(size)
+        self._db.execute(
+            "INSERT INTO positions (log, next_offset, published) VALUES (?, 0, ?) "
+            "ON CONFLICT (log) DO UPDATE SET published = excluded.published",
+            (self._id, size),
+        )
+
+    def append(self, record_hashes: Iterable[bytes], *, next_offset: int | None = None) -> int:
+        """Append records (their 32-byte hashes) as leaves in one transaction; the new size.
+
+        ``next_offset`` (the log keeper's reading position in the partition) is stored in
+        the same transaction, so a restarted keeper neither skips nor repeats a record.
+        """
         rows: list[tuple[int, int, int, bytes]] = []
         for record_hash in record_hashes:
             if len(record_hash) != HASH_SIZE:
@@ -108,8 +151,16 @@ class MerkleLog:
         self._db.execute("BEGIN")
         try:
             self._db.executemany("INSERT INTO nodes VALUES (?, ?, ?, ?)", rows)
+            if next_offset is not None:
+                self._db.execute(
+                    "INSERT INTO positions (log, next_offset) VALUES (?, ?) "
+                    "ON CONFLICT (log) DO UPDATE SET next_offset = excluded.next_offset",
+                    (self._id, next_offset),
+                )
         except BaseException:
             self._db.execute("ROLLBACK")
+            self._compact = CompactRange()  # the in-memory range ran ahead of the rollback
+            self._restore()
             raise
         self._db.execute("COMMIT")
         return self.size

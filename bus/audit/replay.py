@@ -27,6 +27,7 @@ from agencies.history import AgreementHistory
 from bus.audit.anomaly import Anomaly, Kind
 from bus.audit.chains import ChainJudge
 from bus.audit.examine import Examined, Examiner
+from bus.audit.fast import FastJudge
 from bus.audit.merkle import CompactRange, leaf_hash
 from bus.audit.trust import CheckpointBook, parse_origin
 from bus.transport.base import Record
@@ -53,6 +54,8 @@ class ReplayOptions:
     complete: bool = True  # … and runs to its end (checkpoints beyond it are flagged)
     lifecycle: bool = True
     max_anomalies: int = 100_000
+    # Checkpoint mode's fast path (bus.audit.fast); off only to measure what it saves.
+    fast_trusted: bool = True
 
 
 @dataclass(kw_only=True)
@@ -113,6 +116,7 @@ class _Partition:
     tree: CompactRange = field(default_factory=CompactRange)
     seen: int = 0  # records handed to stage 1 (to decide checkpoint trust up front)
     trusted_pending: int = 0  # trusted records not yet confirmed by a matching root
+    trusted_size: int | None = None  # records trusted on a checkpoint (None: not looked up)
 
 
 class Replayer:
@@ -128,7 +132,14 @@ class Replayer:
         source: str = "",
     ) -> None:
         self.options = options or ReplayOptions()
-        self._examiner = Examiner(agreements, self.options.policy, workers=self.options.workers)
+        fast = (
+            FastJudge
+            if self.options.mode is Mode.CHECKPOINT and self.options.fast_trusted
+            else None
+        )
+        self._examiner = Examiner(
+            agreements, self.options.policy, workers=self.options.workers, fast=fast
+        )
         self._book = checkpoints
         self._chains = ChainJudge(from_start=self.options.from_start)
         self._tracker = LifecycleTracker()
@@ -149,15 +160,20 @@ class Replayer:
             raise ValueError("this replay has no checkpoint book (no log keeper configured)")
         for anomaly in self._book.add(note):
             self._flag(anomaly)
+        for partition in self._partitions.values():
+            partition.trusted_size = None  # the book changed: look again
 
     def feed(self, record: Record) -> None:
         partition = self._partition(record.topic, record.partition)
-        trusted = (
-            self.options.mode is Mode.CHECKPOINT
-            and self._book is not None
-            and self.options.from_start
-            and partition.seen < self._book.trusted_size(record.topic, record.partition)
-        )
+        if partition.trusted_size is None:
+            partition.trusted_size = (
+                self._book.trusted_size(record.topic, record.partition)
+                if self.options.mode is Mode.CHECKPOINT
+                and self._book is not None
+                and self.options.from_start
+                else 0
+            )
+        trusted = partition.seen < partition.trusted_size
         partition.seen += 1
         self._chunk.append((record, trusted))
         if len(self._chunk) >= _CHUNK:

@@ -10,9 +10,10 @@ from pathlib import Path
 from agencies.folder import AgreementFolder
 from agencies.history import AgreementHistory
 from bus.audit.bundle import BundleWriter, agreement_documents, open_bundle
+from bus.audit.messages import NoteKind, note_origin, read_message
 from bus.audit.replay import AuditReport, Replayer, ReplayOptions
 from bus.audit.source import RecordRange, read_records
-from bus.audit.trust import CheckpointBook
+from bus.audit.trust import CheckpointBook, parse_origin
 from bus.transport.base import Transport
 from contracts.topics import checkpoints_topic
 
@@ -21,13 +22,28 @@ __all__ = ["export_bundle", "replay_bundle", "replay_transport"]
 Progress = Callable[[AuditReport], None]
 
 
-async def _checkpoint_notes(transport: Transport, federation: str, idle: float) -> list[bytes]:
+async def _checkpoint_notes(
+    transport: Transport, federation: str, idle: float, topics: Iterable[str]
+) -> list[bytes]:
+    """The signed notes (checkpoints, cosigned copies) of the logs of ``topics``.
+
+    Refusal records are the witnesses' alarm, not notes: the split view they report is
+    found again from the two notes themselves. A record without the ``silian-note``
+    header is taken as a bare note (the form bundles and older keepers use).
+    """
     topic = checkpoints_topic(federation)
     if topic not in await transport.describe_topics([topic]):
         return []
+    audited = set(topics)
     notes: list[bytes] = []
     async for batch in read_records(transport, [topic], idle=idle):
-        notes += [r.value for r in batch]
+        for record in batch:
+            message = read_message(record)
+            if message is not None and message.kind is NoteKind.REFUSAL:
+                continue
+            place = parse_origin(note_origin(record.value))
+            if place is None or place[0] in audited:
+                notes.append(record.value)  # a note of another form is judged (and flagged)
     return notes
 
 
@@ -45,6 +61,7 @@ async def replay_transport(
     idle: float = 3.0,
 ) -> AuditReport:
     """Replay ``topics`` as stored on the transport (and its checkpoints, if a keeper is named)."""
+    topics = list(topics)
     selection = selection or RecordRange()
     options = dataclasses.replace(
         options or ReplayOptions(),
@@ -58,7 +75,7 @@ async def replay_transport(
         agreements, options=options, checkpoints=book, progress=progress, source="kafka"
     )
     if book is not None:
-        for note in await _checkpoint_notes(transport, federation, idle):
+        for note in await _checkpoint_notes(transport, federation, idle, topics):
             replayer.add_checkpoint(note)
     async for batch in read_records(transport, topics, selection=selection, idle=idle):
         await asyncio.to_thread(replayer.feed_all, batch)
@@ -77,6 +94,7 @@ async def export_bundle(
     idle: float = 3.0,
 ) -> tuple[int, int]:
     """Write a bundle of ``topics``; returns (records, checkpoints) written."""
+    topics = list(topics)
     selection = selection or RecordRange()
     history = folder.history()
     with BundleWriter(
@@ -88,7 +106,7 @@ async def export_bundle(
         from_start=selection.from_start,
         complete=selection.complete,
     ) as writer:
-        for note in await _checkpoint_notes(transport, federation, idle):
+        for note in await _checkpoint_notes(transport, federation, idle, topics):
             writer.checkpoint(note)
         async for batch in read_records(transport, topics, selection=selection, idle=idle):
             for record in batch:

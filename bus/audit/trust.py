@@ -18,7 +18,7 @@ from bus.audit.errors import CheckpointError
 from bus.audit.log import log_origin
 from bus.audit.witness import witness_name
 
-__all__ = ["CheckpointBook", "parse_origin"]
+__all__ = ["CheckpointBook", "log_keys_of", "parse_origin"]
 
 
 def parse_origin(origin: str) -> tuple[str, int] | None:
@@ -37,7 +37,8 @@ class _Head:
     notes: int = 1
 
 
-def _keys_of(agreements: AgreementHistory, agency: str) -> list[VerifyKey]:
+def log_keys_of(agreements: AgreementHistory, agency: str) -> list[VerifyKey]:
+    """Every Ed25519 signing key the agreement ever declared for ``agency`` (rotation)."""
     keys: dict[str, VerifyKey] = {}
     for version in agreements.versions:
         if not version.is_member(agency):
@@ -55,14 +56,14 @@ class CheckpointBook:
         self, agreements: AgreementHistory, *, federation: str, keeper: str, quorum: int = 1
     ) -> None:
         self.keeper, self.quorum = keeper, quorum
-        self._log_keys = _keys_of(agreements, keeper)
+        self._log_keys = log_keys_of(agreements, keeper)
         if not self._log_keys:
             raise CheckpointError(f"log keeper {keeper} has no signing key in the agreement")
         members = {m.code for v in agreements.versions for m in v.members} - {keeper}
         self._witnesses = [
             CosignatureVerifier(witness_name(federation, code), key)
             for code in sorted(members)
-            for key in _keys_of(agreements, code)
+            for key in log_keys_of(agreements, code)
         ]
         self._heads: dict[str, dict[int, list[_Head]]] = {}
         self._split: set[str] = set()

@@ -4,7 +4,8 @@ Each other agency's service runs one (DESIGN.md "Audit"). For every new checkpoi
 origin the witness, in order:
 
 1. verifies the log's signature on the note (key name = origin);
-2. refuses a smaller tree than the last it saw (a rollback);
+2. refuses a smaller tree than the last it saw (a rollback) — as a **split view** when it
+   cosigned another root for that size before (it remembers the last 4096 sizes);
 3. refuses the same size with another root — a **split view**: the log has shown two
    histories; the refusal is logged as an error with both roots, and raised;
 4. verifies the consistency proof from its last (size, root) to the new one (RFC 9162);
@@ -38,6 +39,8 @@ __all__ = ["Witness", "WitnessedHead", "witness_name"]
 
 log = get_logger("silian.audit.witness")
 
+_HISTORY = 4096  # (size, root) pairs remembered per origin, to recognise an older split view
+
 
 def witness_name(federation: str, agency: str) -> str:
     """The cosigner key name of an agency's witness."""
@@ -60,6 +63,7 @@ class Witness:
         self._cosigner = Cosigner(name, key)
         self._log_keys = tuple(log_keys)
         self._path = state_path
+        self._history: dict[str, dict[int, bytes]] = {}
         self._heads = self._load()
 
     @property
@@ -68,6 +72,10 @@ class Witness:
 
     def head(self, origin: str) -> WitnessedHead | None:
         return self._heads.get(origin)
+
+    def cosigned_root(self, origin: str, size: int) -> bytes | None:
+        """The root this witness cosigned for ``size`` of ``origin`` (recent sizes only)."""
+        return self._history.get(origin, {}).get(size)
 
     def cosign(self, note: bytes, proof: Sequence[bytes], *, timestamp: int) -> SignedNote:
         """The note with this witness's cosignature added; raises if it must not be signed.
@@ -79,7 +87,18 @@ class Witness:
         checkpoint, parsed = open_checkpoint(note, self._log_keys)
         last = self._heads.get(checkpoint.origin)
         if last is not None:
-            # 2. never backwards
+            # 2. never backwards (and never another root for a size cosigned before)
+            earlier = self.cosigned_root(checkpoint.origin, checkpoint.size)
+            if checkpoint.size < last.size and earlier not in (None, checkpoint.root):
+                self._refuse(
+                    SplitViewError(
+                        f"SPLIT VIEW on {checkpoint.origin}: the log signed two different roots "
+                        f"for size {checkpoint.size} ({(earlier or b'').hex()[:16]}… cosigned "
+                        f"before, {checkpoint.root.hex()[:16]}… now); refusing to cosign"
+                    ),
+                    checkpoint,
+                    last,
+                )
             if checkpoint.size < last.size:
                 self._refuse(
                     InconsistentCheckpointError(
@@ -116,6 +135,10 @@ class Witness:
         self._heads[checkpoint.origin] = WitnessedHead(
             size=checkpoint.size, root=checkpoint.root, note=note
         )
+        history = self._history.setdefault(checkpoint.origin, {})
+        history[checkpoint.size] = checkpoint.root
+        while len(history) > _HISTORY:
+            del history[min(history)]
         self._save()
         cosigned = parsed.with_signature(self._cosigner.cosign(checkpoint, timestamp=timestamp))
         log.info(
@@ -146,6 +169,10 @@ class Witness:
             return {}
         try:
             raw = json.loads(self._path.read_bytes())
+            self._history = {
+                origin: {int(size): base64.b64decode(root) for size, root in sizes.items()}
+                for origin, sizes in raw.get("history", {}).items()
+            }
             return {
                 origin: WitnessedHead(
                     size=int(item["size"]),
@@ -167,6 +194,10 @@ class Witness:
                     "note": base64.b64encode(head.note).decode(),
                 }
                 for origin, head in sorted(self._heads.items())
+            },
+            "history": {
+                origin: {str(size): base64.b64encode(root).decode() for size, root in sizes.items()}
+                for origin, sizes in sorted(self._history.items())
             },
         }
         self._path.parent.mkdir(parents=True, exist_ok=True)

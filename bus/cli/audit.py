@@ -15,6 +15,7 @@ Progress goes to stderr on long runs; ``--json`` prints the report for programs 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -24,13 +25,14 @@ from agencies.folder import AgreementFolder
 from bus.audit.replay import AuditReport, Mode, ReplayOptions
 from bus.audit.report import render_html, render_json, render_text
 from bus.audit.runner import export_bundle, replay_bundle, replay_transport
+from bus.audit.service import AuditServiceConfig
 from bus.audit.source import RecordRange
 from bus.cli._common import ExitCode, add_json_flag, emit_json, run_async
 from bus.errors import ConfigError
 from bus.transport.kafka import KafkaConfig, KafkaTransport
 from contracts.topics import family_topics
 
-__all__ = ["register"]
+__all__ = ["add_service_arguments", "register", "service_config"]
 
 
 def register(sub: Any) -> None:
@@ -57,14 +59,59 @@ def register(sub: Any) -> None:
     verify.set_defaults(func=_verify_bundle)
 
 
+def add_service_arguments(p: argparse.ArgumentParser) -> None:
+    """``silian serve``'s audit flags: keep the Merkle log, witness the others' (docs/audit.md)."""
+    group = p.add_argument_group("audit services")
+    group.add_argument(
+        "--log-keeper",
+        action="store_true",
+        help="keep the federation's Merkle log and publish signed checkpoints",
+    )
+    group.add_argument(
+        "--no-witness",
+        dest="witness",
+        action="store_false",
+        help="do not check and cosign other agencies' checkpoints (default: witness)",
+    )
+    group.add_argument(
+        "--checkpoint-interval",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="log keeper: checkpoint every so many seconds (default 60)",
+    )
+    group.add_argument(
+        "--checkpoint-records",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="log keeper: … or as soon as N records were appended (default 1000)",
+    )
+
+
+def service_config(args: argparse.Namespace) -> AuditServiceConfig:
+    if args.checkpoint_interval <= 0 or args.checkpoint_records < 1:
+        raise ConfigError("--checkpoint-interval and --checkpoint-records must be positive")
+    return AuditServiceConfig(
+        log_keeper=args.log_keeper,
+        witness=args.witness,
+        interval=args.checkpoint_interval,
+        every=args.checkpoint_records,
+    )
+
+
 def _source_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--bootstrap", default=None, help="Kafka bootstrap servers (host:port,…)")
+    p.add_argument(
+        "--bootstrap",
+        default=None,
+        help="Kafka bootstrap servers (host:port,…; default $SILIAN_KAFKA_BOOTSTRAP)",
+    )
     p.add_argument(
         "--agreement",
         type=Path,
-        default=Path("agreement"),
+        default=None,
         metavar="DIR",
-        help="agreement folder with every version (default ./agreement)",
+        help="agreement folder with every version (default $SILIAN_AGREEMENT_DIR or ./agreement)",
     )
     p.add_argument("--federation", default=None, help="federation id (default: the agreement's)")
     p.add_argument(
@@ -170,7 +217,14 @@ def _finish(args: argparse.Namespace, report: AuditReport) -> int:
     return ExitCode.OK if report.clean else ExitCode.FAILED
 
 
+def _agreement(args: argparse.Namespace) -> AgreementFolder:
+    return AgreementFolder(
+        args.agreement or Path(os.environ.get("SILIAN_AGREEMENT_DIR") or "agreement")
+    )
+
+
 def _transport(args: argparse.Namespace) -> KafkaTransport:
+    args.bootstrap = args.bootstrap or os.environ.get("SILIAN_KAFKA_BOOTSTRAP")
     if not args.bootstrap:
         raise ConfigError("--bootstrap is needed to read from Kafka (or use --bundle)")
     return KafkaTransport(KafkaConfig(bootstrap=args.bootstrap, client_id="silian-audit"))
@@ -186,7 +240,7 @@ def _replay(args: argparse.Namespace) -> int:
             args.bundle, options=_options(args), quorum=args.quorum, progress=_progress(args)
         )
         return _finish(args, report)
-    folder = AgreementFolder(args.agreement)
+    folder = _agreement(args)
     history = folder.history()
     federation = _federation(args, folder)
     topics = args.topic or family_topics(federation)
@@ -210,7 +264,7 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    folder = AgreementFolder(args.agreement)
+    folder = _agreement(args)
     federation = _federation(args, folder)
     topics = args.topic or family_topics(federation)
 

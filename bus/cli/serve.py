@@ -20,7 +20,9 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from bus.audit.service import run_audit_services
 from bus.cli._common import ExitCode
+from bus.cli.audit import add_service_arguments, service_config
 from bus.consume import Delivery, Outcome, Result, Subscription
 from bus.envelope.ids import format_time, now
 from bus.logs import get_logger
@@ -67,6 +69,7 @@ def register(sub: Any) -> None:
         help="process what is there, then exit (for scripts and tests)",
     )
     add_bus_arguments(p)
+    add_service_arguments(p)  # audit: --log-keeper, --no-witness (bus.audit.service)
     # A service's deliveries are its output: logged at INFO unless --log-level says otherwise.
     p.set_defaults(func=_serve, default_log_level="INFO")
 
@@ -166,7 +169,11 @@ async def _run(args: argparse.Namespace) -> int:
             cases = sorted({*args.cases, *await _member_cases(bus)})
             subscription = bus.subscribe(cases=cases)
             effects.attach(subscription)
-            async with subscription:
+            # Audit services (bus.audit.service) run beside the subscription until the end.
+            audit = run_audit_services(
+                bus.context, state_dir=bus.config.state_dir, config=service_config(args)
+            )
+            async with subscription, audit:
                 log.info(
                     "serve.ready",
                     agency=bus.agency,

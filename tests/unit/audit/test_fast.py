@@ -1,0 +1,144 @@
+"""Checkpoint mode's fast path equals the full path: the same signature base byte for byte,
+the same verdict on every record it accepts, and it hands every odd record back."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from datetime import timedelta
+from pathlib import Path
+
+from bus.audit.examine import examine
+from bus.audit.fast import FastJudge, fast_signature_base
+from bus.audit.replay import Mode, ReplayOptions, replay
+from bus.audit.trust import CheckpointBook
+from bus.envelope.signature import decode_headers, signature_base
+from bus.rejections import RecordRejectedError
+from bus.transport.base import Record
+from bus.verify import VerifyPolicy
+from tests.unit.audit.conftest import (
+    GUANGFENG,
+    JIANGSHAN,
+    PUCHENG,
+    T_CHANGE,
+    Federation,
+    build_federation,
+    liaison_records,
+    story_records,
+)
+from tests.unit.audit.test_checkpoints import _cosigned_notes
+
+
+def _with(record: Record, name: str, value: bytes | None) -> Record:
+    """``record`` with header ``name`` replaced (None: removed)."""
+    headers = [(n, v) for n, v in record.headers if n != name]
+    if value is not None:
+        headers.append((name, value))
+    return dataclasses.replace(record, headers=tuple(headers))
+
+
+def _variants(records: list[Record]) -> list[Record]:
+    """Edge cases around real records: odd keys, values, topics and headers."""
+    rng = random.Random(5)
+    base = records[0]
+    out = [
+        dataclasses.replace(base, key=None),
+        dataclasses.replace(base, key=b""),
+        dataclasses.replace(base, key=bytes(range(256))),
+        dataclasses.replace(base, value=b""),
+        dataclasses.replace(base, value=bytes(rng.randrange(256) for _ in range(4096))),
+        dataclasses.replace(base, topic="silian.jpg.case.X-1_2.3"),
+        dataclasses.replace(base, headers=(("x-unsigned", b"\xff\x00"), *base.headers)),
+        dataclasses.replace(base, headers=(*base.headers, ("x-twice", b"a"), ("x-twice", b"b"))),
+        dataclasses.replace(base, headers=tuple(reversed(base.headers))),
+        _with(base, "ce_subject", b"~ !\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}"),
+        _with(base, "ce_subject", b"\xe5\x9b\x9b"),  # not ASCII
+        _with(base, "ce_subject", b"a\nb"),  # a newline would split a line
+        _with(base, "ce_subject", b""),
+        _with(base, "ce_subject", None),
+        _with(base, "ce_signature", b"not base64!"),
+        _with(base, "ce_signature", b"AAAA"),
+        dataclasses.replace(base, headers=(*base.headers, ("ce_id", b"again"))),
+        dataclasses.replace(base, headers=(*base.headers, ("ce_signature", b"again"))),
+        dataclasses.replace(base, topic="silian.jpg.\u56db"),
+    ]
+    return [*records, *out]
+
+
+def test_the_fast_signature_base_is_the_signature_base_byte_for_byte(
+    federation: Federation,
+) -> None:
+    records = story_records(federation) + liaison_records(federation.writer(GUANGFENG), 200)
+    accepted = refused = 0
+    for record in _variants(records):
+        fast = fast_signature_base(record)
+        try:
+            attributes, signature = decode_headers(record.headers)
+            slow = signature_base(
+                topic=record.topic, key=record.key, attributes=attributes, value=record.value
+            )
+        except (RecordRejectedError, UnicodeEncodeError):
+            assert fast is None, record.headers  # never accepted where the full path refuses
+            refused += 1
+            continue
+        if fast is None:  # allowed (the full path then runs), but only for odd headers
+            assert len({n for n, _ in record.headers}) < len(record.headers)
+            continue
+        assert fast == (slow, signature)
+        accepted += 1
+    assert accepted > 200
+    assert refused >= 9
+
+
+def test_the_fast_judge_agrees_with_the_full_examination(tmp_path: Path) -> None:
+    # a key revoked at T_CHANGE and a member that joins at T_CHANGE
+    fed = build_federation(tmp_path, late_member=GUANGFENG, revoke=JIANGSHAN)
+    old_js = fed.writer(JIANGSHAN)  # its key is revoked at T_CHANGE
+    records = [
+        *story_records(fed, start=T_CHANGE),
+        *liaison_records(old_js, 5, start=T_CHANGE - timedelta(seconds=2)),  # crosses revocation
+        *liaison_records(
+            fed.writer(GUANGFENG, at=T_CHANGE), 3, start=T_CHANGE - timedelta(hours=1)
+        ),
+    ]
+    policy = VerifyPolicy(max_behind=timedelta(days=9999), max_ahead=timedelta(days=9999))
+    judge = FastJudge(fed.agreements, policy)
+    fast_accepted = 0
+    for record in _variants(records):
+        if not record.topic.isascii():
+            continue  # Kafka topic names are ASCII; the full path does not expect others
+        full = examine(record, fed.agreements, policy, trusted=True)
+        quick = judge.examine(record)
+        if quick is None:
+            continue  # handed to the full path
+        fast_accepted += 1
+        assert full.hash is not None, (full.problems, record.offset)
+        assert quick == full
+    assert fast_accepted > 20
+    # the fast path refused what the full path refuses (revoked, not yet a member) …
+    refusing = [r for r in records if examine(r, fed.agreements, policy, trusted=True).hash is None]
+    assert refusing
+    assert all(judge.examine(r) is None for r in refusing)
+
+
+def test_checkpoint_mode_finds_the_same_with_and_without_the_fast_path(
+    federation: Federation, tmp_path: Path
+) -> None:
+    records = liaison_records(federation.writer(PUCHENG), 40)
+    notes = _cosigned_notes(federation, records[:30], tmp_path)
+    tampered = list(records)
+    tampered[4] = dataclasses.replace(records[4], value=records[4].value + b" ")
+    tampered[7] = _with(records[7], "ce_subject", b"\xe5")  # malformed: the full path says why
+
+    def run(fast: bool) -> list[tuple[str, int | None, str]]:
+        book = CheckpointBook(federation.agreements, federation="jpg", keeper=JIANGSHAN)
+        options = ReplayOptions(mode=Mode.CHECKPOINT, workers=1, fast_trusted=fast)
+        report = replay(
+            tampered, federation.agreements, options=options, checkpoints=notes, book=book
+        )
+        assert report.trusted == 29  # the malformed record is not accepted
+        return [(a.kind.value, a.offset, a.detail) for a in report.anomalies]
+
+    found = run(fast=True)
+    assert found == run(fast=False)
+    assert {kind for kind, _, _ in found} >= {"fork", "checkpoint-mismatch", "malformed"}
