@@ -10,28 +10,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from agencies.errors import PermissionDeniedError, UnknownAgencyError, VerificationError
-from bus.context import AgencyContext, parse_handling
-from bus.envelope.headers import CONTENT_TYPE_JSON, CONTENT_TYPE_SEALED
+from bus.admit import RedeliveryError, admit, check_chain
+from bus.context import AgencyContext
+from bus.envelope.headers import CONTENT_TYPE_SEALED
 from bus.envelope.ids import now
-from bus.envelope.seal import open_sealed
 from bus.errors import BusError
 from bus.logs import bound_record, get_logger
 from bus.publish import Publisher, expects_receipts
 from bus.quarantine import quarantine
 from bus.rejections import Reason, RecordRejectedError
-from bus.store import GENESIS_HASH, ChainHead, LedgerEntry, ReceiptNote
+from bus.store import ChainHead, LedgerEntry, ReceiptNote
 from bus.transport.base import Consumer, Coordinates, Record
 from bus.verify import VerifiedRecord, verify_record
 from contracts.base import EventModel, Family
-from contracts.errors import ContractError, LifecycleError
+from contracts.errors import LifecycleError
 from contracts.receipts import (
     EventRef,
     ReceiptHandled,
@@ -94,10 +92,6 @@ class Result:
     detail: str | None = None
     event: EventModel | None = None
     handled: bool = False
-
-
-class _Redelivery(Exception):  # noqa: N818 - control flow, never escapes this module
-    pass
 
 
 class Subscription:
@@ -207,8 +201,8 @@ class Subscription:
                     time=verified.time,
                 )
             try:
-                await self._check_chain(verified, origin)
-            except _Redelivery:
+                await check_chain(self._ctx.store, verified, origin)
+            except RedeliveryError:
                 return Result(
                     outcome=Outcome.REDELIVERY,
                     coordinates=record.coordinates,
@@ -220,136 +214,10 @@ class Subscription:
                     record, error, verified, advance=error.reason is Reason.SEQUENCE_GAP
                 )
             try:
-                event, handling, spec = self._admit(verified, own=own)
+                event, handling, spec = admit(self._ctx, verified, own=own)
             except RecordRejectedError as error:
                 return await self._reject(record, error, verified, advance=True)
             return await self._deliver(verified, event, handling, spec, origin, own=own)
-
-    async def _check_chain(self, verified: VerifiedRecord, origin: str) -> None:
-        store, attributes = self._ctx.store, verified.attributes
-        head, seen_at = await store.chain_view(
-            attributes.chainid, verified.record.topic, attributes.source, attributes.id
-        )
-        expected = 1 if head is None else head.seq + 1
-        if verified.seq < expected:
-            if seen_at == origin:
-                raise _Redelivery
-            if seen_at is not None:
-                raise RecordRejectedError(
-                    Reason.DUPLICATE,
-                    f"event {attributes.id} was already delivered from {seen_at}; this copy "
-                    f"at {origin} is a replay",
-                )
-            raise RecordRejectedError(
-                Reason.CHAIN_FORK,
-                f"chain {attributes.chainid} is already at seq {expected - 1}; seq "
-                f"{verified.seq} arrives out of order or forks the chain",
-            )
-        if verified.seq > expected:
-            missing = verified.seq - expected
-            raise RecordRejectedError(
-                Reason.SEQUENCE_GAP,
-                f"chain {attributes.chainid} jumps from seq {expected - 1} to {verified.seq}: "
-                f"{missing} record{'s' if missing > 1 else ''} missing before this one",
-            )
-        previous = GENESIS_HASH if head is None else head.hash
-        if attributes.prevhash != previous:
-            raise RecordRejectedError(
-                Reason.CHAIN_FORK,
-                f"seq {verified.seq} of chain {attributes.chainid} names a previous record "
-                f"{attributes.prevhash[:16]}… but the record seen before it is {previous[:16]}…",
-            )
-        if seen_at is not None:
-            raise RecordRejectedError(
-                Reason.DUPLICATE, f"event id {attributes.id} was already used by this agency"
-            )
-
-    def _admit(
-        self, verified: VerifiedRecord, *, own: bool = False
-    ) -> tuple[EventModel, Handling, EventSpec]:
-        """Authorise, decode and judge the lifecycle. ``own``: a record of this agency from
-        another of its processes, which judged the lifecycle before publishing; this process
-        may have it in its state already (rebuilt from the ledger they share)."""
-        ctx, attributes = self._ctx, verified.attributes
-        try:
-            spec = REGISTRY.spec_for_type(attributes.type)
-        except ContractError:
-            raise RecordRejectedError(
-                Reason.UNKNOWN_TYPE, f"event type {attributes.type} is not in the contracts"
-            ) from None
-        try:
-            handling = parse_handling(attributes.handling)
-        except ValueError:
-            raise RecordRejectedError(
-                Reason.MALFORMED_HEADERS, f"ce_handling {attributes.handling!r} is not valid"
-            ) from None
-        self._authorise(verified, Family(spec.family), handling)
-        event = self._decode(verified, spec)
-        declared = event.declared_handling()
-        if declared is not None and declared != handling:
-            raise RecordRejectedError(
-                Reason.SCHEMA_INVALID, "ce_handling differs from the event's own handling"
-            )
-        # lifecycle and case membership
-        if own:
-            return event, handling, spec
-        try:
-            ctx.tracker.check(event, publisher=attributes.agency)
-        except LifecycleError as error:
-            reason = Reason.NOT_A_MEMBER if "member" in error.rule else Reason.LIFECYCLE
-            raise RecordRejectedError(reason, str(error)) from None
-        return event, handling, spec
-
-    def _authorise(self, verified: VerifiedRecord, family: Family, handling: Handling) -> None:
-        """The agreement in force at the record's time lets its issuer publish and us read."""
-        ctx, attributes = self._ctx, verified.attributes
-        try:
-            ctx.agreements.check_publish(attributes.agency, family, handling.code, at=verified.time)
-        except (PermissionDeniedError, UnknownAgencyError, VerificationError) as error:
-            raise RecordRejectedError(Reason.NOT_PERMITTED, f"publisher: {error}") from None
-        try:
-            ctx.agreements.check_read(ctx.agency, family, handling.code, at=verified.time)
-        except (PermissionDeniedError, UnknownAgencyError, VerificationError) as error:
-            raise RecordRejectedError(Reason.NOT_PERMITTED, f"reader: {error}") from None
-
-    def _decode(self, verified: VerifiedRecord, spec: EventSpec) -> EventModel:
-        ctx, attributes, record = self._ctx, verified.attributes, verified.record
-        if attributes.content_type == CONTENT_TYPE_SEALED:
-            data = open_sealed(
-                record.value,
-                agency=ctx.agency,
-                key_for=ctx.sealing_key,
-                event_id=attributes.id,
-                ce_type=attributes.type,
-                topic=record.topic,
-            )
-        elif attributes.content_type == CONTENT_TYPE_JSON:
-            data = record.value
-        else:
-            raise RecordRejectedError(
-                Reason.MALFORMED_HEADERS, f"content-type {attributes.content_type!r} unknown"
-            )
-        try:
-            json.loads(data)
-        except ValueError:
-            raise RecordRejectedError(Reason.NOT_JSON, "the value is not JSON") from None
-        try:
-            event = REGISTRY.decode(attributes.type, data)
-        except ContractError as error:
-            raise RecordRejectedError(Reason.SCHEMA_INVALID, str(error)) from None
-        if event.entity_id() != attributes.subject or record.key != attributes.subject.encode():
-            raise RecordRejectedError(
-                Reason.SCHEMA_INVALID,
-                f"ce_subject {attributes.subject} and the record key must equal the event's "
-                f"entity id {event.entity_id()}",
-            )
-        if spec.topic(ctx.federation, event) != record.topic:
-            raise RecordRejectedError(
-                Reason.SCHEMA_INVALID,
-                f"{attributes.type} belongs on {spec.topic(ctx.federation, event)}, "
-                f"not {record.topic}",
-            )
-        return event
 
     def _should_answer(self, event: EventModel) -> bool:
         if not expects_receipts(event) or self._observe:
