@@ -88,6 +88,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SilianError as error:
         print(f"silian: error: {error}", file=sys.stderr)
         code = _exit_code_for(error)
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as error:
+        # A path the user gave that is not there: their input, one line (exit 2).
+        print(f"silian: error: {error.strerror}: {error.filename}", file=sys.stderr)
+        code = ExitCode.USAGE
+    except PermissionError as error:
+        print(f"silian: error: {error.strerror}: {error.filename}", file=sys.stderr)
+        code = ExitCode.ENVIRONMENT
     except KeyboardInterrupt:
         print("silian: interrupted", file=sys.stderr)
         code = ExitCode.INTERRUPTED
