@@ -9,15 +9,20 @@
    signed exactly as the publisher signs, with one log-signed, witness-cosigned
    checkpoint per partition, as audit bundles.
 2. Measures, in this run: raw Ed25519 verifications/s on all cores (processes, no
-   Python around it but the loop), then each replay in a fresh process — full mode on all
-   cores, checkpoint mode, and checkpoint mode without its fast path (``checkpoint-slow``,
-   what checkpoint mode cost before ``bus.audit.fast``) — reporting records/s and the
-   peak RSS of the auditor process (and of its largest worker) for both history sizes.
+   Python around it but the loop); raw hashing on one core (``SHA-256(signature base ||
+   signature)`` of every record of the same bundle, the bases built beforehand and not
+   timed: the floor checkpoint mode's hashing cannot go below); then each replay in a
+   fresh process — full mode on all cores, checkpoint mode, and checkpoint mode without its
+   fast path (``checkpoint-slow``, what checkpoint mode cost before ``bus.audit.fast``) —
+   reporting records/s and the peak RSS of the auditor process (and of its largest
+   worker) for both history sizes.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import itertools
 import json
 import os
 import resource
@@ -156,6 +161,31 @@ def raw_verify_rate(seconds_hint: float = 5.0) -> tuple[float, int]:
     return done / elapsed, workers
 
 
+# -- raw hashing baseline -----------------------------------------------------------------
+
+
+def raw_hash_rate(bundle: Path, batch: int = 10_000) -> float:
+    """SHA-256(base || signature) per record of ``bundle``, one core; only the hashing timed."""
+    sha256 = hashlib.sha256
+    elapsed, done = 0.0, 0
+    records = open_bundle(bundle).records()
+    while True:
+        messages = []
+        for record in itertools.islice(records, batch):
+            attributes, signature = decode_headers(record.headers)
+            base = signature_base(
+                topic=record.topic, key=record.key, attributes=attributes, value=record.value
+            )
+            messages.append(base + signature)
+        if not messages:
+            return done / elapsed if elapsed else 0.0
+        started = time.perf_counter()
+        for message in messages:
+            sha256(message).digest()
+        elapsed += time.perf_counter() - started
+        done += len(messages)
+
+
 # -- one measured replay in a fresh process --------------------------------------------------
 
 
@@ -215,13 +245,17 @@ def main() -> None:
     print(f"raw Ed25519 verify on {workers} cores: {rate:,.0f}/s", file=sys.stderr)
     for count in (args.small, args.records):
         bundle = generate(args.dir, count)
+        hashing = raw_hash_rate(bundle)
+        results[f"raw_sha256_per_second_one_core_{count}"] = round(hashing)
+        print(f"{count:>9,} records raw SHA-256 (1 core): {hashing:>9,.0f}/s", file=sys.stderr)
         for mode in _MODES:
             result = _run_measure(bundle, mode)
             results[f"{mode}_{count}"] = result
             print(
                 f"{count:>9,} records {mode:>15}: {result['records_per_second']:>9,}/s "
                 f"peak RSS {result['peak_rss_mb']} MB (worker {result['worker_peak_rss_mb']} MB)"
-                f" clean={result['clean']}",
+                f" clean={result['clean']}"
+                f" ({result['records_per_second'] / hashing:.1%} of raw hashing)",
                 file=sys.stderr,
             )
     print(json.dumps(results, indent=2))

@@ -36,9 +36,18 @@ from agencies.signatures import dump_signatures, load_signatures
 from bus.audit.errors import BundleError
 from bus.transport.base import Record
 
-__all__ = ["BUNDLE_FORMAT", "Bundle", "BundleWriter", "agreement_documents", "open_bundle"]
+__all__ = [
+    "BUNDLE_FORMAT",
+    "Bundle",
+    "BundleWriter",
+    "agreement_documents",
+    "open_bundle",
+    "parse_record_line",
+]
 
 BUNDLE_FORMAT = "silian-audit-bundle-v1"
+_RECORD_LINE = b'{"kind":"record",'  # how BundleWriter starts every record line
+_a2b = binascii.a2b_base64
 _ORDER = {"header": 0, "agreement": 1, "key": 2, "checkpoint": 3, "record": 4, "end": 5}
 
 
@@ -177,23 +186,52 @@ class Bundle:
 
     def records(self) -> Iterator[Record]:
         """Every record, read lazily; BundleError if the file is cut short or malformed."""
+        for number, line in self.record_lines():
+            yield self.record_at(line, number)
+
+    def record_lines(self) -> Iterator[tuple[int, bytes]]:
+        """Each record line as stored, unparsed, with its number; checks the end line.
+
+        For readers that parse elsewhere (checkpoint mode's workers): a line that starts
+        like a record line is handed out as one, and :meth:`record_at` (or
+        :func:`parse_record_line`) judges it; any other line is judged here.
+        """
         count = 0
         with self.path.open("rb") as source:
             source.seek(self.records_at)
             for number, line in enumerate(source, start=1):
-                item = _parse(line, number)
-                if item.get("kind") == "end":
-                    if item.get("records") != count:
-                        raise BundleError(
-                            f"{self.path}: the end line says {item.get('records')} records, "
-                            f"the bundle holds {count}"
-                        )
-                    return
-                if item.get("kind") != "record":
-                    raise BundleError(f"{self.path}: a {item.get('kind')} line among records")
+                if not line.startswith(_RECORD_LINE):
+                    item = _parse(line, number)
+                    if item.get("kind") == "end":
+                        if item.get("records") != count:
+                            raise BundleError(
+                                f"{self.path}: the end line says {item.get('records')} records, "
+                                f"the bundle holds {count}"
+                            )
+                        return
+                    if item.get("kind") != "record":
+                        raise BundleError(f"{self.path}: a {item.get('kind')} line among records")
                 count += 1
-                yield _record(item)
+                yield number, line
         raise BundleError(f"{self.path}: no end line: the bundle is truncated or incomplete")
+
+    def record_at(self, line: bytes, number: int) -> Record:
+        """The record of one record line; BundleError, saying why, if it is not one."""
+        item = _parse(line, number)
+        if item.get("kind") != "record":
+            raise BundleError(f"{self.path}: a {item.get('kind')} line among records")
+        return _record(item)
+
+
+def parse_record_line(line: bytes) -> Record | None:
+    """The record of a well-formed record line; None for anything else (ask record_at why)."""
+    try:
+        item = json.loads(line)
+        if item["kind"] != "record":
+            return None
+        return _record_quick(item)
+    except Exception:  # noqa: BLE001 - any surprise: the careful reading says what it is
+        return None
 
 
 def _parse(line: bytes, number: int) -> dict[str, Any]:
@@ -206,7 +244,25 @@ def _parse(line: bytes, number: int) -> dict[str, Any]:
     return item
 
 
+def _record_quick(item: dict[str, Any]) -> Record:
+    """:func:`_record` for a well-formed line, without its per-field checks (raises if not)."""
+    key = item["key"]
+    return Record(
+        topic=str(item["topic"]),
+        partition=int(item["partition"]),
+        offset=int(item["offset"]),
+        key=None if key is None else _a2b(key, strict_mode=True),
+        value=_a2b(item["value"], strict_mode=True),
+        headers=tuple([(str(n), _a2b(v, strict_mode=True)) for n, v in item["headers"]]),
+        timestamp_ms=int(item["timestamp_ms"]),
+    )
+
+
 def _record(item: dict[str, Any]) -> Record:
+    try:
+        return _record_quick(item)
+    except Exception:  # noqa: BLE001, S110 - read it again, carefully, to say what is wrong
+        pass
     try:
         headers = tuple((str(n), _unb64(v, f"header {n}")) for n, v in item["headers"])
         key = item["key"]

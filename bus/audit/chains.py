@@ -61,6 +61,9 @@ class ChainJudge:
         # must begin at seq 1; otherwise a chain may begin anywhere in the range.
         self._from_start = from_start
         self._chains: dict[tuple[str, str], _Chain] = {}
+        self._placed: set[tuple[str, str | None, int]] = (
+            set()
+        )  # (chain, agency, partition) seen fine
 
     @property
     def count(self) -> int:
@@ -147,6 +150,15 @@ class ChainJudge:
             chain.recent.popitem(last=False)
 
     def _check_placement(self, item: Examined, found: list[Anomaly]) -> None:
+        placed = (item.chain or "", item.agency, item.partition)
+        if placed in self._placed:
+            return
+        before = len(found)
+        self._judge_placement(item, found)
+        if len(found) == before:
+            self._placed.add(placed)  # as many as there are chains
+
+    def _judge_placement(self, item: Examined, found: list[Anomaly]) -> None:
         chain = item.chain or ""
         agency, _, rest = chain.partition(".")
         suffix = rest.rsplit(".", 1)[-1] if rest else ""

@@ -14,10 +14,12 @@ proves the hashes reproduce the checkpoint's root (see :mod:`bus.audit.replay`).
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import multiprocessing
 import os
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +29,7 @@ from agencies.errors import PermissionDeniedError, UnknownAgencyError, Verificat
 from agencies.history import AgreementHistory
 from agencies.keys import VerifyKey
 from bus.audit.anomaly import Kind, kind_for_reason
+from bus.audit.bundle import parse_record_line
 from bus.context import parse_handling
 from bus.envelope.headers import CONTENT_TYPE_JSON
 from bus.envelope.signature import decode_headers
@@ -37,12 +40,34 @@ from contracts.base import EventModel, Family
 from contracts.errors import ContractError
 from contracts.registry import REGISTRY
 
-__all__ = ["Examined", "Examiner", "FastFactory", "FastPath", "examine"]
+__all__ = [
+    "Examined",
+    "Examiner",
+    "FastFactory",
+    "FastPath",
+    "LineVerdict",
+    "examine",
+    "for_lifecycle",
+]
+
+# The event families whose events the lifecycle judge keeps state for (LifecycleTracker in
+# contracts.lifecycle); it lets every other event pass untouched, so their decoded events
+# are validated but not kept: shipping them between processes would cost for nothing.
+# tests/unit/audit/test_fast.py checks this against the tracker.
+STATEFUL_FAMILIES = frozenset({"alert", "case", "dispute", "patrol", "receipt"})
+
+
+def for_lifecycle(event: EventModel) -> EventModel | None:
+    """The event if the lifecycle judge has a rule for its family, else None."""
+    return event if event.event_type.partition(".")[0] in STATEFUL_FAMILIES else None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Examined:
-    """Stage 1's verdict on one record; ``hash`` is set only when the record verified."""
+    """Stage 1's verdict on one record; ``hash`` is set only when the record verified.
+
+    ``event`` is the decoded value when the lifecycle judge needs it (:func:`for_lifecycle`).
+    """
 
     topic: str
     partition: int
@@ -57,6 +82,17 @@ class Examined:
     problems: tuple[tuple[Kind, str], ...] = ()
     event: EventModel | None = None
     trusted: bool = False
+
+    def __reduce__(self) -> tuple[Callable[..., Examined], tuple[object, ...]]:
+        # A plain tuple pickles several times faster than the dataclass state (workers).
+        return _examined, tuple(getattr(self, name) for name in _FIELDS)
+
+
+_FIELDS = tuple(f.name for f in dataclasses.fields(Examined))
+
+
+def _examined(*values: object) -> Examined:
+    return Examined(**dict(zip(_FIELDS, values, strict=True)))  # type: ignore[arg-type]
 
 
 class _AcceptingKey(VerifyKey):
@@ -171,7 +207,7 @@ def examine(
         # 7. the value, for the lifecycle judge (sealed values are judged by recipients only)
         if decode and attributes.content_type == CONTENT_TYPE_JSON:
             try:
-                event = REGISTRY.decode(attributes.type, record.value)
+                event = for_lifecycle(REGISTRY.decode(attributes.type, record.value))
             except ContractError as error:
                 problems.append((Kind.SCHEMA_INVALID, str(error)))
     return Examined(
@@ -219,6 +255,23 @@ class _Judges:
                 return quick
         return examine(record, self.agreements, self.policy, trusted=trusted, decode=self.decode)
 
+    def lines(self, lines: Sequence[bytes]) -> list[LineVerdict]:
+        """Checkpoint mode's fast path over stored record lines (see :meth:`Examiner.lines`)."""
+        fast = self.fast
+        if fast is None:  # pragma: no cover - Examiner.lines checks it
+            raise RuntimeError("no fast path")
+        out: list[LineVerdict] = []
+        for line in lines:
+            record = parse_record_line(line)
+            out.append(
+                None if record is None else (record.topic, record.partition, fast.examine(record))
+            )
+        return out
+
+
+LineVerdict = tuple[str, int, Examined | None] | None
+"""Of one record line: None if it did not parse; else (topic, partition, the fast path's
+verdict as if the record were trusted, None where the full examination must judge it)."""
 
 _WORKER: _Judges | None = None
 
@@ -235,6 +288,12 @@ def _examine_chunk(chunk: Sequence[tuple[Record, bool]]) -> list[Examined]:
     if _WORKER is None:  # pragma: no cover - the pool initialiser always ran
         raise RuntimeError("worker not initialised")
     return [_WORKER.one(r, t) for r, t in chunk]
+
+
+def _examine_lines(lines: Sequence[bytes]) -> list[LineVerdict]:
+    if _WORKER is None:  # pragma: no cover - the pool initialiser always ran
+        raise RuntimeError("worker not initialised")
+    return _WORKER.lines(lines)
 
 
 class Examiner:
@@ -294,6 +353,37 @@ class Examiner:
             self._inflight and self._inflight[0].done()
         ):
             yield from self._inflight.popleft().result()
+
+    @property
+    def busy(self) -> bool:
+        """Chunks are in flight: :meth:`drain` before judging anything examined elsewhere."""
+        return bool(self._inflight)
+
+    def lines(self, chunks: Iterable[Sequence[bytes]]) -> Iterator[list[LineVerdict]]:
+        """Checkpoint mode over a bundle: each chunk of record lines' verdicts, in order.
+
+        The workers parse the lines and take the fast path, so reading the bundle is
+        spread over the cores too; the caller decides which records are trusted (it alone
+        knows their positions) and sends the others through :meth:`submit`. A history of
+        one chunk, or one worker, is examined here.
+        """
+        if self._judges.fast is None:
+            raise ValueError("examining lines needs the fast path (checkpoint mode)")
+        chunks = iter(chunks)
+        ahead = list(itertools.islice(chunks, 2))
+        if self.workers == 1 or len(ahead) < 2:
+            yield from (self._judges.lines(c) for c in itertools.chain(ahead, chunks))
+            return
+        pool = self._start_pool()
+        pending: deque[Future[list[LineVerdict]]] = deque()
+        for chunk in itertools.chain(ahead, chunks):
+            pending.append(pool.submit(_examine_lines, chunk))
+            while len(pending) > self._max_inflight or pending[0].done():
+                yield pending.popleft().result()
+                if not pending:
+                    break
+        while pending:
+            yield pending.popleft().result()
 
     def drain(self) -> Iterator[Examined]:
         while self._inflight:

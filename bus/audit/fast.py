@@ -27,7 +27,7 @@ from agencies.errors import PermissionDeniedError, UnknownAgencyError, Verificat
 from agencies.history import AgreementHistory
 from agencies.keys import KeyRecord
 from bus.audit.anomaly import Kind
-from bus.audit.examine import Examined
+from bus.audit.examine import Examined, for_lifecycle
 from bus.context import parse_handling
 from bus.envelope.headers import (
     CONTENT_TYPE_JSON,
@@ -115,12 +115,8 @@ class FastJudge:
         self._permissions: dict[tuple[int, str, str, str], tuple[tuple[Kind, str], ...]] = {}
         self._keys: dict[tuple[int, str], tuple[KeyRecord, ...]] = {}
 
-    def _key_usable(self, keyid: str, moment: datetime) -> bool:
+    def _key_usable(self, version: Agreement, keyid: str, moment: datetime) -> bool:
         """AgreementHistory.signing_key's judgement, without building a key per record."""
-        try:
-            version = self._agreements.in_force_at(moment)
-        except VerificationError:
-            return False
         records = self._keys.get((id(version), keyid))
         if records is None:
             records = self._keys[(id(version), keyid)] = self._key_records(version, keyid)
@@ -178,13 +174,17 @@ class FastJudge:
         if keyid.split(":", 1)[0] != agency:
             return None
         # 4. key in force at ce_time (5., the signature, is what the checkpoint vouches for)
-        if not self._key_usable(keyid, moment):
+        try:
+            version = self._agreements.in_force_at(moment)
+        except VerificationError:
+            return None
+        if not self._key_usable(version, keyid, moment):
             return None
         base = _base(record.topic, record.key, raw, record.value)
         if base is None:
             return None
         # 6. permission in force (7. decoding) as bus.audit.examine judges them
-        problems, event = self._judge(record, text, agency, moment)
+        problems, event = self._judge(record, text, agency, moment, version)
         return Examined(
             topic=record.topic,
             partition=record.partition,
@@ -202,10 +202,9 @@ class FastJudge:
         )
 
     def _judge(
-        self, record: Record, text: list[str], agency: str, moment: datetime
+        self, record: Record, text: list[str], agency: str, moment: datetime, version: Agreement
     ) -> tuple[tuple[tuple[Kind, str], ...], EventModel | None]:
         ce_type, handling = text[_I_TYPE], text[_I_HANDLING]
-        version = self._agreements.in_force_at(moment)
         key = (id(version), agency, ce_type, handling)
         problems = self._permissions.get(key)
         if problems is None:
@@ -215,7 +214,7 @@ class FastJudge:
         event = None
         if self._decode and text[_I_CONTENT] == CONTENT_TYPE_JSON:
             try:
-                event = REGISTRY.decode(ce_type, record.value)
+                event = for_lifecycle(REGISTRY.decode(ce_type, record.value))
             except ContractError as error:
                 return (*problems, (Kind.SCHEMA_INVALID, str(error))), None
         return problems, event

@@ -33,6 +33,7 @@ __all__ = [
 ]
 
 HASH_SIZE = 32
+_sha256 = hashlib.sha256
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
 RangeHash = Callable[[int, int], bytes]
@@ -274,7 +275,12 @@ class CompactRange:
 
     def append(self, leaf: bytes) -> None:
         """Add a leaf *hash* (already ``leaf_hash``-ed)."""
-        self.append_nodes(leaf)
+        node, size, stack = leaf, self._size, self._stack
+        while size & 1:  # append_nodes, without listing the completed subtrees
+            node = _sha256(b"\x01" + stack.pop() + node).digest()
+            size >>= 1
+        stack.append(node)
+        self._size += 1
 
     def append_nodes(self, leaf: bytes) -> list[tuple[int, bytes]]:
         """Add a leaf hash; the perfect subtrees it completes, as ``(level, hash)``."""

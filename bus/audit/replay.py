@@ -17,18 +17,22 @@ per-entity lifecycle state are held: memory does not grow with the number of rec
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import time
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from agencies.history import AgreementHistory
 from bus.audit.anomaly import Anomaly, Kind
+from bus.audit.bundle import Bundle
 from bus.audit.chains import ChainJudge
 from bus.audit.examine import Examined, Examiner
 from bus.audit.fast import FastJudge
-from bus.audit.merkle import CompactRange, leaf_hash
+from bus.audit.merkle import CompactRange
 from bus.audit.trust import CheckpointBook, parse_origin
 from bus.transport.base import Record
 from bus.verify import VerifyPolicy
@@ -38,6 +42,8 @@ from contracts.lifecycle import LifecycleTracker
 __all__ = ["AuditReport", "Mode", "ReplayOptions", "Replayer", "replay"]
 
 _CHUNK = 512
+_sha256 = hashlib.sha256
+_LINE_CHUNK = 1024  # record lines per worker task in checkpoint mode over a bundle
 
 
 class Mode(StrEnum):
@@ -117,6 +123,7 @@ class _Partition:
     seen: int = 0  # records handed to stage 1 (to decide checkpoint trust up front)
     trusted_pending: int = 0  # trusted records not yet confirmed by a matching root
     trusted_size: int | None = None  # records trusted on a checkpoint (None: not looked up)
+    checkpointed: frozenset[int] | None = None  # sizes with a checkpoint (None: not looked up)
 
 
 class Replayer:
@@ -132,11 +139,8 @@ class Replayer:
         source: str = "",
     ) -> None:
         self.options = options or ReplayOptions()
-        fast = (
-            FastJudge
-            if self.options.mode is Mode.CHECKPOINT and self.options.fast_trusted
-            else None
-        )
+        self._fast = self.options.mode is Mode.CHECKPOINT and self.options.fast_trusted
+        fast = FastJudge if self._fast else None
         self._examiner = Examiner(
             agreements, self.options.policy, workers=self.options.workers, fast=fast
         )
@@ -161,13 +165,57 @@ class Replayer:
         for anomaly in self._book.add(note):
             self._flag(anomaly)
         for partition in self._partitions.values():
-            partition.trusted_size = None  # the book changed: look again
+            partition.trusted_size = partition.checkpointed = None  # the book changed
 
     def feed(self, record: Record) -> None:
-        partition = self._partition(record.topic, record.partition)
+        self._add(record, self._next_trusted(record.topic, record.partition))
+
+    def feed_all(self, records: Iterable[Record]) -> None:
+        for record in records:
+            self.feed(record)
+
+    def feed_bundle(self, bundle: Bundle) -> None:
+        """Every record of ``bundle``: :meth:`feed_all`, with checkpoint mode on all cores.
+
+        In checkpoint mode with the fast path, the workers read the record lines and
+        examine them as if trusted (:meth:`Examiner.lines`); here each verdict is kept
+        if the record is trusted, else the record is read again and examined in full.
+        The report is the same as :meth:`feed_all`'s.
+        """
+        if not self._fast:
+            self.feed_all(bundle.records())
+            return
+        sent: deque[list[tuple[int, bytes]]] = deque()
+
+        def chunks() -> Iterator[list[bytes]]:
+            lines = bundle.record_lines()
+            while chunk := list(itertools.islice(lines, _LINE_CHUNK)):
+                sent.append(chunk)
+                yield [line for _, line in chunk]
+
+        try:
+            for verdicts in self._examiner.lines(chunks()):
+                for (number, line), verdict in zip(sent.popleft(), verdicts, strict=True):
+                    if verdict is None:  # BundleError, saying why (or a record after all)
+                        self.feed(bundle.record_at(line, number))
+                        continue
+                    topic, partition, quick = verdict
+                    trusted = self._next_trusted(topic, partition)
+                    if trusted and quick is not None:
+                        self._judge_now(quick)
+                    else:
+                        self._add(bundle.record_at(line, number), trusted)
+                self._maybe_progress()
+        except BaseException:
+            self._examiner.close()  # a malformed bundle: stop the workers now
+            raise
+
+    def _next_trusted(self, topic: str, number: int) -> bool:
+        """Whether the next record of this partition lies under a trusted checkpoint."""
+        partition = self._partition(topic, number)
         if partition.trusted_size is None:
             partition.trusted_size = (
-                self._book.trusted_size(record.topic, record.partition)
+                self._book.trusted_size(topic, number)
                 if self.options.mode is Mode.CHECKPOINT
                 and self._book is not None
                 and self.options.from_start
@@ -175,13 +223,21 @@ class Replayer:
             )
         trusted = partition.seen < partition.trusted_size
         partition.seen += 1
+        return trusted
+
+    def _add(self, record: Record, trusted: bool) -> None:
         self._chunk.append((record, trusted))
         if len(self._chunk) >= _CHUNK:
             self._flush()
 
-    def feed_all(self, records: Iterable[Record]) -> None:
-        for record in records:
-            self.feed(record)
+    def _judge_now(self, item: Examined) -> None:
+        """Judge a record examined elsewhere, after every record fed before it."""
+        if self._chunk:
+            self._flush()
+        if self._examiner.busy:
+            for earlier in self._examiner.drain():
+                self._judge(earlier)
+        self._judge(item)
 
     def _flush(self) -> None:
         chunk, self._chunk = self._chunk, []
@@ -213,10 +269,10 @@ class Replayer:
     # -- stage 2 -------------------------------------------------------------------------------
 
     def _partition(self, topic: str, number: int) -> _Partition:
-        key = (topic, number)
-        if key not in self._partitions:
-            self._partitions[key] = _Partition()
-        return self._partitions[key]
+        partition = self._partitions.get((topic, number))
+        if partition is None:
+            partition = self._partitions[(topic, number)] = _Partition()
+        return partition
 
     def _flag(self, anomaly: Anomaly) -> None:
         if len(self.report.anomalies) < self.options.max_anomalies:
@@ -248,12 +304,16 @@ class Replayer:
         if item.hash is None:
             return
         partition = self._partition(item.topic, item.partition)
-        partition.tree.append(leaf_hash(item.hash))
+        partition.tree.append(_sha256(b"\x00" + item.hash).digest())  # merkle.leaf_hash
         if item.trusted:
             partition.trusted_pending += 1
         if self._book is None or not self.options.from_start:
             return
         size = partition.tree.size
+        if partition.checkpointed is None:
+            partition.checkpointed = self._book.sizes(item.topic, item.partition)
+        if size not in partition.checkpointed:
+            return
         expected = self._book.roots_at(item.topic, item.partition, size)
         if not expected:
             return

@@ -137,5 +137,5 @@ def replay_bundle(
     if book is not None:
         for note in bundle.checkpoints:
             replayer.add_checkpoint(note)
-    replayer.feed_all(bundle.records())
+    replayer.feed_bundle(bundle)
     return replayer.finish()

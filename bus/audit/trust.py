@@ -115,6 +115,10 @@ class CheckpointBook:
         heads = self._heads.get(log_origin(topic, partition), {}).get(size, [])
         return [(h.root, h.witnesses) for h in heads]
 
+    def sizes(self, topic: str, partition: int) -> frozenset[int]:
+        """Every size checkpointed for this partition (roots_at is empty at any other)."""
+        return frozenset(self._heads.get(log_origin(topic, partition), ()))
+
     def trusted_size(self, topic: str, partition: int) -> int:
         """Largest size cosigned by a quorum, 0 if none or if the log shows a split view."""
         origin = log_origin(topic, partition)

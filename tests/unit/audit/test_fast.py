@@ -4,18 +4,28 @@ the same verdict on every record it accepts, and it hands every odd record back.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import random
 from datetime import timedelta
 from pathlib import Path
 
-from bus.audit.examine import examine
+import pytest
+
+from agencies.signatures import dump_signatures
+from bus.audit.bundle import BundleWriter, open_bundle
+from bus.audit.errors import BundleError
+from bus.audit.examine import STATEFUL_FAMILIES, examine, for_lifecycle
 from bus.audit.fast import FastJudge, fast_signature_base
 from bus.audit.replay import Mode, ReplayOptions, replay
+from bus.audit.runner import replay_bundle
 from bus.audit.trust import CheckpointBook
 from bus.envelope.signature import decode_headers, signature_base
 from bus.rejections import RecordRejectedError
 from bus.transport.base import Record
 from bus.verify import VerifyPolicy
+from contracts import examples, lifecycle
+from contracts.errors import LifecycleError
+from contracts.lifecycle import LifecycleTracker
 from tests.unit.audit.conftest import (
     GUANGFENG,
     JIANGSHAN,
@@ -142,3 +152,68 @@ def test_checkpoint_mode_finds_the_same_with_and_without_the_fast_path(
     found = run(fast=True)
     assert found == run(fast=False)
     assert {kind for kind, _, _ in found} >= {"fork", "checkpoint-mismatch", "malformed"}
+
+
+def test_only_events_the_lifecycle_judge_keeps_state_for_are_kept() -> None:
+    story = [event for _, event in examples.example_story()]
+    stateful: set[str] = set()
+    for event in story:
+        family = event.event_type.partition(".")[0]
+        try:
+            judged = LifecycleTracker()._judge(event, "x") is not lifecycle._NOTHING
+        except LifecycleError:
+            judged = True
+        if judged:
+            stateful.add(family)
+        else:
+            assert for_lifecycle(event) is None or family in STATEFUL_FAMILIES
+    assert stateful == STATEFUL_FAMILIES
+    assert {e.event_type.partition(".")[0] for e in story} > STATEFUL_FAMILIES
+
+
+def test_checkpoint_mode_over_a_bundle_on_workers_finds_the_same(
+    federation: Federation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = liaison_records(federation.writer(PUCHENG), 40)
+    notes = _cosigned_notes(federation, records[:30], tmp_path)
+    tampered = list(records)
+    tampered[4] = dataclasses.replace(records[4], value=records[4].value + b" ")
+    tampered[7] = _with(records[7], "ce_subject", b"\xe5")
+    tampered[12] = tampered[11]  # a replay
+    options = ReplayOptions(mode=Mode.CHECKPOINT, workers=1)
+    book = CheckpointBook(federation.agreements, federation="jpg", keeper=JIANGSHAN)
+    expected = replay(
+        tampered, federation.agreements, options=options, checkpoints=notes, book=book
+    )
+    documents = [(doc, dump_signatures(sigs)) for doc, sigs in federation.documents]
+    path = tmp_path / "b.jsonl"
+    with BundleWriter(
+        path,
+        federation="jpg",
+        agreements=federation.agreements,
+        documents=documents,
+        log_keeper=JIANGSHAN,
+    ) as writer:
+        for note in notes:
+            writer.checkpoint(note)
+        for record in tampered:
+            writer.record(record)
+    replay_module = importlib.import_module("bus.audit.replay")  # the package shadows it
+    monkeypatch.setattr(replay_module, "_LINE_CHUNK", 4)  # many chunks, on 2 workers
+    for workers in (1, 2):
+        options = ReplayOptions(mode=Mode.CHECKPOINT, workers=workers)
+        report = replay_bundle(path, options=options)
+        assert report.to_json() | {"seconds": 0, "records_per_second": 0, "source": ""} == (
+            expected.to_json()
+            | {"seconds": 0, "records_per_second": 0, "source": "", "workers": workers}
+        )
+    assert {a.kind.value for a in expected.anomalies} >= {"fork", "duplicate", "malformed"}
+    # a line that is not a well-formed record: the same refusal as the careful reading
+    lines = path.read_bytes().splitlines(keepends=True)
+    bad = next(i for i, line in enumerate(lines) if line.startswith(b'{"kind":"record"')) + 9
+    lines[bad] = lines[bad].replace(b'"value":"', b'"value":"!', 1)
+    path.write_bytes(b"".join(lines))
+    with pytest.raises(BundleError, match="record value is not base64"):
+        list(open_bundle(path).records())
+    with pytest.raises(BundleError, match="record value is not base64"):
+        replay_bundle(path, options=ReplayOptions(mode=Mode.CHECKPOINT, workers=2))
