@@ -112,7 +112,12 @@ def _new(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    _print(keystore_from_args(args).records(args.agency), args.json)
+    store = keystore_from_args(args)
+    records = store.records(args.agency)
+    if not records and not args.json:
+        print(f"no keys in {store.directory}; make some with: silian keys new --agency CODE")
+        return ExitCode.OK
+    _print(records, args.json)
     return ExitCode.OK
 
 

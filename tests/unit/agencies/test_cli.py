@@ -115,3 +115,12 @@ def test_agreement_init_refuses_to_overwrite(tmp_path: Path, cli: RunCli):
     assert code == 1
     assert "no agreement in" in err
     assert "silian agreement init" in err
+
+
+def test_keys_list_on_an_empty_folder_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bus.cli.main import main  # noqa: PLC0415
+
+    assert main(["keys", "list", "--dir", str(tmp_path / "none")]) == 0
+    assert "no keys in" in capsys.readouterr().out
