@@ -46,8 +46,9 @@ from bus.node import Bus, BusConfig
 from bus.publish import Published
 from bus.topics import TopicPlan, plan_topics
 from bus.transport.base import Transport
-from contracts.base import EventModel
+from contracts.base import EventModel, Family
 from contracts.registry import REGISTRY, encode, spec_for_model
+from contracts.topics import family_topic
 
 __all__ = ["AgencyRunner"]
 
@@ -278,6 +279,9 @@ class AgencyRunner:
                 subscription.on(REGISTRY.spec_for_type(ce_type).model)(self._inbound.write)
             self._subscription = subscription
         await self._subscription.start()
+        # Started clients prove nothing once started (a restart of the loop reuses them):
+        # ask the broker something before saying it is connected.
+        await self._transport.describe_topics([family_topic(self.federation, Family.RECEIPT)])
         if not self._status["bus"]["connected"]:
             log.info("bus.connected", transport=self.config.bus.transport_label)
             self._status["bus"] = {"connected": True, "since": format_time(now()), "error": None}
