@@ -21,7 +21,7 @@ from agencies.history import AgreementHistory
 from agencies.keystore import KeyStore
 from bus.consume import Subscription
 from bus.context import AgencyContext
-from bus.envelope.ids import now, parse_time
+from bus.envelope.ids import now
 from bus.errors import PermissionDeniedError
 from bus.logs import bound_record, get_logger
 from bus.publish import Published, Publisher
@@ -106,7 +106,7 @@ class Bus:
         ``at`` defaults to now; an answer is owed until the recipient handled or rejected it.
         """
         moment = at or now()
-        late = [r for r in await self.store.receipts(open_only=True) if parse_time(r.due) <= moment]
+        late = [r for r in await self.store.receipts(open_only=True) if r.overdue_at(moment)]
         for receipt in late:
             if (receipt.event_id, receipt.recipient) in self._reported_overdue:
                 continue  # said once per process; silian status shows it every time

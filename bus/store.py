@@ -18,9 +18,11 @@ import sqlite3
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bus.envelope.ids import parse_time
 from bus.errors import NotConnectedError
 
 __all__ = ["ChainHead", "LedgerEntry", "LocalStore", "PendingReceipt", "ReceiptNote"]
@@ -92,6 +94,15 @@ class PendingReceipt:
     received_at: str | None
     handled_at: str | None
     rejected: str | None
+
+    @property
+    def owed(self) -> bool:
+        """The recipient has neither handled nor rejected the event yet."""
+        return self.handled_at is None and self.rejected is None
+
+    def overdue_at(self, moment: datetime) -> bool:
+        """Still owed at ``moment``, and the deadline of its priority has passed (事事有回音)."""
+        return self.owed and parse_time(self.due) <= moment
 
 
 class _Closed:

@@ -52,10 +52,11 @@ class EventStatus:
 
     @property
     def open(self) -> tuple[str, ...]:
-        return tuple(r.recipient for r in self.rows if _state(r) in {"received", "no answer"})
+        return tuple(r.recipient for r in self.rows if r.owed)
 
     def overdue_at(self, moment: datetime) -> bool:
-        return bool(self.open) and moment > self.due
+        # One definition of overdue for status, serve's log and Bus.overdue().
+        return any(r.overdue_at(moment) for r in self.rows)
 
 
 def _state(row: PendingReceipt) -> str:
