@@ -7,8 +7,13 @@ JSON Lines, UTF-8, one object a line, in this order (docs/audit.md gives every f
     {"kind": "key", …}                        every public key record, for outside tools
     {"kind": "checkpoint", "note": "<signed note text, with cosignatures>"}
     {"kind": "record", "topic", "partition", "offset", "timestamp_ms", "key", "value",
-     "headers": [[name, <base64 bytes>], …]}  key/value base64, exactly as stored
+     "headers": [[name, "text"], [name, {"base64": …}], …]}  key/value base64, as stored
     {"kind": "end", "records": N, "checkpoints": M}
+
+A header value is its text when every byte is printable ASCII (every well-formed silian
+header is: an auditor can grep a bundle for an event id), else ``{"base64": …}``; either
+way the reader gets the exact stored bytes back. Format v1 (every header value base64) is
+still read.
 
 Nothing in a bundle is trusted because it is in the bundle: agreement versions are
 verified (every member's signature, chained by digest), records by their signatures,
@@ -38,21 +43,45 @@ from bus.transport.base import Record
 
 __all__ = [
     "BUNDLE_FORMAT",
+    "BUNDLE_FORMATS",
     "Bundle",
     "BundleWriter",
     "agreement_documents",
+    "byte_spans",
+    "header_bytes",
+    "header_json",
     "open_bundle",
     "parse_record_line",
 ]
 
-BUNDLE_FORMAT = "silian-audit-bundle-v1"
-_RECORD_LINE = b'{"kind":"record",'  # how BundleWriter starts every record line
+BUNDLE_FORMAT = "silian-audit-bundle-v2"
+BUNDLE_FORMAT_V1 = "silian-audit-bundle-v1"  # every header value base64
+BUNDLE_FORMATS = (BUNDLE_FORMAT_V1, BUNDLE_FORMAT)  # what this version reads
+RECORD_LINE = b'{"kind":"record",'  # how BundleWriter starts every record line
+_END_LINE = b'{"kind":"end",'
+_PRINTABLE_ASCII = bytes(range(0x20, 0x7F))
 _a2b = binascii.a2b_base64
 _ORDER = {"header": 0, "agreement": 1, "key": 2, "checkpoint": 3, "record": 4, "end": 5}
 
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+def header_json(value: bytes) -> str | dict[str, str]:
+    """A header value as a v2 bundle stores it: text if printable ASCII, else base64."""
+    if not value.translate(None, _PRINTABLE_ASCII):  # nothing but printable ASCII
+        return value.decode("ascii")
+    return {"base64": _b64(value)}
+
+
+def header_bytes(stored: object, text_headers: bool) -> bytes:
+    """The exact bytes of a stored header value (raises on a malformed one)."""
+    if not text_headers:
+        return _a2b(stored, strict_mode=True)  # type: ignore[arg-type]
+    if isinstance(stored, str):
+        return stored.encode("ascii")
+    return _a2b(stored["base64"], strict_mode=True)  # type: ignore[index]
 
 
 def _unb64(text: object, what: str) -> bytes:
@@ -134,18 +163,22 @@ class BundleWriter:
                 "timestamp_ms": record.timestamp_ms,
                 "key": None if record.key is None else _b64(record.key),
                 "value": _b64(record.value),
-                "headers": [[name, _b64(value)] for name, value in record.headers],
+                "headers": [[name, header_json(value)] for name, value in record.headers],
             }
         )
         self.records += 1
 
     def copy_records(self, bundle: Bundle) -> None:
-        """Append every record line of another bundle verbatim (e.g. to add checkpoints)."""
+        """Append every record of another bundle (verbatim if it has this format)."""
         self._stage = _ORDER["record"]
+        if bundle.format != BUNDLE_FORMAT:
+            for record in bundle.records():
+                self.record(record)
+            return
         with bundle.path.open("rb") as source:
             source.seek(bundle.records_at)
             for line in source:
-                if line.startswith(b'{"kind":"end"'):
+                if line.startswith(_END_LINE):
                     return
                 self._out.write(line.decode("utf-8"))
                 self.records += 1
@@ -176,6 +209,7 @@ class Bundle:
     """A bundle's header, verified agreement history and checkpoint notes; records stream."""
 
     path: Path
+    format: str
     federation: str
     log_keeper: str | None
     from_start: bool
@@ -183,6 +217,11 @@ class Bundle:
     agreements: AgreementHistory
     checkpoints: list[bytes] = field(default_factory=list)
     records_at: int = 0
+
+    @property
+    def text_headers(self) -> bool:
+        """Whether header values are stored as text (v2) rather than base64 (v1)."""
+        return self.format != BUNDLE_FORMAT_V1
 
     def records(self) -> Iterator[Record]:
         """Every record, read lazily; BundleError if the file is cut short or malformed."""
@@ -200,7 +239,7 @@ class Bundle:
         with self.path.open("rb") as source:
             source.seek(self.records_at)
             for number, line in enumerate(source, start=1):
-                if not line.startswith(_RECORD_LINE):
+                if not line.startswith(RECORD_LINE):
                     item = _parse(line, number)
                     if item.get("kind") == "end":
                         if item.get("records") != count:
@@ -220,16 +259,66 @@ class Bundle:
         item = _parse(line, number)
         if item.get("kind") != "record":
             raise BundleError(f"{self.path}: a {item.get('kind')} line among records")
-        return _record(item)
+        return _record(item, self.text_headers)
+
+    def record_section(self) -> tuple[int, int, int] | None:
+        """(start, end, records) of the record lines, if the file ends with an end line.
+
+        Lets readers split the records among processes by byte range. None when the last
+        line is not a well-formed end line: :meth:`record_lines` then says what is wrong.
+        """
+        with self.path.open("rb") as source:
+            size = source.seek(0, 2)
+            tail_at = max(self.records_at, size - 4096)
+            source.seek(tail_at)
+            tail = source.read()
+        if not tail.endswith(b"\n"):
+            return None
+        start = tail.rfind(b"\n", 0, len(tail) - 1) + 1
+        if not start and tail_at > self.records_at:
+            return None
+        last = tail[start:]
+        if not last.startswith(_END_LINE):
+            return None
+        try:
+            records = json.loads(last)["records"]
+        except (ValueError, KeyError, TypeError):
+            return None
+        if not isinstance(records, int):
+            return None
+        return self.records_at, tail_at + start, records
+
+    def lines_between(self, start: int, end: int) -> list[bytes]:
+        """The lines of bytes ``[start, end)`` (a range cut at line ends)."""
+        with self.path.open("rb") as source:
+            source.seek(start)
+            return source.read(end - start).splitlines(keepends=True)
 
 
-def parse_record_line(line: bytes) -> Record | None:
+def byte_spans(path: Path, start: int, end: int, size: int) -> Iterator[tuple[int, int]]:
+    """``[start, end)`` cut into ranges of about ``size`` bytes, each ending at a line end.
+
+    ``end`` must itself be a line end (as :meth:`Bundle.record_section` gives it).
+    """
+    with path.open("rb") as source:
+        while start < end:
+            cut = start + size
+            if cut >= end:
+                cut = end
+            else:
+                source.seek(cut)
+                cut = min(end, cut + len(source.readline()))  # on to the end of that line
+            yield start, cut
+            start = cut
+
+
+def parse_record_line(line: bytes, text_headers: bool = True) -> Record | None:
     """The record of a well-formed record line; None for anything else (ask record_at why)."""
     try:
         item = json.loads(line)
         if item["kind"] != "record":
             return None
-        return _record_quick(item)
+        return _record_quick(item, text_headers)
     except Exception:  # noqa: BLE001 - any surprise: the careful reading says what it is
         return None
 
@@ -244,27 +333,45 @@ def _parse(line: bytes, number: int) -> dict[str, Any]:
     return item
 
 
-def _record_quick(item: dict[str, Any]) -> Record:
+def _record_quick(item: dict[str, Any], text_headers: bool) -> Record:
     """:func:`_record` for a well-formed line, without its per-field checks (raises if not)."""
     key = item["key"]
+    if text_headers:
+        headers = tuple([(str(n), header_bytes(v, True)) for n, v in item["headers"]])
+    else:
+        headers = tuple([(str(n), _a2b(v, strict_mode=True)) for n, v in item["headers"]])
     return Record(
         topic=str(item["topic"]),
         partition=int(item["partition"]),
         offset=int(item["offset"]),
         key=None if key is None else _a2b(key, strict_mode=True),
         value=_a2b(item["value"], strict_mode=True),
-        headers=tuple([(str(n), _a2b(v, strict_mode=True)) for n, v in item["headers"]]),
+        headers=headers,
         timestamp_ms=int(item["timestamp_ms"]),
     )
 
 
-def _record(item: dict[str, Any]) -> Record:
+def _header(name: object, stored: object, text_headers: bool) -> tuple[str, bytes]:
+    if not isinstance(name, str):
+        raise BundleError(f"header name {name!r} is not text")
+    if not text_headers:
+        return name, _unb64(stored, f"header {name}")
+    if isinstance(stored, str):
+        if not stored.isascii():
+            raise BundleError(f"header {name} is text but not ASCII (bytes belong in base64)")
+        return name, stored.encode("ascii")
+    if isinstance(stored, dict) and set(stored) == {"base64"}:
+        return name, _unb64(stored["base64"], f"header {name}")
+    raise BundleError(f'header {name} must be text or {{"base64": …}}')
+
+
+def _record(item: dict[str, Any], text_headers: bool) -> Record:
     try:
-        return _record_quick(item)
+        return _record_quick(item, text_headers)
     except Exception:  # noqa: BLE001, S110 - read it again, carefully, to say what is wrong
         pass
     try:
-        headers = tuple((str(n), _unb64(v, f"header {n}")) for n, v in item["headers"])
+        headers = tuple(_header(n, v, text_headers) for n, v in item["headers"])
         key = item["key"]
         return Record(
             topic=str(item["topic"]),
@@ -290,8 +397,13 @@ def open_bundle(path: Path) -> Bundle:
             item = _parse(line, number)
             kind = item.get("kind")
             if header is None:
-                if kind != "header" or item.get("format") != BUNDLE_FORMAT:
-                    raise BundleError(f"{path} is not a {BUNDLE_FORMAT} file")
+                if kind != "header" or item.get("format") not in BUNDLE_FORMATS:
+                    found = item.get("format") if kind == "header" else None
+                    raise BundleError(
+                        f"{path} is not a silian audit bundle this version reads "
+                        f"({' or '.join(BUNDLE_FORMATS)})"
+                        + (f"; its format is {found!r}" if found else "")
+                    )
                 header = item
             elif kind == "agreement":
                 document = _unb64(item.get("document"), "agreement document")
@@ -315,6 +427,7 @@ def open_bundle(path: Path) -> Bundle:
         raise BundleError(f"{path} holds no agreement version: nothing to verify against")
     return Bundle(
         path=path,
+        format=str(header["format"]),
         federation=str(header.get("federation")),
         log_keeper=header.get("log_keeper"),
         from_start=bool(header.get("from_start", True)),

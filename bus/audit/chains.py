@@ -110,6 +110,47 @@ class ChainJudge:
             found.append(self._behind(chain, item, record_hash))
         return found, repeat
 
+    def continues(self, first: Examined) -> bool:
+        """Whether a clean run of records starting at ``first`` follows its chain's head.
+
+        True only where :meth:`judge` would find nothing wrong with ``first`` (its seq
+        next, its prev-hash the head's, its chain placed right); :meth:`advance_run` then
+        takes the whole run at once.
+        """
+        chain = self._chains.get((first.chain or "", first.topic))
+        head_hash: str | None
+        if chain is None:
+            if not self._from_start:
+                return False  # where such a chain begins is judged record by record
+            head, head_hash = 0, GENESIS
+        else:
+            head, head_hash = chain.head, chain.hash
+        if first.seq != head + 1 or head_hash is None or first.prevhash != head_hash:
+            return False
+        placed = (first.chain or "", first.agency, first.partition)
+        if placed not in self._placed:
+            found: list[Anomaly] = []
+            self._judge_placement(first, found)
+            if found:
+                return False
+            self._placed.add(placed)
+        return True
+
+    def advance_run(self, first: Examined, hashes: list[str], offsets: list[int]) -> None:
+        """Take a run :meth:`continues` accepted: seqs ``first.seq`` on, these hashes."""
+        key = (first.chain or "", first.topic)
+        chain = self._chains.get(key)
+        if chain is None:
+            chain = self._chains[key] = _Chain()
+        seq, count = first.seq or 0, len(hashes)
+        chain.head, chain.hash = seq + count - 1, hashes[-1]
+        skip = max(0, count - _WINDOW)
+        recent = chain.recent
+        places = zip(hashes[skip:], offsets[skip:], strict=True)
+        recent.update(zip(range(seq + skip, seq + count), places, strict=True))
+        while len(recent) > _WINDOW:
+            recent.popitem(last=False)
+
     def _behind(self, chain: _Chain, item: Examined, record_hash: str | None) -> Anomaly:
         seq = item.seq or 0
         if seq in chain.missing:

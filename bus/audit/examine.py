@@ -23,13 +23,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from agencies.errors import PermissionDeniedError, UnknownAgencyError, VerificationError
 from agencies.history import AgreementHistory
 from agencies.keys import VerifyKey
 from bus.audit.anomaly import Kind, kind_for_reason
-from bus.audit.bundle import parse_record_line
+from bus.audit.spans import SpanSummary, summarise_span
 from bus.context import parse_handling
 from bus.envelope.headers import CONTENT_TYPE_JSON
 from bus.envelope.signature import decode_headers
@@ -40,12 +40,14 @@ from contracts.base import EventModel, Family
 from contracts.errors import ContractError
 from contracts.registry import REGISTRY
 
+if TYPE_CHECKING:
+    from bus.audit.fast import Headers, Verdict
+
 __all__ = [
     "Examined",
     "Examiner",
     "FastFactory",
     "FastPath",
-    "LineVerdict",
     "examine",
     "for_lifecycle",
 ]
@@ -237,6 +239,12 @@ class FastPath(Protocol):
 
     def examine(self, record: Record) -> Examined | None: ...
 
+    def verdict(
+        self, topic: str, timestamp_ms: int, key: bytes | None, value: bytes, named: Headers
+    ) -> Verdict | None: ...
+
+    def examined(self, topic: str, partition: int, offset: int, verdict: Verdict) -> Examined: ...
+
 
 FastFactory = Callable[[AgreementHistory, VerifyPolicy, bool], FastPath]
 
@@ -255,23 +263,6 @@ class _Judges:
                 return quick
         return examine(record, self.agreements, self.policy, trusted=trusted, decode=self.decode)
 
-    def lines(self, lines: Sequence[bytes]) -> list[LineVerdict]:
-        """Checkpoint mode's fast path over stored record lines (see :meth:`Examiner.lines`)."""
-        fast = self.fast
-        if fast is None:  # pragma: no cover - Examiner.lines checks it
-            raise RuntimeError("no fast path")
-        out: list[LineVerdict] = []
-        for line in lines:
-            record = parse_record_line(line)
-            out.append(
-                None if record is None else (record.topic, record.partition, fast.examine(record))
-            )
-        return out
-
-
-LineVerdict = tuple[str, int, Examined | None] | None
-"""Of one record line: None if it did not parse; else (topic, partition, the fast path's
-verdict as if the record were trusted, None where the full examination must judge it)."""
 
 _WORKER: _Judges | None = None
 
@@ -290,10 +281,10 @@ def _examine_chunk(chunk: Sequence[tuple[Record, bool]]) -> list[Examined]:
     return [_WORKER.one(r, t) for r, t in chunk]
 
 
-def _examine_lines(lines: Sequence[bytes]) -> list[LineVerdict]:
-    if _WORKER is None:  # pragma: no cover - the pool initialiser always ran
-        raise RuntimeError("worker not initialised")
-    return _WORKER.lines(lines)
+def _summarise(path: str, start: int, end: int, text_headers: bool) -> SpanSummary | None:
+    if _WORKER is None or _WORKER.fast is None:  # pragma: no cover - the initialiser ran
+        raise RuntimeError("worker not initialised for checkpoint mode")
+    return summarise_span(_WORKER.fast, path, start, end, text_headers)
 
 
 class Examiner:
@@ -359,31 +350,36 @@ class Examiner:
         """Chunks are in flight: :meth:`drain` before judging anything examined elsewhere."""
         return bool(self._inflight)
 
-    def lines(self, chunks: Iterable[Sequence[bytes]]) -> Iterator[list[LineVerdict]]:
-        """Checkpoint mode over a bundle: each chunk of record lines' verdicts, in order.
+    def spans(
+        self, path: str, text_headers: bool, spans: Iterable[tuple[int, int]]
+    ) -> Iterator[tuple[tuple[int, int], SpanSummary | None]]:
+        """Checkpoint mode over a bundle: each byte range of record lines, summed up.
 
-        The workers parse the lines and take the fast path, so reading the bundle is
-        spread over the cores too; the caller decides which records are trusted (it alone
-        knows their positions) and sends the others through :meth:`submit`. A history of
-        one chunk, or one worker, is examined here.
+        The workers read the ranges from the file themselves and examine every record
+        as trusted (:func:`bus.audit.spans.summarise_span`); the caller decides whether
+        the records are trusted (it alone knows their positions) and reads a range again
+        record by record where it is not, or where the summary is None. One worker, or a
+        history of one range, is examined here. Results come in order.
         """
-        if self._judges.fast is None:
-            raise ValueError("examining lines needs the fast path (checkpoint mode)")
-        chunks = iter(chunks)
-        ahead = list(itertools.islice(chunks, 2))
+        fast = self._judges.fast
+        if fast is None:
+            raise ValueError("summing up ranges needs checkpoint mode's fast path")
+        spans = iter(spans)
+        ahead = list(itertools.islice(spans, 2))
         if self.workers == 1 or len(ahead) < 2:
-            yield from (self._judges.lines(c) for c in itertools.chain(ahead, chunks))
+            for span in itertools.chain(ahead, spans):
+                yield span, summarise_span(fast, path, *span, text_headers)
             return
         pool = self._start_pool()
-        pending: deque[Future[list[LineVerdict]]] = deque()
-        for chunk in itertools.chain(ahead, chunks):
-            pending.append(pool.submit(_examine_lines, chunk))
-            while len(pending) > self._max_inflight or pending[0].done():
-                yield pending.popleft().result()
-                if not pending:
-                    break
+        pending: deque[tuple[tuple[int, int], Future[SpanSummary | None]]] = deque()
+        for span in itertools.chain(ahead, spans):
+            pending.append((span, pool.submit(_summarise, path, *span, text_headers)))
+            while pending and (len(pending) > self._max_inflight or pending[0][1].done()):
+                done, future = pending.popleft()
+                yield done, future.result()
         while pending:
-            yield pending.popleft().result()
+            done, future = pending.popleft()
+            yield done, future.result()
 
     def drain(self) -> Iterator[Examined]:
         while self._inflight:

@@ -15,7 +15,6 @@ never accepts what the full path refuses (the same checks, in the same order).
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import operator
@@ -43,40 +42,49 @@ from contracts.base import EventModel, Family
 from contracts.errors import ContractError
 from contracts.registry import REGISTRY
 
-__all__ = ["FastJudge", "fast_signature_base"]
+__all__ = ["FastJudge", "Headers", "Verdict", "fast_signature_base", "text_headers"]
 
-_INDEX = {name: i for i, name in enumerate(SIGNED_ATTRIBUTES)}
-_PREFIXES = tuple(name.encode("ascii") + b"=" for name in SIGNED_ATTRIBUTES)
-_PRINTABLE = bytes(range(0x20, 0x7F))
+_FORMAT = (
+    DOMAIN_LINE.decode("ascii")
+    + "topic=%s\nkey=%s\n"
+    + "".join(f"{name}=%s\n" for name in SIGNED_ATTRIBUTES)
+    + "value-sha256=%s\n"
+)
 _PICK = operator.itemgetter(*SIGNED_ATTRIBUTES)
-_SEPARATORS = b"\n" * len(SIGNED_ATTRIBUTES)
-_SOURCE_PREFIX = b"urn:silian:agency:"
-_SPEC = SPEC_VERSION.encode("ascii")
+_SOURCE_PREFIX = "urn:silian:agency:"
 _I_SPEC, _I_ID, _I_SOURCE, _I_TYPE, _I_TIME = 0, 1, 2, 3, 4
 _I_CONTENT, _I_HANDLING, _I_KEYID, _I_CHAIN, _I_SEQ, _I_PREV = 6, 8, 10, 11, 12, 13
+_sha256 = hashlib.sha256
+_Window = tuple[datetime | None, datetime | None]
+_NO_WINDOW: _Window = (None, None)
+
+Verdict = tuple[tuple[str, ...], str, int, bytes, tuple[tuple[Kind, str], ...], EventModel | None]
+"""A trusted record's judgement: (signed attributes' text, agency, seq, record hash,
+problems, the decoded event the lifecycle judge needs)."""
+
+Headers = dict[str, object]
+"""Header name → value as text (latin-1 of the stored bytes, or a v2 bundle's text);
+any other value (a bundle's ``{"base64": …}``) is a header the fast path leaves alone."""
 
 
-def _signed_headers(  # noqa: PLR0911 - each refusal hands the record to the full path
-    headers: Sequence[tuple[str, bytes]],
-) -> tuple[list[bytes], bytes] | None:
-    """Each signed attribute's raw bytes (present once, printable ASCII) and the signature."""
-    named = dict(headers)
-    if len(named) != len(headers):
-        return None  # a name twice (maybe an unsigned one): the full path sorts it out
+def text_headers(headers: Sequence[tuple[str, bytes]]) -> Headers | None:
+    """A record's headers as :data:`Headers`; None if a name appears twice."""
+    named: Headers = {name: bytes(value).decode("latin-1") for name, value in headers}
+    return named if len(named) == len(headers) else None
+
+
+def _signed(named: Headers) -> tuple[tuple[str, ...], bytes] | None:
+    """Each signed attribute's text (present, printable ASCII) and the signature."""
     try:
-        values = [bytes(v) for v in _PICK(named)]
-        signature_text = bytes(named[SIGNATURE_HEADER])
-    except KeyError:
-        return None
-    values.append(signature_text)
-    if not all(values):
-        return None
-    # translate(None, printable) deletes every printable byte: the separators must remain
-    if b"\n".join(values).translate(None, _PRINTABLE) != _SEPARATORS:
-        return None
-    del values[-1]
+        values: tuple[str, ...] = _PICK(named)
+        joined = "".join((*values, named[SIGNATURE_HEADER]))  # type: ignore[arg-type]
+    except (KeyError, TypeError):
+        return None  # missing, or stored as base64 (not printable ASCII)
+    if not (all(values) and joined.isascii() and joined.isprintable()):
+        return None  # empty, or a byte the full path refuses (a newline would split a line)
     try:
-        signature = base64.b64decode(signature_text, validate=True)
+        # strict: refuses at least what b64decode(validate=True) in bus.envelope refuses
+        signature = binascii.a2b_base64(named[SIGNATURE_HEADER], strict_mode=True)  # type: ignore[arg-type]
     except binascii.Error:
         return None
     if len(signature) != 64:
@@ -84,21 +92,19 @@ def _signed_headers(  # noqa: PLR0911 - each refusal hands the record to the ful
     return values, signature
 
 
-def _base(topic: str, key: bytes | None, values: Sequence[bytes], value: bytes) -> bytes | None:
+def _base(topic: str, key: bytes | None, values: tuple[str, ...], value: bytes) -> bytes | None:
     try:
-        topic_bytes = topic.encode("ascii")
+        return (_FORMAT % (topic, (key or b"").hex(), *values, _sha256(value).hexdigest())).encode(
+            "ascii"
+        )
     except UnicodeEncodeError:
-        return None
-    parts = [DOMAIN_LINE, b"topic=", topic_bytes, b"\nkey=", (key or b"").hex().encode(), b"\n"]
-    for prefix, text in zip(_PREFIXES, values, strict=True):
-        parts += (prefix, text, b"\n")
-    parts += (b"value-sha256=", hashlib.sha256(value).hexdigest().encode(), b"\n")
-    return b"".join(parts)
+        return None  # a topic that is not ASCII
 
 
 def fast_signature_base(record: Record) -> tuple[bytes, bytes] | None:
     """(signature base, signature) from the raw headers; None where the full path objects."""
-    signed = _signed_headers(record.headers)
+    named = text_headers(record.headers)
+    signed = None if named is None else _signed(named)
     if signed is None:
         return None
     base = _base(record.topic, record.key, signed[0], record.value)
@@ -113,21 +119,34 @@ class FastJudge:
     ) -> None:
         self._agreements, self._policy, self._decode = agreements, policy, decode
         self._permissions: dict[tuple[int, str, str, str], tuple[tuple[Kind, str], ...]] = {}
-        self._keys: dict[tuple[int, str], tuple[KeyRecord, ...]] = {}
+        self._keys: dict[tuple[int, str], _Window] = {}
 
     def _key_usable(self, version: Agreement, keyid: str, moment: datetime) -> bool:
         """AgreementHistory.signing_key's judgement, without building a key per record."""
-        records = self._keys.get((id(version), keyid))
-        if records is None:
-            records = self._keys[(id(version), keyid)] = self._key_records(version, keyid)
-        if not records:
+        window = self._keys.get((id(version), keyid))
+        if window is None:
+            window = self._keys[(id(version), keyid)] = self._key_window(version, keyid)
+        if window is _NO_WINDOW:
             return False  # not a member then, or a key the version does not declare
-        try:
-            for record in records:  # in force, and as every later version judges it
-                record.usable_at(moment)
-        except VerificationError:
-            return False
-        return True
+        start, end = window
+        return start <= moment and (end is None or moment < end)  # type: ignore[operator]
+
+    def _key_window(self, version: Agreement, keyid: str) -> _Window:
+        """When every record of the key (this version's, every later one's) allows its use.
+
+        KeyRecord.usable_at's half-open windows, intersected: from the latest
+        ``valid_from`` to the earliest ``valid_until`` or ``revoked_at``.
+        """
+        records = self._key_records(version, keyid)
+        if not records:
+            return _NO_WINDOW
+        ends = [
+            moment
+            for record in records
+            for moment in (record.valid_until, record.revoked_at)
+            if moment is not None
+        ]
+        return max(record.valid_from for record in records), min(ends, default=None)
 
     def _key_records(self, version: Agreement, keyid: str) -> tuple[KeyRecord, ...]:
         owner = keyid.split(":", 1)[0]
@@ -144,28 +163,78 @@ class FastJudge:
         ]
         return (record, *(r for r in later if r is not None))
 
-    def examine(self, record: Record) -> Examined | None:  # noqa: PLR0911 - see _signed_headers
+    def examine(self, record: Record) -> Examined | None:
         """The verdict on a trusted record, or None: run the full examination instead."""
+        named = text_headers(record.headers)
+        if named is None:
+            return None  # a name twice (maybe an unsigned one): the full path sorts it out
+        return self.examine_parts(
+            record.topic,
+            record.partition,
+            record.offset,
+            record.timestamp_ms,
+            record.key,
+            record.value,
+            named,
+        )
+
+    def examine_parts(  # noqa: PLR0917 - hot path: positional
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        timestamp_ms: int,
+        key: bytes | None,
+        value: bytes,
+        named: Headers,
+    ) -> Examined | None:
+        """:meth:`examine` of a record given by its parts (a bundle line's, unbuilt)."""
+        verdict = self.verdict(topic, timestamp_ms, key, value, named)
+        return None if verdict is None else self.examined(topic, partition, offset, verdict)
+
+    @staticmethod
+    def examined(topic: str, partition: int, offset: int, verdict: Verdict) -> Examined:
+        """The :class:`Examined` of a :meth:`verdict`."""
+        text, agency, seq, record_hash, problems, event = verdict
+        return Examined(
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            chain=text[_I_CHAIN],
+            seq=seq,
+            prevhash=text[_I_PREV],
+            event_id=text[_I_ID],
+            agency=agency,
+            ce_type=text[_I_TYPE],
+            hash=record_hash,
+            problems=problems,
+            event=event,
+            trusted=True,
+        )
+
+    def verdict(  # noqa: PLR0911 - each refusal hands the record back
+        self, topic: str, timestamp_ms: int, key: bytes | None, value: bytes, named: Headers
+    ) -> Verdict | None:
+        """The judgement of a trusted record as a bare :data:`Verdict`, or None."""
         policy = self._policy
         # 1. size
-        if len(record.value) > policy.max_value_bytes:
+        if len(value) > policy.max_value_bytes:
             return None
         # 2. headers
-        signed = _signed_headers(record.headers)
+        signed = _signed(named)
         if signed is None:
             return None
-        raw, signature = signed
+        text, signature = signed
         # 3. attributes (as bus.verify judges them)
-        if raw[_I_SPEC] != _SPEC or not raw[_I_SOURCE].startswith(_SOURCE_PREFIX):
+        if text[_I_SPEC] != SPEC_VERSION or not text[_I_SOURCE].startswith(_SOURCE_PREFIX):
             return None
-        text = [value.decode("ascii") for value in raw]
         agency = text[_I_SOURCE][len(_SOURCE_PREFIX) :]
         try:
             moment = parse_time(text[_I_TIME])
             seq = int(text[_I_SEQ])
         except ValueError:
             return None
-        appended = datetime.fromtimestamp(record.timestamp_ms / 1000, tz=UTC)
+        appended = datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC)
         if seq < 1 or moment - appended > policy.max_ahead:
             return None
         if appended - moment > policy.max_behind:
@@ -180,29 +249,20 @@ class FastJudge:
             return None
         if not self._key_usable(version, keyid, moment):
             return None
-        base = _base(record.topic, record.key, raw, record.value)
+        base = _base(topic, key, text, value)
         if base is None:
             return None
         # 6. permission in force (7. decoding) as bus.audit.examine judges them
-        problems, event = self._judge(record, text, agency, moment, version)
-        return Examined(
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            chain=text[_I_CHAIN],
-            seq=seq,
-            prevhash=text[_I_PREV],
-            event_id=text[_I_ID],
-            agency=agency,
-            ce_type=text[_I_TYPE],
-            hash=hashlib.sha256(base + signature).digest(),
-            problems=problems,
-            event=event,
-            trusted=True,
-        )
+        problems, event = self._judge(value, text, agency, moment, version)
+        return text, agency, seq, _sha256(base + signature).digest(), problems, event
 
     def _judge(
-        self, record: Record, text: list[str], agency: str, moment: datetime, version: Agreement
+        self,
+        value: bytes,
+        text: tuple[str, ...],
+        agency: str,
+        moment: datetime,
+        version: Agreement,
     ) -> tuple[tuple[tuple[Kind, str], ...], EventModel | None]:
         ce_type, handling = text[_I_TYPE], text[_I_HANDLING]
         key = (id(version), agency, ce_type, handling)
@@ -214,7 +274,7 @@ class FastJudge:
         event = None
         if self._decode and text[_I_CONTENT] == CONTENT_TYPE_JSON:
             try:
-                event = for_lifecycle(REGISTRY.decode(ce_type, record.value))
+                event = for_lifecycle(REGISTRY.decode(ce_type, value))
             except ContractError as error:
                 return (*problems, (Kind.SCHEMA_INVALID, str(error))), None
         return problems, event

@@ -282,6 +282,24 @@ class CompactRange:
         stack.append(node)
         self._size += 1
 
+    def extend(self, leaves: bytes, start: int = 0, stop: int | None = None) -> None:
+        """Append leaf hashes ``start`` to ``stop`` of ``leaves`` (32 bytes each, joined)."""
+        stack, size, sha256 = self._stack, self._size, _sha256
+        stop = len(leaves) // 32 if stop is None else stop
+        for at in range(32 * start, 32 * stop, 32):
+            node, carry = leaves[at : at + 32], size
+            while carry & 1:
+                node = sha256(b"\x01" + stack.pop() + node).digest()
+                carry >>= 1
+            stack.append(node)
+            size += 1
+        self._size = size
+
+    def copy(self) -> CompactRange:
+        twin = CompactRange()
+        twin._size, twin._stack = self._size, list(self._stack)
+        return twin
+
     def append_nodes(self, leaf: bytes) -> list[tuple[int, bytes]]:
         """Add a leaf hash; the perfect subtrees it completes, as ``(level, hash)``."""
         node, size, level = leaf, self._size, 0

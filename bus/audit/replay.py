@@ -17,25 +17,24 @@ per-entity lifecycle state are held: memory does not grow with the number of rec
 
 from __future__ import annotations
 
+import bisect
 import hashlib
-import itertools
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any
 
 from agencies.history import AgreementHistory
 from bus.audit.anomaly import Anomaly, Kind
-from bus.audit.bundle import Bundle
+from bus.audit.bundle import Bundle, byte_spans
 from bus.audit.chains import ChainJudge
+from bus.audit.errors import BundleError
 from bus.audit.examine import Examined, Examiner
 from bus.audit.fast import FastJudge
 from bus.audit.merkle import CompactRange
+from bus.audit.outcome import AuditReport, Mode, ReplayOptions
+from bus.audit.spans import PartitionRun, SpanSummary
 from bus.audit.trust import CheckpointBook, parse_origin
 from bus.transport.base import Record
-from bus.verify import VerifyPolicy
 from contracts.errors import LifecycleError
 from contracts.lifecycle import LifecycleTracker
 
@@ -43,78 +42,7 @@ __all__ = ["AuditReport", "Mode", "ReplayOptions", "Replayer", "replay"]
 
 _CHUNK = 512
 _sha256 = hashlib.sha256
-_LINE_CHUNK = 1024  # record lines per worker task in checkpoint mode over a bundle
-
-
-class Mode(StrEnum):
-    FULL = "full"  # every signature checked, on all cores
-    CHECKPOINT = "checkpoint"  # records under a cosigned checkpoint: hashed, not sig-checked
-
-
-@dataclass(frozen=True, kw_only=True)
-class ReplayOptions:
-    mode: Mode = Mode.FULL
-    workers: int | None = None  # None: every core
-    policy: VerifyPolicy = field(default_factory=VerifyPolicy)
-    from_start: bool = True  # the history starts at each partition's first record
-    complete: bool = True  # … and runs to its end (checkpoints beyond it are flagged)
-    lifecycle: bool = True
-    max_anomalies: int = 100_000
-    # Checkpoint mode's fast path (bus.audit.fast); off only to measure what it saves.
-    fast_trusted: bool = True
-
-
-@dataclass(kw_only=True)
-class AuditReport:
-    """What a replay found. ``clean`` is True when there is no anomaly at all."""
-
-    mode: Mode
-    records: int = 0
-    verified: int = 0
-    trusted: int = 0
-    partitions: dict[str, int] = field(default_factory=dict)
-    chains: int = 0
-    checkpoints: int = 0
-    checkpoints_matched: int = 0
-    anomalies: list[Anomaly] = field(default_factory=list)
-    anomalies_dropped: int = 0
-    seconds: float = 0.0
-    workers: int = 1
-    source: str = ""
-
-    @property
-    def clean(self) -> bool:
-        return not self.anomalies and not self.anomalies_dropped
-
-    @property
-    def rate(self) -> float:
-        return self.records / self.seconds if self.seconds else 0.0
-
-    def counts(self) -> dict[str, int]:
-        totals: dict[str, int] = {}
-        for anomaly in self.anomalies:
-            totals[anomaly.kind.value] = totals.get(anomaly.kind.value, 0) + 1
-        return dict(sorted(totals.items()))
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "clean": self.clean,
-            "mode": self.mode.value,
-            "source": self.source,
-            "records": self.records,
-            "verified": self.verified,
-            "trusted_on_checkpoint": self.trusted,
-            "partitions": self.partitions,
-            "chains": self.chains,
-            "checkpoints": self.checkpoints,
-            "checkpoints_matched": self.checkpoints_matched,
-            "seconds": round(self.seconds, 3),
-            "records_per_second": round(self.rate, 1),
-            "workers": self.workers,
-            "counts": self.counts(),
-            "anomalies": [a.to_json() for a in self.anomalies],
-            "anomalies_dropped": self.anomalies_dropped,
-        }
+_SPAN_BYTES = 1 << 20  # bundle bytes per worker task in checkpoint mode
 
 
 @dataclass(slots=True)
@@ -123,7 +51,7 @@ class _Partition:
     seen: int = 0  # records handed to stage 1 (to decide checkpoint trust up front)
     trusted_pending: int = 0  # trusted records not yet confirmed by a matching root
     trusted_size: int | None = None  # records trusted on a checkpoint (None: not looked up)
-    checkpointed: frozenset[int] | None = None  # sizes with a checkpoint (None: not looked up)
+    checkpointed: list[int] | None = None  # sizes with a checkpoint, sorted (None: not looked up)
 
 
 class Replayer:
@@ -177,43 +105,107 @@ class Replayer:
     def feed_bundle(self, bundle: Bundle) -> None:
         """Every record of ``bundle``: :meth:`feed_all`, with checkpoint mode on all cores.
 
-        In checkpoint mode with the fast path, the workers read the record lines and
-        examine them as if trusted (:meth:`Examiner.lines`); here each verdict is kept
-        if the record is trusted, else the record is read again and examined in full.
-        The report is the same as :meth:`feed_all`'s.
+        In checkpoint mode with the fast path the workers read the bundle a byte range
+        at a time and sum each range up (:mod:`bus.audit.spans`); a range of trusted,
+        plainly clean records is applied here at once, any other is read again record
+        by record. The report is the same as :meth:`feed_all`'s.
         """
-        if not self._fast:
+        section = bundle.record_section() if self._fast else None
+        if section is None:  # full mode, or a bundle cut short (record_lines says how)
             self.feed_all(bundle.records())
             return
-        sent: deque[list[tuple[int, bytes]]] = deque()
-
-        def chunks() -> Iterator[list[bytes]]:
-            lines = bundle.record_lines()
-            while chunk := list(itertools.islice(lines, _LINE_CHUNK)):
-                sent.append(chunk)
-                yield [line for _, line in chunk]
-
+        start, end, expected = section
+        count = 0
+        spans = byte_spans(bundle.path, start, end, _SPAN_BYTES)
         try:
-            for verdicts in self._examiner.lines(chunks()):
-                for (number, line), verdict in zip(sent.popleft(), verdicts, strict=True):
-                    if verdict is None:  # BundleError, saying why (or a record after all)
-                        self.feed(bundle.record_at(line, number))
-                        continue
-                    topic, partition, quick = verdict
-                    trusted = self._next_trusted(topic, partition)
-                    if trusted and quick is not None:
-                        self._judge_now(quick)
-                    else:
-                        self._add(bundle.record_at(line, number), trusted)
+            for (low, high), summary in self._examiner.spans(
+                str(bundle.path), bundle.text_headers, spans
+            ):
+                if summary is not None and self._apply(summary):
+                    count += summary.lines
+                else:
+                    for line in bundle.lines_between(low, high):
+                        count += 1
+                        self.feed(bundle.record_at(line, count))
                 self._maybe_progress()
         except BaseException:
             self._examiner.close()  # a malformed bundle: stop the workers now
             raise
+        if count != expected:
+            raise BundleError(
+                f"{bundle.path}: the end line says {expected} records, the bundle holds {count}"
+            )
+
+    def _apply(self, summary: SpanSummary) -> bool:
+        """Judge a summed-up range of trusted records at once, as :meth:`_judge` would.
+
+        False, with nothing changed, unless every record is trusted and nothing at all is
+        wrong with the range but, perhaps, lifecycle sense: its chains follow on from
+        their heads and every checkpoint it reaches matches. The caller then feeds the
+        range record by record, which finds and words what is wrong.
+        """
+        if self._chunk:
+            self._flush()
+        if self._examiner.busy:
+            for earlier in self._examiner.drain():
+                self._judge(earlier)
+        grown = []
+        for run in summary.partitions:
+            partition = self._partition(run.topic, run.partition)
+            if partition.seen + len(run.offsets) > self._trusted_size(partition, run):
+                return False
+            result = self._grown(partition, run)
+            if result is None:
+                return False
+            grown.append((partition, len(run.offsets), result))
+        if not all(self._chains.continues(run.first) for run in summary.chains):
+            return False
+        for partition, count, (grown_tree, matched, pending) in grown:
+            partition.seen += count
+            partition.tree, partition.trusted_pending = grown_tree, pending
+            self.report.checkpoints_matched += matched
+        for chain in summary.chains:
+            self._chains.advance_run(chain.first, chain.hashes, chain.offsets)
+        for item in summary.events:
+            self._lifecycle(item)
+        self.report.records += summary.lines
+        self.report.trusted += summary.lines
+        return True
+
+    def _grown(
+        self, partition: _Partition, run: PartitionRun
+    ) -> tuple[CompactRange, int, int] | None:
+        """(tree with the run's leaves, checkpoints matched, trusted pending); None on a
+        checkpoint the new leaves do not reproduce."""
+        tree, pending, matched = partition.tree.copy(), partition.trusted_pending, 0
+        base, count, done = tree.size, len(run.offsets), 0
+        sizes = self._checkpoint_sizes(partition, run.topic, run.partition)
+        for size in sizes[
+            bisect.bisect_right(sizes, base) : bisect.bisect_right(sizes, base + count)
+        ]:
+            tree.extend(run.leaves, done, size - base)
+            pending, done = pending + size - base - done, size - base
+            expected = self._book.roots_at(run.topic, run.partition, size) if self._book else []
+            if not expected:
+                continue
+            root = tree.root()
+            if any(signed != root for signed, _ in expected):
+                return None
+            matched, pending = matched + len(expected), 0
+        tree.extend(run.leaves, done, count)
+        return tree, matched, pending + count - done
 
     def _next_trusted(self, topic: str, number: int) -> bool:
         """Whether the next record of this partition lies under a trusted checkpoint."""
         partition = self._partition(topic, number)
+        trusted = partition.seen < self._trusted_size(partition, (topic, number))
+        partition.seen += 1
+        return trusted
+
+    def _trusted_size(self, partition: _Partition, place: PartitionRun | tuple[str, int]) -> int:
+        """Records of the partition trusted on a checkpoint (looked up once)."""
         if partition.trusted_size is None:
+            topic, number = place if isinstance(place, tuple) else (place.topic, place.partition)
             partition.trusted_size = (
                 self._book.trusted_size(topic, number)
                 if self.options.mode is Mode.CHECKPOINT
@@ -221,9 +213,14 @@ class Replayer:
                 and self.options.from_start
                 else 0
             )
-        trusted = partition.seen < partition.trusted_size
-        partition.seen += 1
-        return trusted
+        return partition.trusted_size
+
+    def _checkpoint_sizes(self, partition: _Partition, topic: str, number: int) -> list[int]:
+        """The sizes the partition has a checkpoint for, in order (looked up once)."""
+        if partition.checkpointed is None:
+            found = () if self._book is None else self._book.sizes(topic, number)
+            partition.checkpointed = sorted(found) if self.options.from_start else []
+        return partition.checkpointed
 
     def _add(self, record: Record, trusted: bool) -> None:
         self._chunk.append((record, trusted))
@@ -293,12 +290,16 @@ class Replayer:
             self.report.trusted += 1
         else:
             self.report.verified += 1
-        if self.options.lifecycle and item.event is not None and not repeat:
+        if not repeat:
+            self._lifecycle(item)
+        self._append_leaf(item)
+
+    def _lifecycle(self, item: Examined) -> None:
+        if self.options.lifecycle and item.event is not None:
             try:
                 self._tracker.apply(item.event, publisher=item.agency or "")
             except LifecycleError as error:
                 self._flag(_at(item, Kind.LIFECYCLE, str(error)))
-        self._append_leaf(item)
 
     def _append_leaf(self, item: Examined) -> None:
         if item.hash is None:
@@ -310,9 +311,9 @@ class Replayer:
         if self._book is None or not self.options.from_start:
             return
         size = partition.tree.size
-        if partition.checkpointed is None:
-            partition.checkpointed = self._book.sizes(item.topic, item.partition)
-        if size not in partition.checkpointed:
+        sizes = self._checkpoint_sizes(partition, item.topic, item.partition)
+        at = bisect.bisect_left(sizes, size)
+        if at == len(sizes) or sizes[at] != size:
             return
         expected = self._book.roots_at(item.topic, item.partition, size)
         if not expected:

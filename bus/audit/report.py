@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from bus.audit.anomaly import Anomaly
-from bus.audit.replay import AuditReport
+from bus.audit.outcome import AuditReport
 
 __all__ = ["render_html", "render_json", "render_text"]
 

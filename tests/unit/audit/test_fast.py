@@ -199,7 +199,7 @@ def test_checkpoint_mode_over_a_bundle_on_workers_finds_the_same(
         for record in tampered:
             writer.record(record)
     replay_module = importlib.import_module("bus.audit.replay")  # the package shadows it
-    monkeypatch.setattr(replay_module, "_LINE_CHUNK", 4)  # many chunks, on 2 workers
+    monkeypatch.setattr(replay_module, "_SPAN_BYTES", 4000)  # ranges of 2–3 records, 2 workers
     for workers in (1, 2):
         options = ReplayOptions(mode=Mode.CHECKPOINT, workers=workers)
         report = replay_bundle(path, options=options)
