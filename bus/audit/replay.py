@@ -13,6 +13,10 @@ continuity (:mod:`bus.audit.chains`), lifecycle sense (:class:`LifecycleTracker`
 Merkle root of each partition's accepted records against the signed checkpoints
 (:mod:`bus.audit.trust`). Only per-chain heads, per-partition compact ranges and
 per-entity lifecycle state are held: memory does not grow with the number of records.
+
+In checkpoint mode over a bundle (:meth:`Replayer.feed_bundle`) stage 1 works on byte
+ranges of the file and stage 2 takes a plainly clean, trusted range whole
+(:mod:`bus.audit.spans`); any other range goes record by record, as above.
 """
 
 from __future__ import annotations
