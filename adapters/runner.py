@@ -1,6 +1,6 @@
 """One agency's adapter service: local system ⇄ mapping ⇄ durable outbox ⇄ bus.
 
-Three loops run side by side until ``stop`` is set (SIGTERM in ``silian agency run``):
+These run side by side until ``stop`` is set (SIGTERM in ``silian agency run``):
 
 * **local → outbox**: new local records are mapped to contract events and stored in the
   durable outbox (:mod:`adapters.outbox`) *before* the local system is told they were
@@ -12,6 +12,10 @@ Three loops run side by side until ``stop`` is set (SIGTERM in ``silian agency r
   into the local system, idempotently, answering ``receipt.rejected`` for what it refuses.
   When Kafka is unreachable the loop backs off and tries again; events keep collecting
   in the outbox and drain in order when it returns — across adapter restarts too.
+* **broker watch**: a small question to the broker every few seconds, with its own time
+  limit (:mod:`adapters._liveness`). The link loop may wait, unbounded, in a call that
+  only the broker's return ends (an offset commit waiting for the group coordinator, a
+  receipt's acknowledgement); the watch says the bus is unreachable meanwhile.
 * **health**: the report (:mod:`adapters.health`) is rewritten every second.
 """
 
@@ -24,6 +28,7 @@ from datetime import timedelta
 from typing import Any
 
 from adapters._inbound import InboundWriter, StoppingError
+from adapters._liveness import BrokerWatch
 from adapters._runtime import quietly, transport_for
 from adapters.base import (
     BadLocalDataError,
@@ -57,6 +62,9 @@ log = get_logger("silian.adapter")
 # An event whose predecessor this agency has not seen yet (a hit on an alert still on its
 # way) waits this long in the outbox before it is marked failed.
 _HOLD_LIMIT = timedelta(hours=1)
+# How often the broker watch asks the broker; each question may take request_timeout_ms,
+# so an outage shows in the health report within that plus this (and a report's second).
+_WATCH_INTERVAL = 2.0
 
 
 class AgencyRunner:
@@ -99,6 +107,11 @@ class AgencyRunner:
             "local": {"reachable": None, "error": None},
         }
         self._health_server: HealthServer | None = None
+        self._watch = BrokerWatch(
+            self._ask_broker,
+            interval=_WATCH_INTERVAL,
+            timeout=config.bus.request_timeout_ms / 1000,
+        )
         self._inbound = InboundWriter(
             state=self.state,
             mapping=self.mapping,
@@ -130,6 +143,7 @@ class AgencyRunner:
             tasks = [
                 asyncio.create_task(self._local_loop(), name="local"),
                 asyncio.create_task(self._link_loop(), name="link"),
+                asyncio.create_task(self._watch.run(stop), name="watch"),
                 asyncio.create_task(self._health_loop(), name="health"),
             ]
             try:
@@ -281,11 +295,16 @@ class AgencyRunner:
         await self._subscription.start()
         # Started clients prove nothing once started (a restart of the loop reuses them):
         # ask the broker something before saying it is connected.
-        await self._transport.describe_topics([family_topic(self.federation, Family.RECEIPT)])
+        await self._ask_broker()
+        self._watch.answered()
         if not self._status["bus"]["connected"]:
             log.info("bus.connected", transport=self.config.bus.transport_label)
             self._status["bus"] = {"connected": True, "since": format_time(now()), "error": None}
         return self._subscription
+
+    async def _ask_broker(self) -> None:
+        """A small question only a reachable broker answers (the watch's and the loop's)."""
+        await self._transport.describe_topics([family_topic(self.federation, Family.RECEIPT)])
 
     async def drain(self) -> int:
         """Publish pending outbox entries in order; TransportError stops the pass."""
@@ -335,6 +354,7 @@ class AgencyRunner:
             self._bus_down(f"no acknowledgement from Kafka for {limit:.0f}s; the event waits")
             await asyncio.wait({task})
         published = task.result()
+        self._watch.answered()
         if not self._status["bus"]["connected"]:
             log.info("bus.connected", transport=self.config.bus.transport_label)
             self._status["bus"] = {"connected": True, "since": format_time(now()), "error": None}
@@ -352,7 +372,7 @@ class AgencyRunner:
             local = await self.local.health()
         except Exception as error:  # noqa: BLE001 - the report shows it instead
             local = {"error": f"{type(error).__name__}: {error}"}
-        bus, local_status = dict(self._status["bus"]), dict(self._status["local"])
+        bus, local_status = self._bus_status(), dict(self._status["local"])
         ok = bus["connected"] and local_status.get("reachable") is not False
         return {
             "status": "ok" if ok else "degraded",
@@ -364,6 +384,20 @@ class AgencyRunner:
             "local": {"kind": self.config.local.kind, **local_status, **local},
             **counts,
         }
+
+    def _bus_status(self) -> dict[str, Any]:
+        """The link loop's judgement, overruled by the broker watch's silence: the loop may
+        be blocked in a call that waits for the broker and not know yet."""
+        bus = dict(self._status["bus"])
+        if not bus["connected"]:
+            return bus
+        silence = self._watch.silence()
+        if silence is not None:
+            return {"connected": False, "since": format_time(silence.since), "error": str(silence)}
+        answering = self._watch.answering_since
+        if answering is not None and (bus["since"] is None or parse_time(bus["since"]) < answering):
+            bus["since"] = format_time(answering)  # connected again after a silence
+        return bus
 
     async def _write_health(self) -> None:
         report = await self.health()
