@@ -429,10 +429,17 @@ def server_properties(
 
 
 def _kafka_uuid() -> str:
-    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding."""
+    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding.
+
+    Never one that starts with "-" (1 in 64 would): the storage tool reads it as an
+    option and refuses to format. Kafka's own ``Uuid.randomUuid`` avoids them too.
+    """
     import base64  # noqa: PLC0415 - only needed once per cluster
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode("ascii").rstrip("=")
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode("ascii").rstrip("=")
+        if not text.startswith("-"):
+            return text
 
 
 async def _count_brokers(bootstrap: str) -> int:
