@@ -235,7 +235,10 @@ _MIN_PARALLEL = 256
 
 
 class FastPath(Protocol):
-    """Checkpoint mode's shortcut for trusted records (:class:`bus.audit.fast.FastJudge`)."""
+    """The replay's shortcut (:class:`bus.audit.fast.FastJudge`): for trusted records in
+    checkpoint mode, for every record when it ``verifies`` signatures itself (full mode)."""
+
+    verifies: bool
 
     def examine(self, record: Record) -> Examined | None: ...
 
@@ -257,7 +260,7 @@ class _Judges:
     fast: FastPath | None
 
     def one(self, record: Record, trusted: bool) -> Examined:
-        if trusted and self.fast is not None:
+        if self.fast is not None and (trusted or self.fast.verifies):
             quick = self.fast.examine(record)
             if quick is not None:
                 return quick

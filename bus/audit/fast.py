@@ -1,9 +1,11 @@
-"""Checkpoint mode's fast path: a record under a trusted, cosigned checkpoint, at hashing speed.
+"""The replay's fast path: a record examined on its raw parts, without dataclasses.
 
-Such a record needs its hash — ``SHA-256(signature base || signature)`` — for the Merkle
-root that proves the trust, plus the cheap judgements that do not need Ed25519 (key in
-force at ``ce_time``, permission, decoding for the lifecycle judge). The signature base
-is built straight from the raw header bytes, without dataclasses or re-encoding;
+In checkpoint mode a record under a trusted, cosigned checkpoint needs its hash —
+``SHA-256(signature base || signature)`` — for the Merkle root that proves the trust,
+plus the cheap judgements that do not need Ed25519 (key in force at ``ce_time``,
+permission, decoding for the lifecycle judge). In full mode the same path checks the
+Ed25519 signature too (``FastJudge(verify=True)``). The signature base is built straight
+from the raw header text, with one format operation;
 :func:`fast_signature_base` equals :func:`bus.envelope.signature.signature_base` byte for
 byte (tests/unit/audit/test_fast.py).
 
@@ -24,7 +26,7 @@ from datetime import UTC, datetime
 from agencies.agreement import Agreement
 from agencies.errors import PermissionDeniedError, UnknownAgencyError, VerificationError
 from agencies.history import AgreementHistory
-from agencies.keys import KeyRecord
+from agencies.keys import KeyRecord, VerifyKey
 from bus.audit.anomaly import Kind
 from bus.audit.examine import Examined, for_lifecycle
 from bus.context import parse_handling
@@ -55,8 +57,8 @@ _SOURCE_PREFIX = "urn:silian:agency:"
 _I_SPEC, _I_ID, _I_SOURCE, _I_TYPE, _I_TIME = 0, 1, 2, 3, 4
 _I_CONTENT, _I_HANDLING, _I_KEYID, _I_CHAIN, _I_SEQ, _I_PREV = 6, 8, 10, 11, 12, 13
 _sha256 = hashlib.sha256
-_Window = tuple[datetime | None, datetime | None]
-_NO_WINDOW: _Window = (None, None)
+_Key = tuple[datetime, datetime | None, VerifyKey | None]
+_NO_KEY: _Key = (datetime.min.replace(tzinfo=UTC), None, None)
 
 Verdict = tuple[tuple[str, ...], str, int, bytes, tuple[tuple[Kind, str], ...], EventModel | None]
 """A trusted record's judgement: (signed attributes' text, agency, seq, record hash,
@@ -112,26 +114,39 @@ def fast_signature_base(record: Record) -> tuple[bytes, bytes] | None:
 
 
 class FastJudge:
-    """Examines records trusted on a checkpoint; caches permission verdicts per version."""
+    """Examines records on their parts; caches key windows and permission verdicts.
+
+    ``verify=False`` (checkpoint mode): the signature is what the checkpoint vouches for,
+    and is not checked. ``verify=True`` (full mode): the Ed25519 signature is checked too,
+    so an accepted record is exactly what :func:`bus.audit.examine.examine` accepts.
+    """
 
     def __init__(
-        self, agreements: AgreementHistory, policy: VerifyPolicy, decode: bool = True
+        self,
+        agreements: AgreementHistory,
+        policy: VerifyPolicy,
+        decode: bool = True,
+        *,
+        verify: bool = False,
     ) -> None:
         self._agreements, self._policy, self._decode = agreements, policy, decode
+        self.verifies = verify
         self._permissions: dict[tuple[int, str, str, str], tuple[tuple[Kind, str], ...]] = {}
-        self._keys: dict[tuple[int, str], _Window] = {}
+        self._keys: dict[tuple[int, str], _Key] = {}
 
-    def _key_usable(self, version: Agreement, keyid: str, moment: datetime) -> bool:
-        """AgreementHistory.signing_key's judgement, without building a key per record."""
-        window = self._keys.get((id(version), keyid))
-        if window is None:
-            window = self._keys[(id(version), keyid)] = self._key_window(version, keyid)
-        if window is _NO_WINDOW:
-            return False  # not a member then, or a key the version does not declare
-        start, end = window
-        return start <= moment and (end is None or moment < end)  # type: ignore[operator]
+    def _key(self, version: Agreement, keyid: str, moment: datetime) -> VerifyKey | None:
+        """The signing key, if usable at ``moment`` as AgreementHistory.signing_key judges."""
+        found = self._keys.get((id(version), keyid))
+        if found is None:
+            found = self._keys[(id(version), keyid)] = self._key_entry(version, keyid)
+        if found is _NO_KEY:
+            return None  # not a member then, a key the version does not declare, not Ed25519
+        start, end, key = found
+        if moment < start or (end is not None and moment >= end):
+            return None
+        return key
 
-    def _key_window(self, version: Agreement, keyid: str) -> _Window:
+    def _key_entry(self, version: Agreement, keyid: str) -> _Key:
         """When every record of the key (this version's, every later one's) allows its use.
 
         KeyRecord.usable_at's half-open windows, intersected: from the latest
@@ -139,14 +154,18 @@ class FastJudge:
         """
         records = self._key_records(version, keyid)
         if not records:
-            return _NO_WINDOW
+            return _NO_KEY
+        try:
+            key = records[0].verify_key()  # VerificationError unless an Ed25519 key
+        except (VerificationError, ValueError):
+            return _NO_KEY
         ends = [
             moment
             for record in records
             for moment in (record.valid_until, record.revoked_at)
             if moment is not None
         ]
-        return max(record.valid_from for record in records), min(ends, default=None)
+        return max(record.valid_from for record in records), min(ends, default=None), key
 
     def _key_records(self, version: Agreement, keyid: str) -> tuple[KeyRecord, ...]:
         owner = keyid.split(":", 1)[0]
@@ -192,8 +211,7 @@ class FastJudge:
         verdict = self.verdict(topic, timestamp_ms, key, value, named)
         return None if verdict is None else self.examined(topic, partition, offset, verdict)
 
-    @staticmethod
-    def examined(topic: str, partition: int, offset: int, verdict: Verdict) -> Examined:
+    def examined(self, topic: str, partition: int, offset: int, verdict: Verdict) -> Examined:
         """The :class:`Examined` of a :meth:`verdict`."""
         text, agency, seq, record_hash, problems, event = verdict
         return Examined(
@@ -209,7 +227,7 @@ class FastJudge:
             hash=record_hash,
             problems=problems,
             event=event,
-            trusted=True,
+            trusted=not self.verifies,
         )
 
     def verdict(  # noqa: PLR0911 - each refusal hands the record back
@@ -242,16 +260,23 @@ class FastJudge:
         keyid = text[_I_KEYID]
         if keyid.split(":", 1)[0] != agency:
             return None
-        # 4. key in force at ce_time (5., the signature, is what the checkpoint vouches for)
+        # 4. key in force at ce_time
         try:
             version = self._agreements.in_force_at(moment)
         except VerificationError:
             return None
-        if not self._key_usable(version, keyid, moment):
+        signing_key = self._key(version, keyid, moment)
+        if signing_key is None:
             return None
         base = _base(topic, key, text, value)
         if base is None:
             return None
+        # 5. the signature: vouched for by the checkpoint, or checked here (full mode)
+        if self.verifies:
+            try:
+                signing_key.verify(signature, base)
+            except VerificationError:
+                return None
         # 6. permission in force (7. decoding) as bus.audit.examine judges them
         problems, event = self._judge(value, text, agency, moment, version)
         return text, agency, seq, _sha256(base + signature).digest(), problems, event

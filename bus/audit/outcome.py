@@ -26,8 +26,9 @@ class ReplayOptions:
     complete: bool = True  # … and runs to its end (checkpoints beyond it are flagged)
     lifecycle: bool = True
     max_anomalies: int = 100_000
-    # Checkpoint mode's fast path (bus.audit.fast); off only to measure what it saves.
-    fast_trusted: bool = True
+    # The fast path (bus.audit.fast, bus.audit.spans): records judged on their raw parts,
+    # a bundle by byte ranges; off only to measure what it saves. Same report either way.
+    fast_path: bool = True
 
 
 @dataclass(kw_only=True)

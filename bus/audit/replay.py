@@ -22,6 +22,7 @@ ranges of the file and stage 2 takes a plainly clean, trusted range whole
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import time
 from collections.abc import Callable, Iterable
@@ -32,7 +33,7 @@ from bus.audit.anomaly import Anomaly, Kind
 from bus.audit.bundle import Bundle, byte_spans
 from bus.audit.chains import ChainJudge
 from bus.audit.errors import BundleError
-from bus.audit.examine import Examined, Examiner
+from bus.audit.examine import Examined, Examiner, FastFactory
 from bus.audit.fast import FastJudge
 from bus.audit.merkle import CompactRange
 from bus.audit.outcome import AuditReport, Mode, ReplayOptions
@@ -71,8 +72,11 @@ class Replayer:
         source: str = "",
     ) -> None:
         self.options = options or ReplayOptions()
-        self._fast = self.options.mode is Mode.CHECKPOINT and self.options.fast_trusted
-        fast = FastJudge if self._fast else None
+        self._fast = self.options.fast_path
+        self._checkpoint_mode = self.options.mode is Mode.CHECKPOINT
+        fast: FastFactory | None = None
+        if self._fast:  # checkpoint mode trusts signatures under checkpoints; full checks all
+            fast = FastJudge if self._checkpoint_mode else functools.partial(FastJudge, verify=True)
         self._examiner = Examiner(
             agreements, self.options.policy, workers=self.options.workers, fast=fast
         )
@@ -109,13 +113,14 @@ class Replayer:
     def feed_bundle(self, bundle: Bundle) -> None:
         """Every record of ``bundle``: :meth:`feed_all`, with checkpoint mode on all cores.
 
-        In checkpoint mode with the fast path the workers read the bundle a byte range
-        at a time and sum each range up (:mod:`bus.audit.spans`); a range of trusted,
-        plainly clean records is applied here at once, any other is read again record
-        by record. The report is the same as :meth:`feed_all`'s.
+        With the fast path the workers read the bundle a byte range at a time and sum
+        each range up (:mod:`bus.audit.spans`; signatures checked in full mode, trusted in
+        checkpoint mode); a plainly clean range (of trusted records, in checkpoint mode)
+        is applied here at once, any other is read again record by record. The report is
+        the same as :meth:`feed_all`'s.
         """
         section = bundle.record_section() if self._fast else None
-        if section is None:  # full mode, or a bundle cut short (record_lines says how)
+        if section is None:  # no fast path, or a bundle cut short (record_lines says how)
             self.feed_all(bundle.records())
             return
         start, end, expected = section
@@ -141,12 +146,13 @@ class Replayer:
             )
 
     def _apply(self, summary: SpanSummary) -> bool:
-        """Judge a summed-up range of trusted records at once, as :meth:`_judge` would.
+        """Judge a summed-up range at once, as :meth:`_judge` would record by record.
 
-        False, with nothing changed, unless every record is trusted and nothing at all is
-        wrong with the range but, perhaps, lifecycle sense: its chains follow on from
-        their heads and every checkpoint it reaches matches. The caller then feeds the
-        range record by record, which finds and words what is wrong.
+        False, with nothing changed, unless nothing at all is wrong with the range but,
+        perhaps, lifecycle sense: its chains follow on from their heads, every checkpoint
+        it reaches matches and (checkpoint mode, where signatures were not checked) every
+        record lies under a trusted checkpoint. The caller then feeds the range record by
+        record, which finds and words what is wrong.
         """
         if self._chunk:
             self._flush()
@@ -154,11 +160,12 @@ class Replayer:
             for earlier in self._examiner.drain():
                 self._judge(earlier)
         grown = []
+        trusted = self._checkpoint_mode  # else every signature was checked in the range
         for run in summary.partitions:
             partition = self._partition(run.topic, run.partition)
-            if partition.seen + len(run.offsets) > self._trusted_size(partition, run):
+            if trusted and partition.seen + len(run.offsets) > self._trusted_size(partition, run):
                 return False
-            result = self._grown(partition, run)
+            result = self._grown(partition, run, trusted)
             if result is None:
                 return False
             grown.append((partition, len(run.offsets), result))
@@ -173,11 +180,14 @@ class Replayer:
         for item in summary.events:
             self._lifecycle(item)
         self.report.records += summary.lines
-        self.report.trusted += summary.lines
+        if trusted:
+            self.report.trusted += summary.lines
+        else:
+            self.report.verified += summary.lines
         return True
 
     def _grown(
-        self, partition: _Partition, run: PartitionRun
+        self, partition: _Partition, run: PartitionRun, trusted: bool
     ) -> tuple[CompactRange, int, int] | None:
         """(tree with the run's leaves, checkpoints matched, trusted pending); None on a
         checkpoint the new leaves do not reproduce."""
@@ -188,7 +198,7 @@ class Replayer:
             bisect.bisect_right(sizes, base) : bisect.bisect_right(sizes, base + count)
         ]:
             tree.extend(run.leaves, done, size - base)
-            pending, done = pending + size - base - done, size - base
+            pending, done = pending + (size - base - done if trusted else 0), size - base
             expected = self._book.roots_at(run.topic, run.partition, size) if self._book else []
             if not expected:
                 continue
@@ -197,7 +207,7 @@ class Replayer:
                 return None
             matched, pending = matched + len(expected), 0
         tree.extend(run.leaves, done, count)
-        return tree, matched, pending + count - done
+        return tree, matched, pending + (count - done if trusted else 0)
 
     def _next_trusted(self, topic: str, number: int) -> bool:
         """Whether the next record of this partition lies under a trusted checkpoint."""
@@ -212,9 +222,7 @@ class Replayer:
             topic, number = place if isinstance(place, tuple) else (place.topic, place.partition)
             partition.trusted_size = (
                 self._book.trusted_size(topic, number)
-                if self.options.mode is Mode.CHECKPOINT
-                and self._book is not None
-                and self.options.from_start
+                if self._checkpoint_mode and self._book is not None and self.options.from_start
                 else 0
             )
         return partition.trusted_size

@@ -3,6 +3,7 @@ the same verdict on every record it accepts, and it hands every odd record back.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import importlib
 import random
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from agencies.keys import KeyAlg
 from agencies.signatures import dump_signatures
 from bus.audit.bundle import BundleWriter, open_bundle
 from bus.audit.errors import BundleError
@@ -100,7 +102,8 @@ def test_the_fast_signature_base_is_the_signature_base_byte_for_byte(
     assert refused >= 9
 
 
-def test_the_fast_judge_agrees_with_the_full_examination(tmp_path: Path) -> None:
+@pytest.mark.parametrize("verify", [False, True], ids=["trusted", "verifying"])
+def test_the_fast_judge_agrees_with_the_full_examination(tmp_path: Path, verify: bool) -> None:
     # a key revoked at T_CHANGE and a member that joins at T_CHANGE
     fed = build_federation(tmp_path, late_member=GUANGFENG, revoke=JIANGSHAN)
     old_js = fed.writer(JIANGSHAN)  # its key is revoked at T_CHANGE
@@ -111,13 +114,20 @@ def test_the_fast_judge_agrees_with_the_full_examination(tmp_path: Path) -> None
             fed.writer(GUANGFENG, at=T_CHANGE), 3, start=T_CHANGE - timedelta(hours=1)
         ),
     ]
+    sealing = next(r for r in fed.keystore.records(PUCHENG) if r.alg is KeyAlg.X25519)
+    base = records[0]
+    odd = [
+        _with(base, "ce_keyid", sealing.key_id.encode()),  # a sealing key names the signer
+        _with(base, "ce_signature", base64.b64encode(bytes(64))),  # well formed, wrong
+        dataclasses.replace(base, value=base.value + b" "),  # altered after signing
+    ]
     policy = VerifyPolicy(max_behind=timedelta(days=9999), max_ahead=timedelta(days=9999))
-    judge = FastJudge(fed.agreements, policy)
+    judge = FastJudge(fed.agreements, policy, verify=verify)
     fast_accepted = 0
-    for record in _variants(records):
+    for record in [*_variants(records), *odd]:
         if not record.topic.isascii():
             continue  # Kafka topic names are ASCII; the full path does not expect others
-        full = examine(record, fed.agreements, policy, trusted=True)
+        full = examine(record, fed.agreements, policy, trusted=not verify)
         quick = judge.examine(record)
         if quick is None:
             continue  # handed to the full path
@@ -125,9 +135,14 @@ def test_the_fast_judge_agrees_with_the_full_examination(tmp_path: Path) -> None
         assert full.hash is not None, (full.problems, record.offset)
         assert quick == full
     assert fast_accepted > 20
-    # the fast path refused what the full path refuses (revoked, not yet a member) …
-    refusing = [r for r in records if examine(r, fed.agreements, policy, trusted=True).hash is None]
-    assert refusing
+    # the fast path refused what the full path refuses (revoked, not yet a member, a
+    # sealing key as signer; in full mode also every signature that does not verify)
+    refusing = [
+        r
+        for r in [*records, *odd]
+        if examine(r, fed.agreements, policy, trusted=not verify).hash is None
+    ]
+    assert len(refusing) >= (len(odd) + 1 if verify else 2)
     assert all(judge.examine(r) is None for r in refusing)
 
 
@@ -142,7 +157,7 @@ def test_checkpoint_mode_finds_the_same_with_and_without_the_fast_path(
 
     def run(fast: bool) -> list[tuple[str, int | None, str]]:
         book = CheckpointBook(federation.agreements, federation="jpg", keeper=JIANGSHAN)
-        options = ReplayOptions(mode=Mode.CHECKPOINT, workers=1, fast_trusted=fast)
+        options = ReplayOptions(mode=Mode.CHECKPOINT, workers=1, fast_path=fast)
         report = replay(
             tampered, federation.agreements, options=options, checkpoints=notes, book=book
         )
