@@ -7,25 +7,17 @@ be, and that the baselines report positive figures, so the script cannot rot uns
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-_SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "audit_bench.py"
+from tests.bench_scripts import load_bench
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("audit_bench", _SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("audit_bench")
 
 
 def test_a_small_history_replays_clean_in_every_mode(
@@ -34,11 +26,11 @@ def test_a_small_history_replays_clean_in_every_mode(
     monkeypatch.setattr(bench, "CHECKPOINT_EVERY", 40)  # several checkpoints per partition
     bundle = bench.generate(tmp_path, 600)
     assert bench.generate(tmp_path, 600) == bundle  # cached
-    for mode in ("full", "checkpoint", "checkpoint-slow"):
+    for mode in bench._MODES:
         result = bench.measure(bundle, mode)
         assert result["clean"], result
         assert result["records"] == 600
-        expected = (0, 600) if mode == "full" else (600, 0)
+        expected = (0, 600) if mode.startswith("full") else (600, 0)
         assert (result["trusted"], result["verified"]) == expected
     assert bench.raw_hash_rate(bundle) > 0
     rate, cores = bench.read_floor_rate(bundle)

@@ -6,9 +6,7 @@ path delivers and reports positive, finite figures, so the script cannot rot uns
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -16,19 +14,12 @@ import pytest
 
 from bus.federation import create_federation
 from contracts.registry import encode
-
-_SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "bus_throughput.py"
+from tests.bench_scripts import load_bench
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bus_throughput", _SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while being made
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("bus_throughput")
 
 
 def test_events_are_distinct_and_of_the_asked_size(bench: ModuleType) -> None:
