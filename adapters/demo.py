@@ -106,27 +106,32 @@ class LinkSwitch(Transport):
         self.inner = inner
         self.down = False
 
-    def check(self, action: str) -> None:
+    async def guard(self, action: str) -> None:
+        """Before ``action`` needs the broker: fail while the link is down."""
         if self.down:
             raise TransportError(f"{action} failed: the link is down")
 
+    def fetched(self, records: list[Record]) -> list[Record]:
+        """What a fetch returned (a subclass may cut the link right after one)."""
+        return records
+
     async def start(self) -> None:
-        self.check("connecting")
+        await self.guard("connecting")
         await self.inner.start()
 
     async def stop(self) -> None:
         await self.inner.stop()
 
     async def send(self, record: OutgoingRecord) -> Coordinates:
-        self.check(f"send to topic {record.topic!r}")
+        await self.guard(f"send to topic {record.topic!r}")
         return await self.inner.send(record)
 
     async def ensure_topics(self, specs: Iterable[TopicSpec]) -> TopicChanges:
-        self.check("ensuring topics")
+        await self.guard("ensuring topics")
         return await self.inner.ensure_topics(specs)
 
     async def describe_topics(self, names: Iterable[str]) -> dict[str, TopicDescription]:
-        self.check("describing topics")
+        await self.guard("describing topics")
         return await self.inner.describe_topics(names)
 
     def consumer(
@@ -149,7 +154,7 @@ class _SwitchedConsumer(Consumer):
         self._link = link
 
     async def start(self) -> None:
-        self._link.check("starting a consumer")
+        await self._link.guard("starting a consumer")
         await self._inner.start()
 
     async def stop(self) -> None:
@@ -159,10 +164,10 @@ class _SwitchedConsumer(Consumer):
         if self._link.down:
             await asyncio.sleep(timeout)
             return []
-        return await self._inner.fetch(max_records=max_records, timeout=timeout)
+        return self._link.fetched(await self._inner.fetch(max_records=max_records, timeout=timeout))
 
     async def commit(self, offsets: Mapping[tuple[str, int], int]) -> None:
-        self._link.check("committing offsets")
+        await self._link.guard("committing offsets")
         await self._inner.commit(offsets)
 
     async def seek_to_beginning(self) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,13 +20,7 @@ from adapters.runner import AgencyRunner
 from agencies.folder import AgreementFolder
 from bus.topics import TopicPlan, plan_topics
 from bus.transport.base import (
-    Consumer,
-    Coordinates,
-    OutgoingRecord,
     Record,
-    TopicChanges,
-    TopicDescription,
-    TopicSpec,
     Transport,
 )
 from bus.transport.embedded import EmbeddedTransport
@@ -55,66 +49,14 @@ class StallingLink(LinkSwitch):
         else:
             self._up.set()
 
-    async def send(self, record: OutgoingRecord) -> Coordinates:
-        await self._up.wait()
-        return await self.inner.send(record)
+    async def guard(self, action: str) -> None:
+        await self._up.wait()  # no error: the call waits until the broker returns
 
-    async def ensure_topics(self, specs: Iterable[TopicSpec]) -> TopicChanges:
-        await self._up.wait()
-        return await self.inner.ensure_topics(specs)
-
-    async def describe_topics(self, names: Iterable[str]) -> dict[str, TopicDescription]:
-        await self._up.wait()
-        return await self.inner.describe_topics(names)
-
-    def consumer(
-        self,
-        *,
-        group_id: str,
-        topics: Iterable[str],
-        pattern: str | None = None,
-        from_beginning: bool = True,
-    ) -> Consumer:
-        inner = self.inner.consumer(
-            group_id=group_id, topics=topics, pattern=pattern, from_beginning=from_beginning
-        )
-        return _StallingConsumer(inner, self)
-
-
-class _StallingConsumer(Consumer):
-    def __init__(self, inner: Consumer, link: StallingLink) -> None:
-        self._inner = inner
-        self._link = link
-
-    async def start(self) -> None:
-        await self._link._up.wait()
-        await self._inner.start()
-
-    async def stop(self) -> None:
-        await self._inner.stop()
-
-    async def fetch(self, *, max_records: int = 500, timeout: float = 1.0) -> list[Record]:
-        if self._link.down:
-            await asyncio.sleep(timeout)
-            return []
-        records = await self._inner.fetch(max_records=max_records, timeout=timeout)
-        if records and self._link.cut_after_fetch:
-            self._link.cut_after_fetch = False
-            self._link.down = True
+    def fetched(self, records: list[Record]) -> list[Record]:
+        if records and self.cut_after_fetch:
+            self.cut_after_fetch = False
+            self.down = True
         return records
-
-    async def commit(self, offsets: Mapping[tuple[str, int], int]) -> None:
-        await self._link._up.wait()
-        await self._inner.commit(offsets)
-
-    async def seek_to_beginning(self) -> None:
-        await self._inner.seek_to_beginning()
-
-    async def seek(self, positions: Mapping[tuple[str, int], int]) -> None:
-        await self._inner.seek(positions)
-
-    def assignment(self) -> frozenset[tuple[str, int]]:
-        return self._inner.assignment()
 
 
 @contextlib.asynccontextmanager
