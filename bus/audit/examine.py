@@ -356,17 +356,18 @@ class Examiner:
     def spans(
         self, path: str, text_headers: bool, spans: Iterable[tuple[int, int]]
     ) -> Iterator[tuple[tuple[int, int], SpanSummary | None]]:
-        """Checkpoint mode over a bundle: each byte range of record lines, summed up.
+        """A bundle on the fast path: each byte range of record lines, summed up.
 
         The workers read the ranges from the file themselves and examine every record
-        as trusted (:func:`bus.audit.spans.summarise_span`); the caller decides whether
-        the records are trusted (it alone knows their positions) and reads a range again
-        record by record where it is not, or where the summary is None. One worker, or a
-        history of one range, is examined here. Results come in order.
+        on the fast path (:func:`bus.audit.spans.summarise_span`: as trusted in checkpoint
+        mode, the caller alone knowing which records really are; signatures checked in
+        full mode); the caller reads a range again record by record where the summary is
+        None or cannot be applied. One worker, or a history of one range, is examined
+        here. Results come in order.
         """
         fast = self._judges.fast
         if fast is None:
-            raise ValueError("summing up ranges needs checkpoint mode's fast path")
+            raise ValueError("summing up ranges needs the fast path")
         spans = iter(spans)
         ahead = list(itertools.islice(spans, 2))
         if self.workers == 1 or len(ahead) < 2:

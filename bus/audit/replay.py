@@ -14,9 +14,9 @@ Merkle root of each partition's accepted records against the signed checkpoints
 (:mod:`bus.audit.trust`). Only per-chain heads, per-partition compact ranges and
 per-entity lifecycle state are held: memory does not grow with the number of records.
 
-In checkpoint mode over a bundle (:meth:`Replayer.feed_bundle`) stage 1 works on byte
-ranges of the file and stage 2 takes a plainly clean, trusted range whole
-(:mod:`bus.audit.spans`); any other range goes record by record, as above.
+Over a bundle (:meth:`Replayer.feed_bundle`) stage 1 works on byte ranges of the file
+and stage 2 takes a plainly clean range whole (:mod:`bus.audit.spans`; in checkpoint
+mode only a range of trusted records); any other range goes record by record, as above.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ __all__ = ["AuditReport", "Mode", "ReplayOptions", "Replayer", "replay"]
 
 _CHUNK = 512
 _sha256 = hashlib.sha256
-_SPAN_BYTES = 1 << 20  # bundle bytes per worker task in checkpoint mode
+_SPAN_BYTES = 1 << 20  # bundle bytes per worker task (a bundle on the fast path)
 
 
 @dataclass(slots=True)
@@ -111,7 +111,7 @@ class Replayer:
             self.feed(record)
 
     def feed_bundle(self, bundle: Bundle) -> None:
-        """Every record of ``bundle``: :meth:`feed_all`, with checkpoint mode on all cores.
+        """Every record of ``bundle``: :meth:`feed_all`, with the reading on all cores too.
 
         With the fast path the workers read the bundle a byte range at a time and sum
         each range up (:mod:`bus.audit.spans`; signatures checked in full mode, trusted in

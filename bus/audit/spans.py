@@ -1,9 +1,10 @@
-"""Checkpoint mode over a bundle, a byte range at a time: per-record work in the workers.
+"""A bundle replayed a byte range at a time: the per-record work in the workers.
 
 A worker reads a range of record lines straight from the bundle file, examines each
-record as trusted (:class:`bus.audit.fast.FastJudge`: everything but the signature) and
-sums the range up (:class:`SpanSummary`): per partition the Merkle leaves in order, per
-chain the run of records it saw — contiguous seqs, each naming the one before — and the
+record on the fast path (:class:`bus.audit.fast.FastJudge`: in checkpoint mode
+everything but the signature, in full mode the signature too) and sums the range up
+(:class:`SpanSummary`): per partition the Merkle leaves in order, per chain the run of
+records it saw — contiguous seqs, each naming the one before — and the
 decoded events the lifecycle judge needs. The replay then applies a whole range at once
 (:meth:`bus.audit.replay.Replayer.feed_bundle`): a few operations per chain and a hash
 per leaf, instead of judging record by record.
