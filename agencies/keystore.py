@@ -26,11 +26,41 @@ from pydantic import TypeAdapter, ValidationError
 from agencies.errors import KeyStoreError
 from agencies.keys import KeyAlg, KeyRecord, SealingKey, SigningKey, newest_usable
 
-__all__ = ["KeyPair", "KeyStore"]
+__all__ = ["Imported", "KeyPair", "KeyStore"]
 
 _log = structlog.get_logger(__name__)
 _RECORDS = TypeAdapter(tuple[KeyRecord, ...])
 _FORMAT = "silian-keys-v1"
+_EXPORT_FORMAT = "silian-public-keys-v1"
+
+
+@dataclass(frozen=True, slots=True)
+class Imported:
+    """What importing did with one record: ``added``, ``updated`` or ``unchanged``."""
+
+    change: str
+    record: KeyRecord
+
+
+def _check_narrows(before: KeyRecord, after: KeyRecord, source: str) -> None:
+    """KeyStoreError unless ``after`` only ends or revokes ``before`` (earlier, never later)."""
+    same_key = before.model_dump(include=_IDENTITY) == after.model_dump(include=_IDENTITY)
+
+    def not_later(old: datetime | None, new: datetime | None) -> bool:
+        return old is None or (new is not None and new <= old)
+
+    if not (
+        same_key
+        and not_later(before.valid_until, after.valid_until)
+        and not_later(before.revoked_at, after.revoked_at)
+    ):
+        raise KeyStoreError(
+            f"{source}: key {after.key_id} would be widened or changed, not only ended or "
+            "revoked; a key's window can only narrow (nothing imported)"
+        )
+
+
+_IDENTITY = {"key_id", "agency", "alg", "public_key", "valid_from"}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -92,6 +122,66 @@ class KeyStore:
         """Import another agency's public record (e.g. to build an agreement)."""
         others = [r for r in self.records() if r.key_id != record.key_id]
         self._write_records([*others, record])
+
+    def own_agencies(self) -> tuple[str, ...]:
+        """The agencies this machine holds a private key of."""
+        return tuple(sorted({r.agency for r in self.records() if self.has_private(r.key_id)}))
+
+    def export_public(self, agencies: tuple[str, ...]) -> bytes:
+        """A file of these agencies' public records, to hand to the other members.
+
+        Only public records: the file may travel by any channel, but whoever imports it
+        must confirm the key ids with the sending agency over another (a phone call):
+        the fingerprint in each id is what proves whose key it is.
+        """
+        records = [r for r in self.records() if r.agency in agencies]
+        missing = sorted(set(agencies) - {r.agency for r in records})
+        if missing:
+            raise KeyStoreError(f"no keys of {', '.join(missing)} in {self._dir}")
+        payload = {
+            "format": _EXPORT_FORMAT,
+            "records": [r.model_dump(mode="json", exclude_none=True) for r in records],
+        }
+        return (json.dumps(payload, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+    def import_public(self, data: bytes, *, source: str = "the file") -> list[Imported]:
+        """Take in another agency's exported public records; all of them, or none.
+
+        A new key is added; a known one may only *narrow*: a revocation or an earlier end
+        added by its owner (never undone or widened here). A record of a key whose private
+        half is on this machine is refused unless identical: this machine's own record is
+        the authority on it.
+        """
+        try:
+            raw = json.loads(data)
+            if not isinstance(raw, dict) or raw.get("format") != _EXPORT_FORMAT:
+                raise KeyStoreError(f"{source} is not a silian public key file ({_EXPORT_FORMAT})")
+            incoming = _RECORDS.validate_python(raw.get("records"))
+        except (ValueError, ValidationError) as error:
+            if isinstance(error, KeyStoreError):
+                raise
+            raise KeyStoreError(f"{source} is not a valid public key file: {error}") from None
+        known = {r.key_id: r for r in self.records()}
+        outcome: list[Imported] = []
+        for record in incoming:
+            before = known.get(record.key_id)
+            if before == record:
+                outcome.append(Imported("unchanged", record))
+                continue
+            if self.has_private(record.key_id):
+                raise KeyStoreError(
+                    f"{source}: key {record.key_id} is this machine's own; its record here "
+                    "is the authority on it (nothing imported)"
+                )
+            if before is not None:
+                _check_narrows(before, record, source)
+            known[record.key_id] = record
+            outcome.append(Imported("added" if before is None else "updated", record))
+        if any(item.change != "unchanged" for item in outcome):
+            self._write_records(list(known.values()))
+        for item in outcome:
+            _log.info("keys.imported", key_id=item.record.key_id, change=item.change)
+        return outcome
 
     # -- private keys ---------------------------------------------------------------------
 

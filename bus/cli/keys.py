@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -80,6 +82,25 @@ def register(sub: Any) -> None:
     revoke.add_argument("--key-id", default=None, help="revoke only this key")
     revoke.add_argument("--reason", required=True, help="why (kept in the public record)")
     revoke.set_defaults(func=_revoke)
+    export = command(
+        "export",
+        "write this machine's agencies' public key records to a file for the other members "
+        "(default: every agency with a private key here)",
+        agency_required=False,
+    )
+    export.add_argument(
+        "--out", type=Path, default=None, help="file to write (default: standard output)"
+    )
+    export.set_defaults(func=_export)
+    imp = k_sub.add_parser(
+        "import",
+        help="take in another agency's exported public key records (then confirm the key ids "
+        "with that agency by phone)",
+    )
+    imp.add_argument("file", type=Path, help="a file written by silian keys export")
+    add_keystore_args(imp)
+    add_json_flag(imp)
+    imp.set_defaults(func=_import)
 
 
 def _name(code: str) -> str:
@@ -132,4 +153,42 @@ def _revoke(args: argparse.Namespace) -> int:
     store = keystore_from_args(args)
     revoked = store.revoke(args.agency, now=now_local(), reason=args.reason, key_id=args.key_id)
     _print(revoked, args.json)
+    return ExitCode.OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    store = keystore_from_args(args)
+    agencies = (agency(args.agency).code,) if args.agency else store.own_agencies()
+    if not agencies:
+        raise ConfigError(
+            f"no private key in {store.directory}: name the agency with --agency, or make "
+            "keys first with: silian keys new --agency CODE"
+        )
+    document = store.export_public(agencies)
+    if args.out is None:
+        sys.stdout.write(document.decode("utf-8"))
+        return ExitCode.OK
+    args.out.write_bytes(document)
+    count = len(json.loads(document)["records"])
+    if args.json:
+        emit_json({"file": str(args.out), "agencies": list(agencies), "records": count})
+    else:
+        names = ", ".join(_name(code) for code in agencies)
+        print(f"wrote {count} public key records of {names} to {args.out}")
+    return ExitCode.OK
+
+
+def _import(args: argparse.Namespace) -> int:
+    store = keystore_from_args(args)
+    imported = store.import_public(args.file.read_bytes(), source=str(args.file))
+    if args.json:
+        emit_json([{"change": item.change, **_row(item.record)} for item in imported])
+        return ExitCode.OK
+    for item in imported:
+        print(f"{item.change:9}  {_name(item.record.agency)}  {item.record.key_id}")
+    if any(item.change == "added" for item in imported):
+        print(
+            "confirm each added key id with its agency by phone before signing an agreement "
+            "with it: the fingerprint at its end proves whose key it is"
+        )
     return ExitCode.OK
