@@ -51,7 +51,6 @@ __all__ = [
     "header_bytes",
     "header_json",
     "open_bundle",
-    "parse_record_line",
 ]
 
 BUNDLE_FORMAT = "silian-audit-bundle-v2"
@@ -81,7 +80,9 @@ def header_bytes(stored: object, text_headers: bool) -> bytes:
         return _a2b(stored, strict_mode=True)  # type: ignore[arg-type]
     if isinstance(stored, str):
         return stored.encode("ascii")
-    return _a2b(stored["base64"], strict_mode=True)  # type: ignore[index]
+    if not isinstance(stored, dict) or set(stored) != {"base64"}:
+        raise ValueError('a header value is text or {"base64": …}')
+    return _a2b(stored["base64"], strict_mode=True)
 
 
 def _unb64(text: object, what: str) -> bytes:
@@ -231,9 +232,8 @@ class Bundle:
     def record_lines(self) -> Iterator[tuple[int, bytes]]:
         """Each record line as stored, unparsed, with its number; checks the end line.
 
-        For readers that parse elsewhere (checkpoint mode's workers): a line that starts
-        like a record line is handed out as one, and :meth:`record_at` (or
-        :func:`parse_record_line`) judges it; any other line is judged here.
+        For readers that parse elsewhere: a line that starts like a record line is handed
+        out as one, and :meth:`record_at` judges it; any other line is judged here.
         """
         count = 0
         with self.path.open("rb") as source:
@@ -310,17 +310,6 @@ def byte_spans(path: Path, start: int, end: int, size: int) -> Iterator[tuple[in
                 cut = min(end, cut + len(source.readline()))  # on to the end of that line
             yield start, cut
             start = cut
-
-
-def parse_record_line(line: bytes, text_headers: bool = True) -> Record | None:
-    """The record of a well-formed record line; None for anything else (ask record_at why)."""
-    try:
-        item = json.loads(line)
-        if item["kind"] != "record":
-            return None
-        return _record_quick(item, text_headers)
-    except Exception:  # noqa: BLE001 - any surprise: the careful reading says what it is
-        return None
 
 
 def _parse(line: bytes, number: int) -> dict[str, Any]:

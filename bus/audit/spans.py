@@ -24,7 +24,7 @@ import json.scanner
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bus.audit.bundle import RECORD_LINE
+from bus.audit.bundle import RECORD_LINE, header_bytes
 from bus.envelope.headers import SIGNED_ATTRIBUTES
 
 if TYPE_CHECKING:  # examine imports this module: the worker side needs no more at runtime
@@ -72,6 +72,21 @@ def _v1_headers(stored: list[list[str]]) -> Headers:
     return {name: _a2b(value, strict_mode=True).decode("latin-1") for name, value in stored}
 
 
+def _plain_text(named: dict[str, object]) -> bool:
+    """Whether every v2 header is well formed as the careful reading judges it (raises if
+    a ``{"base64": …}`` one is not): names text, values ASCII text or base64."""
+    try:
+        return "".join(named).isascii() and "".join(named.values()).isascii()  # type: ignore[arg-type]
+    except TypeError:  # a name that is not text, or a value stored as {"base64": …}
+        pass
+    for name, value in named.items():
+        if type(name) is not str or (type(value) is str and not value.isascii()):
+            return False
+        if type(value) is not str:
+            header_bytes(value, True)
+    return True
+
+
 def _read(judge: FastPath, line: bytes, text_headers: bool) -> tuple[str, int, int, Verdict] | None:
     """(topic, partition, offset, verdict) of a plainly clean record line, else None."""
     if not line.startswith(RECORD_LINE):
@@ -91,8 +106,8 @@ def _read(judge: FastPath, line: bytes, text_headers: bool) -> tuple[str, int, i
             return None
         stored = item["headers"]
         named = dict(stored) if text_headers else _v1_headers(stored)
-        if len(named) != len(stored):
-            return None  # a name twice
+        if len(named) != len(stored) or (text_headers and not _plain_text(named)):
+            return None  # a name twice, or a header the careful reading must judge
         key = item["key"]
         verdict = judge.verdict(
             topic,

@@ -254,17 +254,35 @@ def test_header_values_are_kept_exactly_as_text_or_base64(
     assert list(open_bundle(v1).records()) == [base, odd]
 
 
-def test_a_header_that_is_neither_text_nor_base64_is_refused(
-    federation: Federation, tmp_path: Path
+@pytest.mark.parametrize(
+    ("stored", "error"),
+    [
+        ('{"hex":"00"}', "x-note must be text or"),  # a signed one below too
+        ('{"base64":"/w==","more":1}', "x-note must be text or"),
+        ('{"base64":"!"}', "header x-note is not base64"),
+        ('"\u00e9"', "x-note is text but not ASCII"),
+    ],
+)
+@pytest.mark.parametrize("mode", [Mode.CHECKPOINT, Mode.FULL])
+def test_a_malformed_header_is_refused_by_every_reading(
+    federation: Federation, tmp_path: Path, stored: str, error: str, mode: Mode
 ) -> None:
     records = liaison_records(federation.writer(PUCHENG), 3)
+    records[1] = dataclasses.replace(
+        records[1], headers=(*records[1].headers, ("x-note", b"\xff"))
+    )  # unsigned, not text: stored as {"base64": "/w=="}
     path = _bundle(federation, records, [], tmp_path / "b.jsonl")
-    text = path.read_text().replace('["ce_priority","routine"]', '["ce_priority",{"hex":"00"}]')
-    path.write_text(text)
-    with pytest.raises(BundleError, match="ce_priority must be text or"):
+    text = path.read_text()
+    assert '["x-note",{"base64":"/w=="}]' in text
+    path.write_text(text.replace('["x-note",{"base64":"/w=="}]', f'["x-note",{stored}]'))
+    with pytest.raises(BundleError, match=error):
         list(open_bundle(path).records())
+    with pytest.raises(BundleError, match=error):
+        replay_bundle(path, options=ReplayOptions(mode=mode, workers=1))
+    signed = path.read_text().replace('["ce_priority","routine"]', '["ce_priority",{"hex":"00"}]')
+    path.write_text(signed)
     with pytest.raises(BundleError, match="ce_priority must be text or"):
-        replay_bundle(path, options=ReplayOptions(mode=Mode.CHECKPOINT, workers=1))
+        replay_bundle(path, options=ReplayOptions(mode=mode, workers=1))
 
 
 def test_byte_ranges_cover_the_records_and_end_at_line_ends(
