@@ -326,9 +326,11 @@ def _record_quick(item: dict[str, Any], text_headers: bool) -> Record:
     """:func:`_record` for a well-formed line, without its per-field checks (raises if not)."""
     key = item["key"]
     if text_headers:
-        headers = tuple([(str(n), header_bytes(v, True)) for n, v in item["headers"]])
+        headers = tuple([(n, header_bytes(v, True)) for n, v in item["headers"]])
     else:
-        headers = tuple([(str(n), _a2b(v, strict_mode=True)) for n, v in item["headers"]])
+        headers = tuple([(n, _a2b(v, strict_mode=True)) for n, v in item["headers"]])
+    if not all(type(name) is str for name, _ in headers):
+        raise TypeError("a header name that is not text")  # _header says which
     return Record(
         topic=str(item["topic"]),
         partition=int(item["partition"]),

@@ -72,17 +72,23 @@ def _v1_headers(stored: list[list[str]]) -> Headers:
     return {name: _a2b(value, strict_mode=True).decode("latin-1") for name, value in stored}
 
 
-def _plain_text(named: dict[str, object]) -> bool:
-    """Whether every v2 header is well formed as the careful reading judges it (raises if
-    a ``{"base64": …}`` one is not): names text, values ASCII text or base64."""
+def _well_formed(named: dict[str, object], text_headers: bool) -> bool:
+    """Whether every header is well formed as the careful reading judges it (raises if a
+    ``{"base64": …}`` one is not): names text; v2 values ASCII text or base64."""
     try:
-        return "".join(named).isascii() and "".join(named.values()).isascii()  # type: ignore[arg-type]
+        if not "".join(named).isascii():
+            return False  # the careful reading decides on such a name
+        if not text_headers:
+            return True  # v1: every value was base64, decoded already
+        return "".join(named.values()).isascii()  # type: ignore[arg-type]
     except TypeError:  # a name that is not text, or a value stored as {"base64": …}
-        pass
-    for name, value in named.items():
-        if type(name) is not str or (type(value) is str and not value.isascii()):
+        if not text_headers or not all(type(name) is str for name in named):
             return False
-        if type(value) is not str:
+    for value in named.values():
+        if type(value) is str:
+            if not value.isascii():
+                return False
+        else:
             header_bytes(value, True)
     return True
 
@@ -106,7 +112,7 @@ def _read(judge: FastPath, line: bytes, text_headers: bool) -> tuple[str, int, i
             return None
         stored = item["headers"]
         named = dict(stored) if text_headers else _v1_headers(stored)
-        if len(named) != len(stored) or (text_headers and not _plain_text(named)):
+        if len(named) != len(stored) or not _well_formed(named, text_headers):
             return None  # a name twice, or a header the careful reading must judge
         key = item["key"]
         verdict = judge.verdict(

@@ -257,10 +257,11 @@ def test_header_values_are_kept_exactly_as_text_or_base64(
 @pytest.mark.parametrize(
     ("stored", "error"),
     [
-        ('{"hex":"00"}', "x-note must be text or"),  # a signed one below too
-        ('{"base64":"/w==","more":1}', "x-note must be text or"),
-        ('{"base64":"!"}', "header x-note is not base64"),
-        ('"\u00e9"', "x-note is text but not ASCII"),
+        ('["x-note",{"hex":"00"}]', "x-note must be text or"),  # a signed one below too
+        ('["x-note",{"base64":"/w==","more":1}]', "x-note must be text or"),
+        ('["x-note",{"base64":"!"}]', "header x-note is not base64"),
+        ('["x-note","\u00e9"]', "x-note is text but not ASCII"),
+        ('[7,"x"]', "header name 7 is not text"),
     ],
 )
 @pytest.mark.parametrize("mode", [Mode.CHECKPOINT, Mode.FULL])
@@ -274,7 +275,7 @@ def test_a_malformed_header_is_refused_by_every_reading(
     path = _bundle(federation, records, [], tmp_path / "b.jsonl")
     text = path.read_text()
     assert '["x-note",{"base64":"/w=="}]' in text
-    path.write_text(text.replace('["x-note",{"base64":"/w=="}]', f'["x-note",{stored}]'))
+    path.write_text(text.replace('["x-note",{"base64":"/w=="}]', stored))
     with pytest.raises(BundleError, match=error):
         list(open_bundle(path).records())
     with pytest.raises(BundleError, match=error):
