@@ -16,7 +16,6 @@ the ledger of acknowledged events, so no consumer sees a gap or a fork from a lo
 from __future__ import annotations
 
 import asyncio
-import base64
 from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,13 +24,12 @@ from bus.context import AgencyContext, format_handling
 from bus.envelope.headers import (
     CONTENT_TYPE_JSON,
     CONTENT_TYPE_SEALED,
-    SIGNATURE_HEADER,
     SPEC_VERSION,
     Attributes,
 )
 from bus.envelope.ids import format_time, new_event_id, now
 from bus.envelope.seal import seal
-from bus.envelope.signature import record_hash, signature_base
+from bus.envelope.signature import sign_record
 from bus.errors import NotConnectedError, TransportError
 from bus.logs import bound_record, get_logger
 from bus.store import ChainHead, LedgerEntry
@@ -182,17 +180,15 @@ class Publisher:
                 chainseq=str(head.seq + 1),
                 prevhash=head.hash,
             )
-            base = signature_base(topic=topic, key=key, attributes=attributes, value=value)
-            signature = signing_key.sign(base)  # 5. sign the exact bytes
-            digest = record_hash(base, signature)
-            headers = [(n, v.encode("ascii")) for n, v in attributes.as_headers()]
-            headers.append((SIGNATURE_HEADER, base64.b64encode(signature)))
+            headers, digest = sign_record(  # 5. sign the exact bytes
+                topic=topic, key=key, attributes=attributes, value=value, signing_key=signing_key
+            )
             new_head = ChainHead(seq=head.seq + 1, hash=digest)
             # Write-ahead: a restart continues after this record, never reusing its seq.
             await ctx.store.advance_chain(chain_id, topic, new_head)
             try:
                 ack = await ctx.transport.enqueue(
-                    OutgoingRecord(topic=topic, key=key, value=value, headers=tuple(headers))
+                    OutgoingRecord(topic=topic, key=key, value=value, headers=headers)
                 )
             except BaseException:  # a failed or cancelled hand-over: the seq is lost
                 await asyncio.shield(self._fence())

@@ -39,20 +39,6 @@ class _Chain:
     partition: int | None = None
 
 
-def _anomaly(item: Examined, kind: Kind, detail: str) -> Anomaly:
-    return Anomaly(
-        kind=kind,
-        detail=detail,
-        topic=item.topic,
-        partition=item.partition,
-        offset=item.offset,
-        chain=item.chain,
-        seq=item.seq,
-        event_id=item.event_id,
-        agency=item.agency,
-    )
-
-
 class ChainJudge:
     """Judges each record's place in its chain, in the order records were stored."""
 
@@ -86,8 +72,7 @@ class ChainJudge:
         if seq == chain.head + 1:
             if chain.hash is not None and item.prevhash != chain.hash:
                 found.append(
-                    _anomaly(
-                        item,
+                    item.anomaly(
                         Kind.FORK,
                         f"seq {seq} names previous record {_short(item.prevhash)}, but the "
                         f"record seen as seq {seq - 1} is {_short(chain.hash)}: the chain forks "
@@ -156,29 +141,25 @@ class ChainJudge:
         if seq in chain.missing:
             gap_at = chain.missing.pop(seq)
             chain.recent[seq] = (record_hash, item.offset)
-            return _anomaly(
-                item,
+            return item.anomaly(
                 Kind.REORDERED,
                 f"seq {seq} arrives after seq {chain.head} (it was missing at offset {gap_at}): "
                 "records of this chain were swapped or reordered",
             )
         seen = chain.recent.get(seq)
         if seen is not None and seen[0] is not None and seen[0] == record_hash:
-            return _anomaly(
-                item,
+            return item.anomaly(
                 Kind.DUPLICATE,
                 f"the record with seq {seq} was already stored at offset {seen[1]}; this is "
                 "a replay of the same signed record",
             )
         if seen is not None:
-            return _anomaly(
-                item,
+            return item.anomaly(
                 Kind.FORK,
                 f"a different record with seq {seq} was already stored at offset {seen[1]}: "
                 "two records claim the same place in the chain",
             )
-        return _anomaly(
-            item,
+        return item.anomaly(
             Kind.DUPLICATE,
             f"seq {seq} is behind the chain's head {chain.head}: a replay or a fork of an "
             "old record",
@@ -205,12 +186,11 @@ class ChainJudge:
         suffix = rest.rsplit(".", 1)[-1] if rest else ""
         if item.agency is not None and agency != item.agency:
             found.append(
-                _anomaly(item, Kind.CHAIN_MISPLACED, f"chain {chain} is not {item.agency}'s")
+                item.anomaly(Kind.CHAIN_MISPLACED, f"chain {chain} is not {item.agency}'s")
             )
         elif suffix != f"p{item.partition}":
             found.append(
-                _anomaly(
-                    item,
+                item.anomaly(
                     Kind.CHAIN_MISPLACED,
                     f"chain {chain} belongs to another partition than {item.partition}",
                 )

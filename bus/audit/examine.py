@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Protocol
 from agencies.errors import PermissionDeniedError, UnknownAgencyError, VerificationError
 from agencies.history import AgreementHistory
 from agencies.keys import VerifyKey
-from bus.audit.anomaly import Kind, kind_for_reason
+from bus.audit.anomaly import Anomaly, Kind, kind_for_reason
 from bus.audit.spans import SpanSummary, summarise_span
 from bus.context import parse_handling
 from bus.envelope.headers import CONTENT_TYPE_JSON
@@ -84,6 +84,20 @@ class Examined:
     problems: tuple[tuple[Kind, str], ...] = ()
     event: EventModel | None = None
     trusted: bool = False
+
+    def anomaly(self, kind: Kind, detail: str) -> Anomaly:
+        """An anomaly located at this record."""
+        return Anomaly(
+            kind=kind,
+            detail=detail,
+            topic=self.topic,
+            partition=self.partition,
+            offset=self.offset,
+            chain=self.chain,
+            seq=self.seq,
+            event_id=self.event_id,
+            agency=self.agency,
+        )
 
     def __reduce__(self) -> tuple[Callable[..., Examined], tuple[object, ...]]:
         # A plain tuple pickles several times faster than the dataclass state (workers).

@@ -183,33 +183,14 @@ class FastJudge:
         return (record, *(r for r in later if r is not None))
 
     def examine(self, record: Record) -> Examined | None:
-        """The verdict on a trusted record, or None: run the full examination instead."""
+        """The verdict on a record, or None: run the full examination instead."""
         named = text_headers(record.headers)
         if named is None:
             return None  # a name twice (maybe an unsigned one): the full path sorts it out
-        return self.examine_parts(
-            record.topic,
-            record.partition,
-            record.offset,
-            record.timestamp_ms,
-            record.key,
-            record.value,
-            named,
-        )
-
-    def examine_parts(  # noqa: PLR0917 - hot path: positional
-        self,
-        topic: str,
-        partition: int,
-        offset: int,
-        timestamp_ms: int,
-        key: bytes | None,
-        value: bytes,
-        named: Headers,
-    ) -> Examined | None:
-        """:meth:`examine` of a record given by its parts (a bundle line's, unbuilt)."""
-        verdict = self.verdict(topic, timestamp_ms, key, value, named)
-        return None if verdict is None else self.examined(topic, partition, offset, verdict)
+        verdict = self.verdict(record.topic, record.timestamp_ms, record.key, record.value, named)
+        if verdict is None:
+            return None
+        return self.examined(record.topic, record.partition, record.offset, verdict)
 
     def examined(self, topic: str, partition: int, offset: int, verdict: Verdict) -> Examined:
         """The :class:`Examined` of a :meth:`verdict`."""

@@ -292,7 +292,7 @@ class Replayer:
     def _judge(self, item: Examined) -> None:
         self.report.records += 1
         for kind, detail in item.problems:
-            self._flag(_at(item, kind, detail))
+            self._flag(item.anomaly(kind, detail))
         found, repeat = self._chains.judge(item)
         for anomaly in found:
             self._flag(anomaly)
@@ -311,7 +311,7 @@ class Replayer:
             try:
                 self._tracker.apply(item.event, publisher=item.agency or "")
             except LifecycleError as error:
-                self._flag(_at(item, Kind.LIFECYCLE, str(error)))
+                self._flag(item.anomaly(Kind.LIFECYCLE, str(error)))
 
     def _append_leaf(self, item: Examined) -> None:
         if item.hash is None:
@@ -344,8 +344,7 @@ class Replayer:
                 else ""
             )
             self._flag(
-                _at(
-                    item,
+                item.anomaly(
                     Kind.CHECKPOINT_MISMATCH,
                     f"after {size} accepted records of this partition the Merkle root is "
                     f"{root.hex()[:16]}…, but a checkpoint signed by the log keeper "
@@ -382,20 +381,6 @@ class Replayer:
             self._last_progress = moment
             self.report.seconds = time.perf_counter() - self._started
             self._progress(self.report)
-
-
-def _at(item: Examined, kind: Kind, detail: str) -> Anomaly:
-    return Anomaly(
-        kind=kind,
-        detail=detail,
-        topic=item.topic,
-        partition=item.partition,
-        offset=item.offset,
-        chain=item.chain,
-        seq=item.seq,
-        event_id=item.event_id,
-        agency=item.agency,
-    )
 
 
 def replay(

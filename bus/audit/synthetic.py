@@ -1,23 +1,22 @@
 """Signed records made without a broker: for the benchmark, the tests and demos of audit.
 
 A :class:`ChainWriter` is one publishing process of one agency: it signs records exactly
-as :mod:`bus.publish` does (same signature base, same chain fields), but hands back
-:class:`~bus.transport.base.Record` objects at offsets the caller chooses, so a history
-of any size can be written straight into a bundle.
+as :mod:`bus.publish` does (:func:`bus.envelope.signature.sign_record`, the same chain
+fields), but hands back :class:`~bus.transport.base.Record` objects at offsets the caller
+chooses, so a history of any size can be written straight into a bundle.
 """
 
 from __future__ import annotations
 
-import base64
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from agencies.keys import SigningKey
 from bus.context import DEFAULT_HANDLING, format_handling
-from bus.envelope.headers import CONTENT_TYPE_JSON, SIGNATURE_HEADER, SPEC_VERSION, Attributes
+from bus.envelope.headers import CONTENT_TYPE_JSON, SPEC_VERSION, Attributes
 from bus.envelope.ids import format_time, new_event_id
-from bus.envelope.signature import record_hash, signature_base
+from bus.envelope.signature import sign_record
 from bus.transport.base import Record
 from contracts.base import EventModel
 from contracts.registry import encode, spec_for_model
@@ -99,17 +98,16 @@ class ChainWriter:
             chainseq=str(seq + 1),
             prevhash=previous,
         )
-        base = signature_base(topic=topic, key=key, attributes=attributes, value=value)
-        signature = self.key.sign(base)
-        headers = [(n, v.encode("ascii")) for n, v in attributes.as_headers()]
-        headers.append((SIGNATURE_HEADER, base64.b64encode(signature)))
-        self._heads[(chain, topic)] = (seq + 1, record_hash(base, signature))
+        headers, digest = sign_record(
+            topic=topic, key=key, attributes=attributes, value=value, signing_key=self.key
+        )
+        self._heads[(chain, topic)] = (seq + 1, digest)
         return Record(
             topic=topic,
             partition=partition,
             offset=offset,
             key=key,
             value=value,
-            headers=tuple(headers),
+            headers=headers,
             timestamp_ms=int(at.timestamp() * 1000),
         )

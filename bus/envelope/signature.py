@@ -22,6 +22,7 @@ import binascii
 import hashlib
 from collections.abc import Sequence
 
+from agencies.keys import SigningKey
 from bus.envelope.headers import SIGNATURE_HEADER, SIGNED_ATTRIBUTES, Attributes
 from bus.rejections import Reason, RecordRejectedError
 
@@ -29,6 +30,7 @@ __all__ = [
     "DOMAIN_LINE",
     "decode_headers",
     "record_hash",
+    "sign_record",
     "signature_base",
 ]
 
@@ -54,6 +56,23 @@ def signature_base(*, topic: str, key: bytes | None, attributes: Attributes, val
         parts.append(f"{name}={text}\n".encode("ascii"))
     parts.append(b"value-sha256=" + hashlib.sha256(value).hexdigest().encode("ascii") + b"\n")
     return b"".join(parts)
+
+
+def sign_record(
+    *,
+    topic: str,
+    key: bytes | None,
+    attributes: Attributes,
+    value: bytes,
+    signing_key: SigningKey,
+) -> tuple[tuple[tuple[str, bytes], ...], str]:
+    """Sign a record: its headers (every signed attribute, then ``ce_signature``) and its
+    record hash (what the next record of the chain names as ``ce_prevhash``)."""
+    base = signature_base(topic=topic, key=key, attributes=attributes, value=value)
+    signature = signing_key.sign(base)
+    headers = [(name, text.encode("ascii")) for name, text in attributes.as_headers()]
+    headers.append((SIGNATURE_HEADER, base64.b64encode(signature)))
+    return tuple(headers), record_hash(base, signature)
 
 
 def record_hash(base: bytes, signature: bytes) -> str:
