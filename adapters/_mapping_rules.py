@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from adapters.config import read_toml
 from bus.errors import ConfigError, ContractError
-from contracts.registry import REGISTRY, EventSpec
+from contracts.registry import CE_TYPE_PREFIX, REGISTRY, EventSpec
 
 __all__ = ["FieldRule", "InboundMapping", "OutboundMapping", "parse_mapping"]
 
@@ -56,7 +56,7 @@ class InboundMapping:
 
 
 def _spec(text: str, where: str) -> EventSpec:
-    ce_type = text if text.startswith("cn.silian.") else f"cn.silian.{text}"
+    ce_type = text if text.startswith(CE_TYPE_PREFIX) else f"{CE_TYPE_PREFIX}{text}"
     if not ce_type.rsplit(".", 1)[-1].startswith("v"):
         ce_type += ".v1"
     try:
@@ -130,12 +130,7 @@ def parse_mapping(
     path: Path,
 ) -> tuple[dict[str, OutboundMapping], dict[str, InboundMapping], dict[str, str]]:
     """Read and check a mapping file: (outbound by name, inbound by ce type, kinds)."""
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ConfigError(f"mapping {path}: cannot be read: {error.strerror}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise ConfigError(f"mapping {path}: not valid TOML: {error}") from None
+    document = read_toml(path, "mapping")
     values = document.get("values", {})
     if not isinstance(values, dict) or not all(isinstance(v, dict) for v in values.values()):
         raise ConfigError(f"mapping {path}: [values.NAME] tables map local codes to values")

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ __all__ = [
     "HealthSection",
     "LocalSection",
     "load_config",
+    "read_toml",
 ]
 
 LOCAL_KINDS = ("rest", "database", "filedrop")
@@ -122,7 +123,6 @@ class AgencyConfig:
     health: HealthSection
     local: LocalSection
     poll_seconds: float = 1.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def state_dir(self) -> Path:
@@ -162,15 +162,20 @@ def _listen(value: Any, where: str) -> tuple[str, int] | None:
     return host.strip("[]"), int(port)
 
 
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    """The TOML document at ``path``; ConfigError naming ``what`` it is if it cannot be."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"{what} {path}: cannot be read: {error.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{what} {path}: not valid TOML: {error}") from None
+
+
 def load_config(path: Path) -> AgencyConfig:
     """Read ``path``; relative paths in it are taken from the file's folder."""
     path = path.resolve()
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ConfigError(f"config {path}: cannot be read: {error.strerror}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise ConfigError(f"config {path}: not valid TOML: {error}") from None
+    document = read_toml(path, "config")
     where = f"config {path}"
     base = path.parent
     agency = str(_table(document, "agency", where).get("code", ""))

@@ -50,6 +50,7 @@ from typing import Any
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
+from adapters._files import write_atomic
 from adapters.base import (
     InboundEvent,
     LocalRecord,
@@ -161,8 +162,9 @@ class FileDropSystem(LocalSystem):
         except OSError as error:
             raise LocalUnavailableError(f"outbox {self._config.outbox}: {error}") from None
         records: list[LocalRecord] = []
+        present = set(names)
         for name in names:
-            if name in self._open or not self._ready(name, set(names)):
+            if name in self._open or not self._ready(name, present):
                 continue
             path = self._config.outbox / name
             try:
@@ -301,7 +303,7 @@ class FileDropSystem(LocalSystem):
 
     def _reject_file(self, path: Path, reason: str) -> None:
         target = self._move(path, self._config.rejected)
-        _write_atomic(target.with_name(target.name + ".reason.txt"), (reason + "\n").encode())
+        write_atomic(target.with_name(target.name + ".reason.txt"), (reason + "\n").encode())
 
     def _settle(self, record: LocalRecord) -> None:
         name = record.local_id.split("@", 1)[0]
@@ -322,7 +324,7 @@ class FileDropSystem(LocalSystem):
                 f"{k}: {v}" for k, v in record.fields.items()
             )
             target = self._config.rejected / f"{name.split('@')[0]}.{row}.reason.txt"
-            _write_atomic(target, (note + "\n").encode("utf-8"))
+            write_atomic(target, (note + "\n").encode("utf-8"))
             self._settle(record)
 
         await asyncio.to_thread(keep)
@@ -359,9 +361,9 @@ class FileDropSystem(LocalSystem):
                     f"{c.inbound_encoding}, the legacy system's encoding"
                 ) from None
         try:
-            _write_atomic(c.inbox / name, data)
+            write_atomic(c.inbox / name, data)
             if c.ready == "marker":
-                _write_atomic(c.inbox / (name + MARKER), b"")
+                write_atomic(c.inbox / (name + MARKER), b"")
             with self._written_log.open("a", encoding="utf-8") as log_file:
                 log_file.write(event.event_id + "\n")
                 log_file.flush()
@@ -383,13 +385,3 @@ class FileDropSystem(LocalSystem):
             "rejected_files": await asyncio.to_thread(count, c.rejected),
             "in_progress": sorted(self._open),
         }
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Temp file in the same folder, fsync, rename: readers see nothing or the whole file."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    with temporary.open("wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(temporary, path)

@@ -160,28 +160,12 @@ class AdapterState:
             (reason, position),
         )
 
-    async def entries(self, *, state: str | None = None) -> list[dict[str, Any]]:
-        """Outbox rows as dictionaries (for ``silian agency status`` and the tests)."""
-        names = (
-            "position", "local_id", "kind", "origin", "ce_type", "entity", "state",
-            "event_id", "detail", "attempts", "stored_at", "published_at",
-        )  # fmt: skip
-        columns = ", ".join(names)  # fixed names above, never input
-        rows = await self._run(f"SELECT {columns} FROM outbox ORDER BY position")  # noqa: S608
-        if state is not None:
-            rows = [r for r in rows if r[6] == state]
-        return [dict(zip(names, r, strict=True)) for r in rows]
-
     # -- set aside ---------------------------------------------------------------------
     async def set_aside(self, *, local_id: str, origin: str, reason: str) -> None:
         await self._change(
             "INSERT OR IGNORE INTO set_aside (local_id, origin, reason, at) VALUES (?, ?, ?, ?)",
             (local_id, origin, reason, format_time(now())),
         )
-
-    async def set_aside_records(self) -> list[dict[str, str]]:
-        rows = await self._run("SELECT local_id, origin, reason, at FROM set_aside ORDER BY at")
-        return [dict(zip(("local_id", "origin", "reason", "at"), r, strict=True)) for r in rows]
 
     # -- inbox -------------------------------------------------------------------------
     async def inbox_outcome(self, source: str, event_id: str) -> tuple[str, str | None] | None:

@@ -29,6 +29,7 @@ from typing import Any
 
 import httpx
 
+from adapters._files import write_atomic
 from adapters.base import (
     BadLocalDataError,
     InboundEvent,
@@ -111,12 +112,7 @@ class RestSystem(LocalSystem):
     def _write_cursor(self, cursor: int) -> None:
         path = self._config.cursor_file
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.tmp")
-        with temporary.open("w", encoding="utf-8") as out:
-            json.dump({"after": cursor}, out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
+        write_atomic(path, json.dumps({"after": cursor}).encode("utf-8"))
 
     async def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         try:

@@ -164,16 +164,12 @@ class AgencyRunner:
             await self._health_server.stop()
         with contextlib.suppress(Exception):
             await self._write_health()
-        await quietly(self._drop_subscription())
+        await self._drop_subscription()  # quietly, itself
         await quietly(self.bus.stop())
         if self._own_transport:
             await quietly(self._transport.stop())
         await self.local.stop()
         await self.state.close()
-
-    @property
-    def health_port(self) -> int | None:
-        return None if self._health_server is None else self._health_server.port
 
     async def _pause(self, seconds: float) -> None:
         """Sleep ``seconds``, or less when stopping or when new work arrives."""
@@ -274,6 +270,13 @@ class AgencyRunner:
         if subscription is not None:
             await quietly(subscription.stop(), timeout=10)
 
+    def _bus_up(self) -> None:
+        """The broker answered: tell the watch, and say connected if it was not."""
+        self._watch.answered()
+        if not self._status["bus"]["connected"]:
+            log.info("bus.connected", transport=self.config.bus.transport_label)
+            self._status["bus"] = {"connected": True, "since": format_time(now()), "error": None}
+
     def _bus_down(self, error: str) -> None:
         if self._status["bus"]["connected"] or self._status["bus"]["error"] is None:
             log.warning("bus.unreachable", error=error, transport=self.config.bus.transport_label)
@@ -296,10 +299,7 @@ class AgencyRunner:
         # Started clients prove nothing once started (a restart of the loop reuses them):
         # ask the broker something before saying it is connected.
         await self._ask_broker()
-        self._watch.answered()
-        if not self._status["bus"]["connected"]:
-            log.info("bus.connected", transport=self.config.bus.transport_label)
-            self._status["bus"] = {"connected": True, "since": format_time(now()), "error": None}
+        self._bus_up()
         return self._subscription
 
     async def _ask_broker(self) -> None:
@@ -354,10 +354,7 @@ class AgencyRunner:
             self._bus_down(f"no acknowledgement from Kafka for {limit:.0f}s; the event waits")
             await asyncio.wait({task})
         published = task.result()
-        self._watch.answered()
-        if not self._status["bus"]["connected"]:
-            log.info("bus.connected", transport=self.config.bus.transport_label)
-            self._status["bus"] = {"connected": True, "since": format_time(now()), "error": None}
+        self._bus_up()
         return published
 
     async def _refused(self, entry: OutboxEntry, error: Exception) -> bool:

@@ -19,11 +19,8 @@ from typing import Any
 
 from bus.cli._common import ExitCode, add_json_flag, emit_json
 from bus.errors import ConfigError
-from bus.logs import get_logger
 
 __all__ = ["register"]
-
-log = get_logger("silian.agency")
 
 
 def register(sub: Any) -> None:
@@ -108,7 +105,7 @@ def _check(args: argparse.Namespace) -> int:
     config = _load(args)
     mapping = load_mapping(config.mapping)
     agreement = AgreementFolder(config.bus.agreement).history().in_force_at(now())
-    if config.agency not in {m.code for m in agreement.members}:
+    if not agreement.is_member(config.agency):
         raise ConfigError(f"agency {config.agency} is not a member of the agreement in force")
     keystore = KeyStore(config.bus.keys, passphrase=config.bus.passphrase())
     signing = keystore.current(config.agency, KeyAlg.ED25519, at=now())
@@ -169,28 +166,3 @@ def _demo(args: argparse.Namespace) -> int:
 
     asyncio.run(run_adapter_demo(kafka=args.kafka, directory=args.dir))
     return ExitCode.OK
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m bus.cli.agency …``: the same commands without ``bus.cli.main``."""
-    import sys  # noqa: PLC0415
-
-    from bus.errors import SilianError  # noqa: PLC0415
-    from bus.logs import configure_logging  # noqa: PLC0415
-
-    parser = argparse.ArgumentParser(prog="silian")
-    parser.add_argument("--log-format", choices=("auto", "json", "console"), default="auto")
-    parser.add_argument("--log-level", default=None)
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    level = args.log_level or getattr(args, "default_log_level", "WARNING")
-    configure_logging(fmt=args.log_format, level=level)
-    try:
-        return int(args.func(args))
-    except SilianError as error:
-        print(f"silian: error: {error}", file=sys.stderr)
-        return ExitCode.USAGE if isinstance(error, ConfigError) else ExitCode.FAILED
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

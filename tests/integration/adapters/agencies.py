@@ -30,7 +30,7 @@ class Agencies:
 
     def start(self, name: str) -> None:
         log = (self.work / f"{name}.log").open("ab")
-        command = [sys.executable, "-m", "bus.cli.agency", "--log-format", "json",
+        command = [sys.executable, "-m", "bus.cli.main", "--log-format", "json",
                    "agency", "run", "--config", str(self.work / f"{name}.toml"),
                    "--kafka", self.kafka]  # fmt: skip
         env = {**os.environ, "SILIAN_KAFKA_BOOTSTRAP": self.kafka}
