@@ -42,6 +42,20 @@ class Imported:
     record: KeyRecord
 
 
+def _parse_records(data: bytes, fmt: str, lead: str, what: str) -> tuple[KeyRecord, ...]:
+    """The records of a key list or export (format ``fmt``); KeyStoreError saying why not."""
+    try:
+        raw = json.loads(data)
+    except ValueError as error:
+        raise KeyStoreError(f"{lead} valid {what}: {error}") from None
+    if not isinstance(raw, dict) or raw.get("format") != fmt:
+        raise KeyStoreError(f"{lead} silian {what} ({fmt})")
+    try:
+        return _RECORDS.validate_python(raw.get("records"))
+    except ValidationError as error:
+        raise KeyStoreError(f"{lead} valid {what}: {error}") from None
+
+
 def _check_narrows(before: KeyRecord, after: KeyRecord, source: str) -> None:
     """KeyStoreError unless ``after`` only ends or revokes ``before`` (earlier, never later)."""
     same_key = before.model_dump(include=_IDENTITY) == after.model_dump(include=_IDENTITY)
@@ -93,13 +107,7 @@ class KeyStore:
         path = self._dir / "keys.json"
         if not path.exists():
             return ()
-        try:
-            raw = json.loads(path.read_bytes())
-            if not isinstance(raw, dict) or raw.get("format") != _FORMAT:
-                raise KeyStoreError(f"{path} is not a silian key list ({_FORMAT})")
-            records = _RECORDS.validate_python(raw.get("records"))
-        except (ValueError, ValidationError) as error:
-            raise KeyStoreError(f"{path} is not a valid key list: {error}") from None
+        records = _parse_records(path.read_bytes(), _FORMAT, f"{path} is not a", "key list")
         return tuple(r for r in records if agency is None or r.agency == agency)
 
     def record(self, key_id: str) -> KeyRecord:
@@ -152,15 +160,7 @@ class KeyStore:
         half is on this machine is refused unless identical: this machine's own record is
         the authority on it.
         """
-        try:
-            raw = json.loads(data)
-            if not isinstance(raw, dict) or raw.get("format") != _EXPORT_FORMAT:
-                raise KeyStoreError(f"{source} is not a silian public key file ({_EXPORT_FORMAT})")
-            incoming = _RECORDS.validate_python(raw.get("records"))
-        except (ValueError, ValidationError) as error:
-            if isinstance(error, KeyStoreError):
-                raise
-            raise KeyStoreError(f"{source} is not a valid public key file: {error}") from None
+        incoming = _parse_records(data, _EXPORT_FORMAT, f"{source} is not a", "public key file")
         known = {r.key_id: r for r in self.records()}
         outcome: list[Imported] = []
         for record in incoming:

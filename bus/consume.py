@@ -333,14 +333,8 @@ class Subscription:
             origin=origin,
             outcome="delivered",
             receipt=note,
-            entry=LedgerEntry(
-                source=attributes.source,
-                event_id=attributes.id,
-                ce_type=attributes.type,
-                ce_time=attributes.time,
-                subject=attributes.subject,
-                topic=verified.record.topic,
-                data=event.model_dump_json().encode(),
+            entry=LedgerEntry.of(
+                attributes, topic=verified.record.topic, data=event.model_dump_json().encode()
             ),
         )
 

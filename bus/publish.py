@@ -1,4 +1,4 @@
-"""Publishing: validate → lifecycle → authorise → (seal) → sign → chain → send.
+"""Publishing: validate → authorise → (seal) → lifecycle → sign → chain → send.
 
 ``await publisher.publish(event)`` returns the record's coordinates once the broker
 acknowledged it. Sends are pipelined: under one short lock a publish checks the lifecycle,
@@ -147,21 +147,21 @@ class Publisher:
         data = encode(event)
         level = Priority(priority or getattr(event, "priority", None) or Priority.ROUTINE)
         key_id, signing_key = ctx.signing_key(moment)
+        if handling.confidential:  # 3. seal for every reader the agreement allows (no lock:
+            readers = ctx.readers(family, handling, moment)  # the agreement alone decides)
+            value = seal(
+                data,
+                ctx.sealing_recipients(readers, moment),
+                event_id=event_id,
+                ce_type=spec.ce_type,
+                topic=topic,
+            )
+            content_type = CONTENT_TYPE_SEALED
+        else:
+            value, content_type = data, CONTENT_TYPE_JSON
         async with self._lock:
-            ctx.tracker.check(event, publisher=ctx.agency)  # 3. lifecycle (LifecycleError)
+            ctx.tracker.check(event, publisher=ctx.agency)  # 4. lifecycle (LifecycleError)
             recipients = ctx.recipients(event, handling, moment)
-            if handling.confidential:  # 4. seal for every reader the agreement allows
-                readers = ctx.readers(family, handling, moment)
-                value = seal(
-                    data,
-                    ctx.sealing_recipients(readers, moment),
-                    event_id=event_id,
-                    ce_type=spec.ce_type,
-                    topic=topic,
-                )
-                content_type = CONTENT_TYPE_SEALED
-            else:
-                value, content_type = data, CONTENT_TYPE_JSON
             chain_id = f"{self.chain_base}.p{partition}"
             head = await self._head(chain_id, topic)
             attributes = Attributes(
@@ -221,15 +221,7 @@ class Publisher:
                 deadline = ctx.agreements.in_force_at(flight.moment).deadline(flight.priority)
                 due = format_time(flight.moment + deadline)
             await ctx.store.record_published(
-                LedgerEntry(
-                    source=attributes.source,
-                    event_id=attributes.id,
-                    ce_type=attributes.type,
-                    ce_time=attributes.time,
-                    subject=attributes.subject,
-                    topic=flight.topic,
-                    data=flight.data,
-                ),
+                LedgerEntry.of(attributes, topic=flight.topic, data=flight.data),
                 priority=flight.priority.value,
                 due=due,
                 recipients=flight.recipients if due else (),

@@ -31,7 +31,15 @@ from bus.transport.base import Transport
 from bus.transport.embedded import EmbeddedTransport
 from bus.transport.kafka import KafkaConfig, KafkaTransport
 
-__all__ = ["Settings", "add_bus_arguments", "open_bus", "open_transport", "settings_from_args"]
+__all__ = [
+    "Settings",
+    "add_bus_arguments",
+    "agreement_dir",
+    "kafka_bootstrap",
+    "open_bus",
+    "open_transport",
+    "settings_from_args",
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,16 +116,26 @@ def settings_from_args(args: argparse.Namespace, *, agency_required: bool = True
         if not value:
             raise ConfigError(f"environment variable {args.passphrase_env} is not set or empty")
         passphrase = value.encode("utf-8")
-    kafka = args.kafka or (None if args.embedded else env.get("SILIAN_KAFKA_BOOTSTRAP"))
+    kafka = args.kafka or (None if args.embedded else kafka_bootstrap(None))
     return Settings(
         agency=agency,
         key_dir=args.keys or Path(env.get("SILIAN_KEY_DIR") or Path.home() / ".config/silian/keys"),
-        agreement_dir=args.agreement or Path(env.get("SILIAN_AGREEMENT_DIR") or "agreement"),
+        agreement_dir=agreement_dir(args.agreement),
         state_dir=state,
         kafka=kafka,
         embedded=args.embedded or Path(env.get("SILIAN_EMBEDDED") or state / "embedded.sqlite"),
         passphrase=passphrase,
     )
+
+
+def agreement_dir(given: Path | None) -> Path:
+    """``given``, else ``$SILIAN_AGREEMENT_DIR``, else ``./agreement``."""
+    return given or Path(os.environ.get("SILIAN_AGREEMENT_DIR") or "agreement")
+
+
+def kafka_bootstrap(given: str | None) -> str | None:
+    """``given``, else ``$SILIAN_KAFKA_BOOTSTRAP`` (None: no Kafka named)."""
+    return given or os.environ.get("SILIAN_KAFKA_BOOTSTRAP") or None
 
 
 def open_transport(settings: Settings) -> Transport:

@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bus.envelope.headers import Attributes
 from bus.envelope.ids import parse_time
 from bus.errors import NotConnectedError
 
@@ -68,6 +69,19 @@ class LedgerEntry:
     subject: str
     topic: str
     data: bytes
+
+    @classmethod
+    def of(cls, attributes: Attributes, *, topic: str, data: bytes) -> LedgerEntry:
+        """The ledger's line for an event with these attributes, on ``topic``."""
+        return cls(
+            source=attributes.source,
+            event_id=attributes.id,
+            ce_type=attributes.type,
+            ce_time=attributes.time,
+            subject=attributes.subject,
+            topic=topic,
+            data=data,
+        )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

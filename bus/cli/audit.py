@@ -15,7 +15,6 @@ Progress goes to stderr on long runs; ``--json`` prints the report for programs 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -29,6 +28,7 @@ from bus.audit.service import AuditServiceConfig
 from bus.audit.source import RecordRange
 from bus.cli._common import ExitCode, add_json_flag, emit_json, run_async
 from bus.errors import ConfigError
+from bus.settings import agreement_dir, kafka_bootstrap
 from bus.transport.kafka import KafkaConfig, KafkaTransport
 from contracts.topics import family_topics
 
@@ -218,16 +218,14 @@ def _finish(args: argparse.Namespace, report: AuditReport) -> int:
 
 
 def _agreement(args: argparse.Namespace) -> AgreementFolder:
-    return AgreementFolder(
-        args.agreement or Path(os.environ.get("SILIAN_AGREEMENT_DIR") or "agreement")
-    )
+    return AgreementFolder(agreement_dir(args.agreement))
 
 
 def _transport(args: argparse.Namespace) -> KafkaTransport:
-    args.bootstrap = args.bootstrap or os.environ.get("SILIAN_KAFKA_BOOTSTRAP")
-    if not args.bootstrap:
+    bootstrap = kafka_bootstrap(args.bootstrap)
+    if not bootstrap:
         raise ConfigError("--bootstrap is needed to read from Kafka (or use --bundle)")
-    return KafkaTransport(KafkaConfig(bootstrap=args.bootstrap, client_id="silian-audit"))
+    return KafkaTransport(KafkaConfig(bootstrap=bootstrap, client_id="silian-audit"))
 
 
 def _federation(args: argparse.Namespace, folder: AgreementFolder) -> str:
