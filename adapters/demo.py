@@ -19,7 +19,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +27,9 @@ from adapters.reference import pucheng_app
 from adapters.reference.rest_case_system import RestCaseSystem
 from adapters.runner import AgencyRunner
 from agencies.folder import AgreementFolder
-from agencies.keystore import KeyStore
-from agencies.templates import init_agreement, load_template, sign_as
 from bus.envelope.ids import now
 from bus.errors import TransportError
+from bus.federation import create_federation
 from bus.topics import TopicPlan, plan_topics
 from bus.transport.base import (
     Consumer,
@@ -63,21 +61,11 @@ AGENCIES = {"jiangshan": "330881000000", "pucheng": "350722000000", "guangfeng":
 def write_federation(directory: Path, *, federation_id: str | None = None) -> str:
     """Keys for every member and agreement v1 signed by all, in ``directory/keys`` and
     ``directory/agreement`` (what ``silian keys``/``silian agreement`` do across agencies)."""
-    # in force from a minute back, so that records made right away are inside it
-    start = (now() - timedelta(minutes=1)).replace(microsecond=0)
-    template = load_template("jpg")
-    if federation_id is not None:
-        template = template.model_validate(
-            {**template.model_dump(), "federation_id": federation_id}
-        )
-    keystore = KeyStore(directory / "keys")
-    document, members = init_agreement(template, keystore, start, effective_from=start)
-    folder = AgreementFolder(directory / "agreement")
-    version = folder.write_version(document)
-    folder.write_signatures(
-        version, [sign_as(document, signer=m, keystore=keystore) for m in members]
+    fed = create_federation(
+        directory, now=now().replace(microsecond=0), federation_id=federation_id
     )
-    return folder.history().latest.federation_id
+    fed.write_agreement(directory / "agreement")
+    return fed.federation_id
 
 
 def prepare_agencies(directory: Path, *, rest_url: str, federation_id: str | None = None) -> str:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from agencies.folder import AgreementFolder
 from agencies.history import AgreementHistory
 from agencies.keystore import KeyStore
 from agencies.templates import init_agreement, load_template, sign_as
@@ -24,6 +25,17 @@ class Federation:
     keystore: KeyStore
     agreements: AgreementHistory
     document: bytes
+
+    def write_agreement(self, directory: Path) -> AgreementFolder:
+        """Version 1 signed by every member, as an agreement folder at ``directory`` (what
+        ``silian agreement init`` and each member's ``sign`` leave behind)."""
+        folder = AgreementFolder(directory)
+        version = folder.write_version(self.document)
+        folder.write_signatures(
+            version,
+            [sign_as(self.document, signer=m, keystore=self.keystore) for m in self.members],
+        )
+        return folder
 
 
 def create_federation(

@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agencies.folder import AgreementFolder
 from agencies.keys import KeyAlg
-from agencies.templates import sign_as
 from bus.audit.anomaly import Kind
 from bus.audit.replay import ReplayOptions
 from bus.audit.runner import export_bundle, replay_bundle, replay_transport
@@ -34,11 +32,7 @@ async def test_replay_from_kafka_finds_a_replayed_record_and_exports_a_bundle(
     kafka_bootstrap: str, topic_factory: MakeTopic, tmp_path: Path
 ) -> None:
     fed = create_federation(tmp_path)
-    folder = AgreementFolder(tmp_path / "agreement")
-    folder.write_version(fed.document)
-    folder.write_signatures(
-        1, [sign_as(fed.document, signer=c, keystore=fed.keystore) for c in fed.members]
-    )
+    folder = fed.write_agreement(tmp_path / "agreement")
     topic = await topic_factory(partitions=1)
     start = now()
     key_id = fed.keystore.current(examples.PUCHENG, KeyAlg.ED25519, at=start).key_id

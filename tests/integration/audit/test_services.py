@@ -17,9 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from agencies.folder import AgreementFolder
 from agencies.keys import KeyAlg
-from agencies.templates import sign_as
 from bus.audit.checkpoint import Checkpoint, NoteSigner, SignedNote
 from bus.audit.messages import NoteKind, NoteMessage, checkpoint_message, read_message
 from bus.audit.source import read_records
@@ -86,11 +84,7 @@ async def test_witnesses_cosign_the_keepers_checkpoints_and_refuse_a_split_view(
     tmp_path: Path, kafka_bootstrap: str, processes: list[subprocess.Popen[bytes]]
 ) -> None:
     fed = create_federation(tmp_path / "fed", federation_id=f"aud-{uuid.uuid4().hex[:6]}")
-    folder = AgreementFolder(tmp_path / "agreement")
-    version = folder.write_version(fed.document)
-    folder.write_signatures(
-        version, [sign_as(fed.document, signer=m, keystore=fed.keystore) for m in fed.members]
-    )
+    fed.write_agreement(tmp_path / "agreement")
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SILIAN_")}
     env = {
         **clean,

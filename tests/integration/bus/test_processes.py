@@ -18,8 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from agencies.folder import AgreementFolder
-from agencies.templates import sign_as
 from bus.federation import Federation, create_federation
 from bus.transport.base import Record
 from bus.transport.kafka import KafkaConfig, KafkaTransport
@@ -49,15 +47,7 @@ class Federated:
         self.fed: Federation = create_federation(
             root / "fed", federation_id=f"proc-{uuid.uuid4().hex[:6]}"
         )
-        folder = AgreementFolder(root / "agreement")
-        version = folder.write_version(self.fed.document)
-        folder.write_signatures(
-            version,
-            [
-                sign_as(self.fed.document, signer=m, keystore=self.fed.keystore)
-                for m in self.fed.members
-            ],
-        )
+        self.fed.write_agreement(root / "agreement")
         clean = {k: v for k, v in os.environ.items() if not k.startswith("SILIAN_")}
         self.env = {
             **clean,

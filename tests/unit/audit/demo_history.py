@@ -9,8 +9,6 @@ from pathlib import Path
 import pytest
 
 import bus.demo
-from agencies.folder import AgreementFolder
-from agencies.templates import sign_as
 from bus.audit.source import read_records
 from bus.envelope.signature import decode_headers
 from bus.federation import Federation
@@ -46,11 +44,7 @@ def keep_federation(monkeypatch: pytest.MonkeyPatch, directory: Path) -> list[Fe
 
 def write_agreement(fed: Federation, directory: Path) -> DemoHistory:
     """The agreement folder an auditor is handed: the version the demo ran under, signed."""
-    folder = AgreementFolder(directory / "agreement")
-    version = folder.write_version(fed.document)
-    folder.write_signatures(
-        version, [sign_as(fed.document, signer=m, keystore=fed.keystore) for m in fed.members]
-    )
+    folder = fed.write_agreement(directory / "agreement")
     topics = [*family_topics(fed.federation_id), case_topic(fed.federation_id, _CASE_ID)]
     return DemoHistory(federation=fed, agreement=folder.directory, topics=topics)
 

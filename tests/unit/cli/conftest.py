@@ -12,8 +12,6 @@ from typing import Any
 
 import pytest
 
-from agencies.folder import AgreementFolder
-from agencies.templates import sign_as
 from bus.consume import Delivery, Outcome, Subscription
 from bus.federation import Federation, create_federation
 from bus.node import Bus, BusConfig
@@ -53,11 +51,7 @@ class Setup:
 
 def write_federation(root: Path) -> Federation:
     fed = create_federation(root / "fed")
-    folder = AgreementFolder(root / "agreement")
-    version = folder.write_version(fed.document)
-    folder.write_signatures(
-        version, [sign_as(fed.document, signer=m, keystore=fed.keystore) for m in fed.members]
-    )
+    fed.write_agreement(root / "agreement")
     return fed
 
 
