@@ -27,6 +27,7 @@ from agencies.errors import (
     PermissionDeniedError,
     UnknownAgencyError,
     VerificationError,
+    VerificationKind,
 )
 from agencies.folder import AgreementFolder
 from agencies.history import AgreementHistory
@@ -95,6 +96,7 @@ __all__ = [
     "SigningKey",
     "UnknownAgencyError",
     "VerificationError",
+    "VerificationKind",
     "VerifyKey",
     "agency",
     "agreement_bytes",

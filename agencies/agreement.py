@@ -15,7 +15,7 @@ from typing import Final, Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from agencies.errors import UnknownAgencyError, VerificationError
+from agencies.errors import UnknownAgencyError, VerificationError, VerificationKind
 from agencies.identity import AgencyCodeStr, AgencyKind
 from agencies.keys import KeyAlg, KeyRecord, VerifyKey, newest_usable
 from agencies.permissions import Action, Permissions
@@ -134,19 +134,24 @@ class Agreement(_Frozen):
         if at < self.effective_from:
             raise VerificationError(
                 f"agreement {self.label} is not in force at {at.isoformat()} "
-                f"(effective from {self.effective_from.isoformat()})"
+                f"(effective from {self.effective_from.isoformat()})",
+                kind=VerificationKind.NO_AGREEMENT,
             )
         # 2. The key's owner (its id's prefix) must be a member of this version.
         owner = key_id.split(":", 1)[0]
         if not self.is_member(owner):
             raise VerificationError(
                 f"key {key_id}: agency {owner} is not a member of {self.label} "
-                f"in force at {at.isoformat()}"
+                f"in force at {at.isoformat()}",
+                kind=VerificationKind.NOT_A_MEMBER,
             )
         # 3. The member must have declared the key.
         record = self.member(owner).key(key_id)
         if record is None:
-            raise VerificationError(f"unknown key {key_id}: not declared in {self.label}")
+            raise VerificationError(
+                f"unknown key {key_id}: not declared in {self.label}",
+                kind=VerificationKind.UNKNOWN_KEY,
+            )
         # 4. The key must be in its window and not revoked at ``at``.
         record.usable_at(at)
         return record

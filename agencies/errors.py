@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from contracts.errors import SilianError
 
 
@@ -21,8 +23,26 @@ class AgreementError(AgencyError):
     """An agreement document is malformed, incomplete or not in force."""
 
 
+class VerificationKind(StrEnum):
+    """Why something did not verify: code decides on this, the message is for people."""
+
+    NO_AGREEMENT = "no-agreement"  # no agreement version was in force at that time
+    NOT_A_MEMBER = "not-a-member"  # the key's agency is not a member of that version
+    UNKNOWN_KEY = "unknown-key"  # the member did not declare the key
+    KEY_REVOKED = "key-revoked"
+    KEY_OUT_OF_WINDOW = "key-out-of-window"  # before valid_from, at or after valid_until
+    WRONG_KEY_KIND = "wrong-key-kind"  # a sealing key named as a signing key, or the reverse
+    BAD_SIGNATURE = "bad-signature"
+    OTHER = "other"
+
+
 class VerificationError(SilianError):
-    """A signature, key window or chain does not verify; the message says why."""
+    """A signature, key window or chain does not verify; ``kind`` says why, the message
+    says it in words."""
+
+    def __init__(self, message: str, *, kind: VerificationKind = VerificationKind.OTHER) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class AgreementVerificationError(AgreementError, VerificationError):

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from agencies.agreement import Agreement, document_digest
-from agencies.errors import AgreementError, VerificationError
+from agencies.errors import AgreementError, VerificationError, VerificationKind
 from agencies.keys import VerifyKey
 from agencies.signatures import AgreementSignature, verify_agreement
 from contracts.base import Family
@@ -71,7 +71,10 @@ class AgreementHistory:
             if version.effective_from <= at:
                 current = version
         if current is None:
-            raise VerificationError(f"no agreement version was in force at {at.isoformat()}")
+            raise VerificationError(
+                f"no agreement version was in force at {at.isoformat()}",
+                kind=VerificationKind.NO_AGREEMENT,
+            )
         return current
 
     def signing_key(self, key_id: str, at: datetime) -> VerifyKey:
@@ -85,7 +88,9 @@ class AgreementHistory:
                 try:
                     record.usable_at(at)
                 except VerificationError as error:
-                    raise VerificationError(f"{error} (per {later.label})") from None
+                    raise VerificationError(
+                        f"{error} (per {later.label})", kind=error.kind
+                    ) from None
         return key
 
     def check_publish(

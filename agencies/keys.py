@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hpke, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from agencies.errors import KeyFormatError, KeyStoreError, VerificationError
+from agencies.errors import KeyFormatError, KeyStoreError, VerificationError, VerificationKind
 from agencies.identity import AgencyCodeStr
 
 __all__ = [
@@ -91,12 +91,13 @@ class VerifyKey:
         try:
             sig = _raw(signature, what="Ed25519 signature", length=_SIGNATURE_LEN)
         except KeyFormatError as error:
-            raise VerificationError(str(error)) from None
+            raise VerificationError(str(error), kind=VerificationKind.BAD_SIGNATURE) from None
         try:
             self._key.verify(sig, bytes(message))
         except InvalidSignature:
             raise VerificationError(
-                f"Ed25519 signature does not verify with key sha256:{self.fingerprint}"
+                f"Ed25519 signature does not verify with key sha256:{self.fingerprint}",
+                kind=VerificationKind.BAD_SIGNATURE,
             ) from None
 
     @property
@@ -339,12 +340,18 @@ class KeyRecord(BaseModel):
 
     def verify_key(self) -> VerifyKey:
         if self.alg is not KeyAlg.ED25519:
-            raise VerificationError(f"key {self.key_id} is a {self.alg} key, not a signing key")
+            raise VerificationError(
+                f"key {self.key_id} is a {self.alg} key, not a signing key",
+                kind=VerificationKind.WRONG_KEY_KIND,
+            )
         return VerifyKey.from_public_bytes(self.public_bytes_raw())
 
     def sealing_key(self) -> SealingPublicKey:
         if self.alg is not KeyAlg.X25519:
-            raise VerificationError(f"key {self.key_id} is a {self.alg} key, not a sealing key")
+            raise VerificationError(
+                f"key {self.key_id} is a {self.alg} key, not a sealing key",
+                kind=VerificationKind.WRONG_KEY_KIND,
+            )
         return SealingPublicKey.from_public_bytes(self.public_bytes_raw())
 
     def usable_at(self, at: datetime) -> None:
@@ -359,17 +366,20 @@ class KeyRecord(BaseModel):
             reason = f" ({self.revocation_reason})" if self.revocation_reason else ""
             raise VerificationError(
                 f"key {self.key_id} revoked at {self.revoked_at.isoformat()}{reason}; "
-                f"used at {at.isoformat()}"
+                f"used at {at.isoformat()}",
+                kind=VerificationKind.KEY_REVOKED,
             )
         if at < self.valid_from:
             raise VerificationError(
                 f"key {self.key_id} not yet valid at {at.isoformat()} "
-                f"(valid from {self.valid_from.isoformat()})"
+                f"(valid from {self.valid_from.isoformat()})",
+                kind=VerificationKind.KEY_OUT_OF_WINDOW,
             )
         if self.valid_until is not None and at >= self.valid_until:
             raise VerificationError(
                 f"key {self.key_id} expired at {self.valid_until.isoformat()}; "
-                f"used at {at.isoformat()}"
+                f"used at {at.isoformat()}",
+                kind=VerificationKind.KEY_OUT_OF_WINDOW,
             )
 
 

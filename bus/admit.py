@@ -1,4 +1,4 @@
-"""Steps 6–9 of the consumer pipeline, as functions of the agency's state: chain order,
+"""Steps 7–10 of the consumer pipeline, as functions of the agency's state: chain order,
 authorisation by the agreement in force, decoding (and unsealing), lifecycle. Each returns
 what passed or raises :class:`RecordRejectedError` naming the step and the reason."""
 
@@ -11,8 +11,8 @@ from bus.context import AgencyContext, parse_handling
 from bus.envelope.headers import CONTENT_TYPE_JSON, CONTENT_TYPE_SEALED
 from bus.envelope.seal import open_sealed
 from bus.rejections import Reason, RecordRejectedError
-from bus.store import GENESIS_HASH, LocalStore
-from bus.verify import VerifiedRecord
+from bus.store import GENESIS_HASH, LocalStore, Seen
+from bus.verify import VerifiedRecord, check_json_depth
 from contracts.base import EventModel, Family
 from contracts.errors import ContractError, LifecycleError
 from contracts.registry import REGISTRY, EventSpec
@@ -22,19 +22,53 @@ __all__ = ["RedeliveryError", "admit", "check_chain"]
 
 
 class RedeliveryError(Exception):
-    """The same record at the same offset again (a consumer restarted): already dealt with."""
+    """The same record at the same offset again (a consumer restarted): already dealt with.
+
+    ``seen`` says how: a record quarantined before may need its quarantine copy again
+    (the copy's acknowledgement may never have come).
+    """
+
+    def __init__(self, seen: Seen) -> None:
+        super().__init__(seen.outcome)
+        self.seen = seen
+
+
+def check_placement(verified: VerifiedRecord) -> None:
+    """Step 7, first half: the chain id is the issuer's own and this partition's.
+
+    Without it one member could name another's chain and advance it at every consumer,
+    so that the other's next honest record looked like a fork.
+    """
+    attributes, partition = verified.attributes, verified.record.partition
+    chain = attributes.chainid
+    if not chain.startswith(f"{attributes.agency}."):
+        raise RecordRejectedError(
+            Reason.CHAIN_MISPLACED,
+            f"chain {chain[:80]!r} is not {attributes.agency}'s (validly signed by "
+            f"{attributes.agency})",
+            signer=attributes.agency,
+        )
+    if not chain.endswith(f".p{partition}"):
+        raise RecordRejectedError(
+            Reason.CHAIN_MISPLACED,
+            f"chain {chain[:80]!r} belongs to another partition than {partition} (validly "
+            f"signed by {attributes.agency})",
+            signer=attributes.agency,
+        )
 
 
 async def check_chain(store: LocalStore, verified: VerifiedRecord, origin: str) -> None:
-    """Step 6: the record is the next of its chain (else gap, fork or replay)."""
+    """Step 7: the record is the next of its chain (else gap, fork or replay)."""
+    check_placement(verified)
     attributes = verified.attributes
-    head, seen_at = await store.chain_view(
+    head, seen = await store.chain_view(
         attributes.chainid, verified.record.topic, attributes.source, attributes.id
     )
+    seen_at = None if seen is None else seen.origin
     expected = 1 if head is None else head.seq + 1
     if verified.seq < expected:
-        if seen_at == origin:
-            raise RedeliveryError
+        if seen is not None and seen_at == origin:
+            raise RedeliveryError(seen)
         if seen_at is not None:
             raise RecordRejectedError(
                 Reason.DUPLICATE,
@@ -98,9 +132,13 @@ def admit(
     try:
         ctx.tracker.check(event, publisher=attributes.agency)
     except LifecycleError as error:
-        reason = Reason.NOT_A_MEMBER if "member" in error.rule else Reason.LIFECYCLE
+        reason = Reason.NOT_A_MEMBER if error.rule in _MEMBERSHIP_RULES else Reason.LIFECYCLE
         raise RecordRejectedError(reason, str(error)) from None
     return event, handling, spec
+
+
+# Lifecycle rules that say the publisher is not (or not yet) in the case it posts to.
+_MEMBERSHIP_RULES = frozenset({"case.members_only", "case.task_to_member"})
 
 
 def _authorise(
@@ -120,9 +158,11 @@ def _authorise(
 
 def _decode(ctx: AgencyContext, verified: VerifiedRecord, spec: EventSpec) -> EventModel:
     attributes, record = verified.attributes, verified.record
+    limit = ctx.policy.max_json_depth
     if attributes.content_type == CONTENT_TYPE_SEALED:
+        check_json_depth(verified.value, limit, what="the sealed value")
         data = open_sealed(
-            record.value,
+            verified.value,
             agency=ctx.agency,
             key_for=ctx.sealing_key,
             event_id=attributes.id,
@@ -130,13 +170,18 @@ def _decode(ctx: AgencyContext, verified: VerifiedRecord, spec: EventSpec) -> Ev
             topic=record.topic,
         )
     elif attributes.content_type == CONTENT_TYPE_JSON:
-        data = record.value
+        data = verified.value
     else:
         raise RecordRejectedError(
             Reason.MALFORMED_HEADERS, f"content-type {attributes.content_type!r} unknown"
         )
+    check_json_depth(data, limit)
     try:
         json.loads(data)
+    except RecursionError:  # unbalanced brackets, deep: not JSON, and no parser gets far
+        raise RecordRejectedError(
+            Reason.TOO_DEEP, f"the value nests deeper than {limit} levels"
+        ) from None
     except ValueError:
         raise RecordRejectedError(Reason.NOT_JSON, "the value is not JSON") from None
     try:

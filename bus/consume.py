@@ -4,6 +4,17 @@ A record that fails any step goes to the agency's quarantine topic with its reas
 original bytes, and the subscription goes on with the next record. Handlers get typed
 events only after every step passed; their effects must be idempotent (keyed on the event
 id), which turns at-least-once delivery into exactly-once effects.
+
+The pipeline is total: whatever a record holds, it ends delivered or quarantined with a
+reason. A step that fails in a way nobody foresaw quarantines the record as
+``unprocessable`` (and logs the traceback) rather than stop the partition; a handler that
+crashes is tried again, then its record is quarantined as ``handler-failed``. Only a
+failure of the transport or the local store — nothing a record's bytes can cause —
+leaves a record unprocessed, to be read again.
+
+Quarantine copies of a batch are handed to the transport as they are made and their
+acknowledgements awaited together before the batch is committed, so junk costs a
+fraction of a delivery (bench/junk_flood.py).
 """
 
 from __future__ import annotations
@@ -40,10 +51,23 @@ from contracts.receipts import (
 from contracts.registry import REGISTRY, EventSpec
 from contracts.vocab import Handling
 
-__all__ = ["Delivery", "EventRejectedError", "Outcome", "Result", "Subscription"]
+__all__ = [
+    "Delivery",
+    "EventRejectedError",
+    "Outcome",
+    "RedeliverError",
+    "Result",
+    "Subscription",
+]
 
 log = get_logger("silian.consume")
 E = TypeVar("E", bound=EventModel)
+T = TypeVar("T")
+
+# A handler that raises something unforeseen is tried this many times in all, with these
+# pauses between, before its record is quarantined (a poison record must not stop us).
+_HANDLER_ATTEMPTS = 3
+_HANDLER_PAUSES = (0.2, 1.0)
 
 
 class EventRejectedError(BusError):
@@ -53,6 +77,11 @@ class EventRejectedError(BusError):
         super().__init__(detail)
         self.reason = reason
         self.detail = detail
+
+
+class RedeliverError(BusError):
+    """Raised by a handler that cannot take an event *now* (shutting down while its local
+    system is away): nothing is committed past the record, which is read again later."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -116,6 +145,8 @@ class Subscription:
         self._consumer: Consumer = ctx.transport.consumer(
             group_id=group, topics=self._topics, pattern=pattern
         )
+        # The quarantine acknowledgement of the record being processed, if any.
+        self._ack: Awaitable[Coordinates] | None = None
 
     def on(self, model: type[E]) -> Callable[[Callable[[Delivery[E]], Awaitable[str | None]]], Any]:
         """Register ``handler`` for one event type: ``@subscription.on(AlertIssued)``."""
@@ -149,28 +180,57 @@ class Subscription:
                     on_result(result)
 
     async def poll(self, *, timeout: float = 1.0, max_records: int = 500) -> list[Result]:
-        """Process one batch; offsets are committed for every record dealt with."""
+        """Process one batch; offsets are committed for every record dealt with.
+
+        A record is dealt with once its step ran and, if it was quarantined, the
+        quarantine copy was acknowledged. A partition is committed up to its first record
+        not dealt with and read again from there.
+        """
         records = await self._consumer.fetch(max_records=max_records, timeout=timeout)
         results: list[Result] = []
-        done: dict[tuple[str, int], int] = {}
+        acks: list[Awaitable[Coordinates] | None] = []
         try:
             for record in records:
+                self._ack = None
                 results.append(await self.process(record))
-                done[(record.topic, record.partition)] = record.offset + 1
-        except BaseException:
+                acks.append(self._ack)
+        finally:
+            failure = await self._settle(records, acks)
+        if failure is not None:
+            raise failure
+        return results
+
+    async def _settle(
+        self, records: list[Record], acks: list[Awaitable[Coordinates] | None]
+    ) -> BaseException | None:
+        """Await the batch's quarantine acknowledgements, commit what was dealt with and
+        rewind the rest; the first acknowledgement that failed, if one did."""
+        done: dict[tuple[str, int], int] = {}
+        stuck: dict[tuple[str, int], int] = {}
+        failure: BaseException | None = None
+        for index, record in enumerate(records):
+            where = (record.topic, record.partition)
+            if where in stuck:
+                continue
+            ack = acks[index] if index < len(acks) else None
+            if index >= len(acks):
+                stuck[where] = record.offset  # not processed: the batch was interrupted
+                continue
+            if ack is not None:
+                try:
+                    await ack
+                except Exception as error:  # noqa: BLE001 - the transport's: read it again
+                    failure = failure or error
+                    stuck[where] = record.offset
+                    continue
+            done[where] = record.offset + 1
+        if stuck:
             # The fetch position is already past this batch: rewind every partition to its
             # first record not dealt with, so the next poll (or process) reads it again.
-            rewind: dict[tuple[str, int], int] = {}
-            for record in records:
-                where = (record.topic, record.partition)
-                if record.offset >= done.get(where, 0) and where not in rewind:
-                    rewind[where] = record.offset
-            await self._consumer.seek(rewind)
-            raise
-        finally:
-            if done and not self._observe:
-                await self._consumer.commit(done)
-        return results
+            await self._consumer.seek(stuck)
+        if done and not self._observe:
+            await self._consumer.commit(done)
+        return failure
 
     # -- the pipeline ------------------------------------------------------------------
     async def process(self, record: Record) -> Result:
@@ -180,7 +240,9 @@ class Subscription:
     async def _process(self, record: Record) -> Result:
         origin = f"{record.topic}/{record.partition}/{record.offset}"
         try:
-            verified = verify_record(record, self._ctx.agreements, self._ctx.policy)
+            verified = _judged(
+                "verify", verify_record, record, self._ctx.agreements, self._ctx.policy
+            )
         except RecordRejectedError as error:
             return await self._reject(record, error, None)
         attributes = verified.attributes
@@ -202,7 +264,14 @@ class Subscription:
                 )
             try:
                 await check_chain(self._ctx.store, verified, origin)
-            except RedeliveryError:
+            except RedeliveryError as again:
+                if again.seen.quarantined and not self._observe:
+                    # Its quarantine copy may never have been acknowledged: send it again.
+                    reason = Reason(again.seen.outcome.removeprefix("quarantined:"))
+                    refusal = RecordRejectedError(
+                        reason, again.seen.detail or reason.value, signer=attributes.agency
+                    )
+                    self._ack = await self._quarantine(record, refusal)
                 return Result(
                     outcome=Outcome.REDELIVERY,
                     coordinates=record.coordinates,
@@ -214,7 +283,7 @@ class Subscription:
                     record, error, verified, advance=error.reason is Reason.SEQUENCE_GAP
                 )
             try:
-                event, handling, spec = admit(self._ctx, verified, own=own)
+                event, handling, spec = _judged("admit", admit, self._ctx, verified, own=own)
             except RecordRejectedError as error:
                 return await self._reject(record, error, verified, advance=True)
             return await self._deliver(verified, event, handling, spec, origin, own=own)
@@ -250,6 +319,7 @@ class Subscription:
         handler = None if self._observe or own else self._handlers.get(spec.ce_type)
         action: str | None = None
         rejected: EventRejectedError | None = None
+        crashed: str | None = None
         if handler is not None:
             delivery: Delivery[EventModel] = Delivery(
                 event=event,
@@ -263,9 +333,13 @@ class Subscription:
                 sealed=attributes.content_type == CONTENT_TYPE_SEALED,
             )
             try:
-                action = await handler(delivery)
+                action = await _handled(handler, delivery)
             except EventRejectedError as refusal:
                 rejected = refusal
+            except RedeliverError:
+                raise
+            except Exception as crash:  # noqa: BLE001 - a poison record must not stop us
+                crashed = f"the handler failed {_HANDLER_ATTEMPTS} times: {_described(crash)}"
         if own:
             # Already in this state when it was rebuilt from the shared ledger: that is fine.
             with contextlib.suppress(LifecycleError):
@@ -274,6 +348,14 @@ class Subscription:
             ctx.remember(event, publisher=attributes.agency)
         # An observer (silian watch) keeps chain heads too, in its own scratch store.
         await self._accept(verified, event, origin)
+        if crashed is not None:
+            # No answer: the issuer sees "received" and no "handled" — owed, then overdue.
+            return await self._reject(
+                verified.record,
+                RecordRejectedError(Reason.HANDLER_FAILED, crashed),
+                verified,
+                advance=False,
+            )
         if rejected is not None:
             if answer:
                 await self._receipt(
@@ -343,6 +425,20 @@ class Subscription:
         with contextlib.suppress(LifecycleError):
             await self._publisher.publish(receipt)
 
+    async def _quarantine(
+        self, record: Record, error: RecordRejectedError
+    ) -> Awaitable[Coordinates]:
+        ctx = self._ctx
+        return await quarantine(
+            ctx.transport,
+            federation=ctx.federation,
+            agency=ctx.agency,
+            record=record,
+            reason=error.reason,
+            detail=error.detail,
+            signer=error.signer,
+        )
+
     async def _reject(
         self,
         record: Record,
@@ -353,15 +449,11 @@ class Subscription:
     ) -> Result:
         ctx = self._ctx
         origin = f"{record.topic}/{record.partition}/{record.offset}"
+        signer = error.signer or (None if verified is None else verified.agency)
+        if signer is not None and error.signer is None:
+            error = RecordRejectedError(error.reason, error.detail, signer=signer)
         if not self._observe:
-            await quarantine(
-                ctx.transport,
-                federation=ctx.federation,
-                agency=ctx.agency,
-                record=record,
-                reason=error.reason,
-                detail=error.detail,
-            )
+            self._ack = await self._quarantine(record, error)
         if verified is not None and advance:
             attributes = verified.attributes
             await ctx.store.accept(
@@ -372,17 +464,56 @@ class Subscription:
                 head=ChainHead(seq=verified.seq, hash=verified.hash),
                 origin=origin,
                 outcome=f"quarantined:{error.reason.value}",
+                detail=error.detail,
             )
         log.warning(
-            "record.quarantined", reason=error.reason.value, detail=error.detail, origin=origin
+            "record.quarantined",
+            reason=error.reason.value,
+            detail=error.detail,
+            origin=origin,
+            signer=signer,
         )
         return Result(
             outcome=Outcome.QUARANTINED,
             coordinates=record.coordinates,
             event_id=None if verified is None else verified.attributes.id,
-            source=None if verified is None else verified.agency,
+            source=signer,
             ce_type=None if verified is None else verified.attributes.type,
             time=None if verified is None else verified.time,
             reason=error.reason,
             detail=error.detail,
         )
+
+
+def _described(error: BaseException) -> str:
+    text = str(error)
+    return f"{type(error).__name__}: {text[:300]}" if text else type(error).__name__
+
+
+def _judged(step: str, run: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a pure step of the pipeline: anything it raises but a refusal is a defect the
+    record uncovered — logged with its traceback, and the record refused as such."""
+    try:
+        return run(*args, **kwargs)
+    except RecordRejectedError:
+        raise
+    except Exception as error:  # total over hostile bytes: a defect, not a stop
+        log.exception("pipeline.step_failed", step=step)
+        raise RecordRejectedError(
+            Reason.UNPROCESSABLE, f"step {step} failed on this record: {_described(error)}"
+        ) from None
+
+
+async def _handled(handler: Handler, delivery: Delivery[Any]) -> str | None:
+    """Call ``handler``; an unforeseen failure is tried again (it may pass), then raised."""
+    for attempt in range(_HANDLER_ATTEMPTS):
+        try:
+            return await handler(delivery)
+        except (EventRejectedError, RedeliverError):
+            raise
+        except Exception:
+            log.exception("handler.failed", attempt=attempt + 1, of=_HANDLER_ATTEMPTS)
+            if attempt + 1 == _HANDLER_ATTEMPTS:
+                raise
+            await asyncio.sleep(_HANDLER_PAUSES[min(attempt, len(_HANDLER_PAUSES) - 1)])
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -96,12 +96,13 @@ async def _drain(subscriptions: list[Subscription], report: DemoReport) -> list[
 async def _inject_bad_records(fed: Federation, transport: Transport, victim: Record) -> None:
     """A record signed with a wrong key, one tampered, one replayed — as an attacker would."""
     attributes, signature = decode_headers(victim.headers)
+    value = victim.value or b""
     # 1. Same claims, signed by a key the agreement does not know.
     forger = SigningKey.generate()
     forged = replace(
         attributes, id=str(uuid.uuid4()), keyid=forger.public_key.key_id(attributes.agency)
     )
-    base = signature_base(topic=victim.topic, key=victim.key, attributes=forged, value=victim.value)
+    base = signature_base(topic=victim.topic, key=victim.key, attributes=forged, value=value)
     headers = [(n, v.encode()) for n, v in forged.as_headers()]
     headers.append((SIGNATURE_HEADER, base64.b64encode(forger.sign(base))))
     await transport.send(
@@ -110,9 +111,9 @@ async def _inject_bad_records(fed: Federation, transport: Transport, victim: Rec
         )
     )
     # 2. The real record with one changed byte in its value.
-    tampered = victim.value.replace(b"urgent", b"info__", 1)
-    if tampered == victim.value:
-        tampered = victim.value[:-2] + b" }"
+    tampered = value.replace(b"urgent", b"info__", 1)
+    if tampered == value:
+        tampered = value[:-2] + b" }"
     await transport.send(
         OutgoingRecord(topic=victim.topic, key=victim.key, value=tampered, headers=victim.headers)
     )
@@ -209,6 +210,8 @@ async def _play(
         for code in fed.members:
             for record in await _all_records(transport, quarantine_topic(fed.federation_id, code)):
                 q = read_quarantine_headers(record)
+                if q is None:
+                    continue  # not written by a consumer: nothing to show
                 report.quarantined.append((q.reason.value, q.detail))
                 line = (
                     f"  ✘ {agency_name(code)} quarantined {q.origin}: {q.reason.value} — {q.detail}"

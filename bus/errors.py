@@ -12,7 +12,7 @@
     │   ├── PermissionDeniedError                        the agreement does not allow it
     │   └── AgreementError                               agreement malformed or not in force
     │       └── AgreementVerificationError               (also a VerificationError; .member, .field)
-    ├── VerificationError             agencies.errors    signature/key window/chain fails
+    ├── VerificationError             agencies.errors    signature/key window/chain fails (.kind)
     └── BusError                      bus.errors
         ├── ConfigError (ValueError)                     bad configuration or CLI input
         ├── SilianEnvironmentError                   java/mvn missing, port taken, ...

@@ -16,8 +16,11 @@ __all__ = ["Reason", "RecordRejectedError"]
 class Reason(StrEnum):
     """The step of verify → authorise → decode → deduplicate that refused a record."""
 
+    NO_VALUE = "no-value"  # a tombstone: there is nothing to verify
+    UNTRUSTED_TIME = "untrusted-time"  # the producer, not the broker, stamped the time
     MALFORMED_HEADERS = "malformed-headers"
     OVERSIZED = "oversized"
+    TOO_DEEP = "too-deep"  # JSON nested deeper than the limit
     UNKNOWN_TYPE = "unknown-type"
     UNKNOWN_KEY = "unknown-key"
     KEY_REVOKED = "key-revoked"
@@ -26,6 +29,7 @@ class Reason(StrEnum):
     TIME_SKEW = "time-skew"
     SEQUENCE_GAP = "sequence-gap"
     CHAIN_FORK = "chain-fork"
+    CHAIN_MISPLACED = "chain-misplaced"  # a chain id of another agency or partition
     DUPLICATE = "duplicate"
     NOT_PERMITTED = "not-permitted"
     NOT_A_MEMBER = "not-a-member"
@@ -34,12 +38,19 @@ class Reason(StrEnum):
     LIFECYCLE = "lifecycle"
     SEALED_NOT_FOR_US = "sealed-not-for-us"
     HANDLER_FAILED = "handler-failed"
+    UNPROCESSABLE = "unprocessable"  # a step failed on the record in a way not foreseen
 
 
 class RecordRejectedError(BusError):
-    """A record failed one step of the consumer pipeline; ``reason`` says which."""
+    """A record failed one step of the consumer pipeline; ``reason`` says which.
 
-    def __init__(self, reason: Reason, detail: str) -> None:
+    ``signer`` is the agency whose signature on the record verified, when the step that
+    refused it came after the signature check: a validly signed record that is malformed
+    all the same is that agency's doing, and the quarantine and the audit say so.
+    """
+
+    def __init__(self, reason: Reason, detail: str, *, signer: str | None = None) -> None:
         super().__init__(f"{reason.value}: {detail}")
         self.reason = reason
         self.detail = detail
+        self.signer = signer

@@ -26,7 +26,7 @@ from bus.envelope.headers import Attributes
 from bus.envelope.ids import parse_time
 from bus.errors import NotConnectedError
 
-__all__ = ["ChainHead", "LedgerEntry", "LocalStore", "PendingReceipt", "ReceiptNote"]
+__all__ = ["ChainHead", "LedgerEntry", "LocalStore", "PendingReceipt", "ReceiptNote", "Seen"]
 
 GENESIS_HASH = "0" * 64
 
@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS peer_chains (
     PRIMARY KEY (chain_id, topic));
 CREATE TABLE IF NOT EXISTS processed (
     source TEXT NOT NULL, event_id TEXT NOT NULL, origin TEXT NOT NULL, outcome TEXT NOT NULL,
-    PRIMARY KEY (source, event_id));
+    detail TEXT, PRIMARY KEY (source, event_id));
 CREATE TABLE IF NOT EXISTS ledger (
     position INTEGER PRIMARY KEY AUTOINCREMENT,
     source TEXT NOT NULL, event_id TEXT NOT NULL, ce_type TEXT NOT NULL, ce_time TEXT NOT NULL,
@@ -58,6 +58,20 @@ CREATE TABLE IF NOT EXISTS receipts (
 class ChainHead:
     seq: int
     hash: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Seen:
+    """Where a consumer already dealt with an event, and how (``delivered`` or
+    ``quarantined:<reason>``, with the refusal's words)."""
+
+    origin: str
+    outcome: str
+    detail: str | None = None
+
+    @property
+    def quarantined(self) -> bool:
+        return self.outcome.startswith("quarantined:")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -140,6 +154,9 @@ class LocalStore:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(_SCHEMA)
+        columns = {row[1] for row in db.execute("PRAGMA table_info(processed)")}
+        if "detail" not in columns:  # a store made before refusals kept their words
+            db.execute("ALTER TABLE processed ADD COLUMN detail TEXT")
         self._db = db
         return self
 
@@ -218,23 +235,23 @@ class LocalStore:
     # -- dedup --------------------------------------------------------------------------
     async def chain_view(
         self, chain_id: str, topic: str, source: str, event_id: str
-    ) -> tuple[ChainHead | None, str | None]:
+    ) -> tuple[ChainHead | None, Seen | None]:
         """A consumer's one look before judging a record: the chain's last head, and where
-        (if anywhere) this event was already dealt with."""
+        and how (if at all) this event was already dealt with."""
         db = self._db
 
-        def read() -> tuple[ChainHead | None, str | None]:
+        def read() -> tuple[ChainHead | None, Seen | None]:
             head = db.execute(
                 "SELECT seq, hash FROM peer_chains WHERE chain_id = ? AND topic = ?",
                 (chain_id, topic),
             ).fetchone()
             seen = db.execute(
-                "SELECT origin FROM processed WHERE source = ? AND event_id = ?",
+                "SELECT origin, outcome, detail FROM processed WHERE source = ? AND event_id = ?",
                 (source, event_id),
             ).fetchone()
             return (
                 None if head is None else ChainHead(seq=int(head[0]), hash=str(head[1])),
-                None if seen is None else str(seen[0]),
+                None if seen is None else Seen(origin=seen[0], outcome=seen[1], detail=seen[2]),
             )
 
         async with self._lock:
@@ -250,6 +267,7 @@ class LocalStore:
         head: ChainHead,
         origin: str,
         outcome: str,
+        detail: str | None = None,
         entry: LedgerEntry | None = None,
         receipt: ReceiptNote | None = None,
     ) -> None:
@@ -263,9 +281,9 @@ class LocalStore:
             statements.append(_receipt_update(receipt))
         statements.append(
             (
-                "INSERT OR IGNORE INTO processed (source, event_id, origin, outcome)"
-                " VALUES (?, ?, ?, ?)",
-                (source, event_id, origin, outcome),
+                "INSERT OR IGNORE INTO processed (source, event_id, origin, outcome, detail)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (source, event_id, origin, outcome, detail),
             )
         )
         statements.append(

@@ -8,7 +8,14 @@ from typing import Annotated, ClassVar
 from pydantic import Field, StringConstraints
 
 from contracts.base import EventModel, Family
-from contracts.vocab import Text, Timestamp, ValueModel
+from contracts.vocab import (
+    AGENCY_URN_PATTERN,
+    CE_TYPE_PATTERN,
+    EVENT_ID_PATTERN,
+    Text,
+    Timestamp,
+    ValueModel,
+)
 
 __all__ = [
     "EventRef",
@@ -22,15 +29,15 @@ __all__ = [
 class EventRef(ValueModel):
     """Names one event exactly: its CloudEvents source, id and type."""
 
-    ce_source: Annotated[str, StringConstraints(pattern=r"^urn:silian:agency:[0-9]{12}$")] = Field(
+    ce_source: Annotated[str, StringConstraints(pattern=AGENCY_URN_PATTERN)] = Field(
         description="被回复事件的来源 / ce_source of the answered event"
     )
-    ce_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")] = (
-        Field(description="被回复事件的ID / ce_id of the answered event")
+    ce_id: Annotated[str, StringConstraints(pattern=EVENT_ID_PATTERN)] = Field(
+        description="被回复事件的ID / ce_id of the answered event"
     )
-    ce_type: Annotated[
-        str, StringConstraints(pattern=r"^cn\.silian\.[a-z]+\.[a-z_]+\.v[1-9][0-9]*$")
-    ] = Field(description="被回复事件的类型 / ce_type of the answered event")
+    ce_type: Annotated[str, StringConstraints(pattern=CE_TYPE_PATTERN)] = Field(
+        description="被回复事件的类型 / ce_type of the answered event"
+    )
 
 
 class RejectReason(StrEnum):

@@ -13,6 +13,10 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 __all__ = [
+    "AGENCY_URN_PATTERN",
+    "AGENCY_URN_PREFIX",
+    "CE_TYPE_PATTERN",
+    "EVENT_ID_PATTERN",
     "PROVINCE_PREFIXES",
     "AgencyCode",
     "BilingualName",
@@ -45,6 +49,16 @@ PROVINCE_PREFIXES: tuple[str, ...] = (
     "71", "81", "82",
 )  # fmt: skip
 _PROVINCE = "(?:" + "|".join(PROVINCE_PREFIXES) + ")"
+
+# The CloudEvents attributes every silian record carries, as receipts name them and as the
+# consumer checks them on the wire (one pattern each, here).
+AGENCY_URN_PREFIX = "urn:silian:agency:"
+AGENCY_URN_PATTERN = r"^urn:silian:agency:[0-9]{12}$"
+"""``ce_source``: the URN of the issuing agency's 12-digit code."""
+EVENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+"""``ce_id``: a UUIDv7 as silian makes them, or any id of this shape another issuer uses."""
+CE_TYPE_PATTERN = r"^cn\.silian\.[a-z]+\.[a-z_]+\.v[1-9][0-9]*$"
+"""``ce_type``: ``cn.silian.<family>.<event>.v<major>``."""
 
 DivisionCode = Annotated[
     str,

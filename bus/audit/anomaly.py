@@ -15,6 +15,10 @@ class Kind(StrEnum):
     """Every kind of anomaly; :attr:`meaning` says it in a sentence."""
 
     MALFORMED = "malformed"
+    NO_VALUE = "no-value"
+    UNTRUSTED_TIME = "untrusted-time"
+    TOO_DEEP = "too-deep"
+    UNPROCESSABLE = "unprocessable"
     BAD_SIGNATURE = "bad-signature"
     UNKNOWN_KEY = "unknown-key"
     KEY_REVOKED = "key-revoked"
@@ -43,6 +47,10 @@ class Kind(StrEnum):
 
 _TITLES: dict[Kind, str] = {
     Kind.MALFORMED: "the record's headers are malformed",
+    Kind.NO_VALUE: "the record has no value (a tombstone): nothing was signed",
+    Kind.UNTRUSTED_TIME: "the record's time was set by its producer, not by the broker",
+    Kind.TOO_DEEP: "the value nests arrays and objects deeper than the limit",
+    Kind.UNPROCESSABLE: "judging the record failed in a way not foreseen (a defect to report)",
     Kind.BAD_SIGNATURE: "the signature does not verify: value or signed headers were altered",
     Kind.UNKNOWN_KEY: "signed with a key the agreement does not declare",
     Kind.KEY_REVOKED: "signed with a key after it was revoked",
@@ -66,6 +74,11 @@ _TITLES: dict[Kind, str] = {
 }
 
 _BY_REASON: dict[Reason, Kind] = {
+    Reason.NO_VALUE: Kind.NO_VALUE,
+    Reason.UNTRUSTED_TIME: Kind.UNTRUSTED_TIME,
+    Reason.TOO_DEEP: Kind.TOO_DEEP,
+    Reason.UNPROCESSABLE: Kind.UNPROCESSABLE,
+    Reason.CHAIN_MISPLACED: Kind.CHAIN_MISPLACED,
     Reason.MALFORMED_HEADERS: Kind.MALFORMED,
     Reason.OVERSIZED: Kind.OVERSIZED,
     Reason.UNKNOWN_KEY: Kind.UNKNOWN_KEY,
@@ -82,10 +95,8 @@ _BY_REASON: dict[Reason, Kind] = {
 }
 
 
-def kind_for_reason(reason: Reason, detail: str) -> Kind:
+def kind_for_reason(reason: Reason) -> Kind:
     """The anomaly kind of a verification refusal (bus.verify's reasons)."""
-    if "not a member" in detail:
-        return Kind.NOT_A_MEMBER  # the agreement in force did not list the key's agency
     return _BY_REASON.get(reason, Kind.MALFORMED)
 
 

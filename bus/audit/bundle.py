@@ -12,8 +12,11 @@ JSON Lines, UTF-8, one object a line, in this order (docs/audit.md gives every f
 
 A header value is its text when every byte is printable ASCII (every well-formed silian
 header is: an auditor can grep a bundle for an event id), else ``{"base64": …}``; either
-way the reader gets the exact stored bytes back. Format v1 (every header value base64) is
-still read.
+way the reader gets the exact stored bytes back. Kafka allows what silian refuses, and a
+bundle keeps it as stored: ``"value": null`` for a tombstone, ``[name, null]`` for a null
+header value, a name that is not UTF-8 as ``{"base64": …}``, and ``"timestamp_type":
+"create"`` on a record whose time its producer set (absent: the broker's append time).
+Format v1 (every header value base64) is still read.
 
 Nothing in a bundle is trusted because it is in the bundle: agreement versions are
 verified (every member's signature, chained by digest), records by their signatures,
@@ -39,7 +42,7 @@ from agencies.folder import AgreementFolder
 from agencies.history import AgreementHistory
 from agencies.signatures import dump_signatures, load_signatures
 from bus.audit.errors import BundleError
-from bus.transport.base import Record
+from bus.transport.base import Record, TimestampType
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -65,6 +68,15 @@ _ORDER = {"header": 0, "agreement": 1, "key": 2, "checkpoint": 3, "record": 4, "
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+def _name_json(name: str) -> str | dict[str, str]:
+    """A header name as a bundle stores it: text, or base64 of bytes that are not UTF-8."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return {"base64": _b64(name.encode("utf-8", "surrogateescape"))}
+    return name
 
 
 def header_json(value: bytes) -> str | dict[str, str]:
@@ -155,18 +167,22 @@ class BundleWriter:
         self.checkpoints += 1
 
     def record(self, record: Record) -> None:
-        self._line(
-            {
-                "kind": "record",
-                "topic": record.topic,
-                "partition": record.partition,
-                "offset": record.offset,
-                "timestamp_ms": record.timestamp_ms,
-                "key": None if record.key is None else _b64(record.key),
-                "value": _b64(record.value),
-                "headers": [[name, header_json(value)] for name, value in record.headers],
-            }
-        )
+        line: dict[str, Any] = {
+            "kind": "record",
+            "topic": record.topic,
+            "partition": record.partition,
+            "offset": record.offset,
+            "timestamp_ms": record.timestamp_ms,
+            "key": None if record.key is None else _b64(record.key),
+            "value": None if record.value is None else _b64(record.value),
+            "headers": [
+                [_name_json(name), None if value is None else header_json(value)]
+                for name, value in record.headers
+            ],
+        }
+        if record.timestamp_type is TimestampType.CREATE_TIME:
+            line["timestamp_type"] = "create"
+        self._line(line)
         self.records += 1
 
     def copy_records(self, bundle: Bundle) -> None:
@@ -322,38 +338,77 @@ def _parse(line: bytes, number: int) -> dict[str, Any]:
     return item
 
 
+_INT32 = 2**31 - 1
+_INT64 = 2**63 - 1
+
+
 def _record_quick(item: dict[str, Any], text_headers: bool) -> Record:
-    """:func:`_record` for a well-formed line, without its per-field checks (raises if not)."""
-    key = item["key"]
+    """:func:`_record` for a well-formed line, without its per-field words (raises if not)."""
+    key, value, topic = item["key"], item["value"], item["topic"]
+    partition, offset, moment = item["partition"], item["offset"], item["timestamp_ms"]
     if text_headers:
-        headers = tuple([(n, header_bytes(v, True)) for n, v in item["headers"]])
+        headers = tuple(
+            [(n, None if v is None else header_bytes(v, True)) for n, v in item["headers"]]
+        )
     else:
         headers = tuple([(n, _a2b(v, strict_mode=True)) for n, v in item["headers"]])
-    if not all(type(name) is str for name, _ in headers):
-        raise TypeError("a header name that is not text")  # _header says which
+    if (
+        type(topic) is not str
+        or not topic
+        or type(partition) is not int
+        or type(offset) is not int
+        or type(moment) is not int
+        or not (0 <= partition <= _INT32 and 0 <= offset <= _INT64 and 0 <= moment <= _INT64)
+        or not all(type(name) is str for name, _ in headers)
+        or "timestamp_type" in item
+    ):
+        raise TypeError("not plainly well formed")  # _record says what
     return Record(
-        topic=str(item["topic"]),
-        partition=int(item["partition"]),
-        offset=int(item["offset"]),
+        topic=topic,
+        partition=partition,
+        offset=offset,
         key=None if key is None else _a2b(key, strict_mode=True),
-        value=_a2b(item["value"], strict_mode=True),
+        value=None if value is None else _a2b(value, strict_mode=True),
         headers=headers,
-        timestamp_ms=int(item["timestamp_ms"]),
+        timestamp_ms=moment,
     )
 
 
-def _header(name: object, stored: object, text_headers: bool) -> tuple[str, bytes]:
-    if not isinstance(name, str):
-        raise BundleError(f"header name {name!r} is not text")
+def _name(name: object) -> str:
+    if isinstance(name, str):
+        return name
+    if isinstance(name, dict) and set(name) == {"base64"}:
+        return _unb64(name["base64"], "a header name").decode("utf-8", "surrogateescape")
+    raise BundleError(f'header name {name!r} is not text or {{"base64": …}}')
+
+
+def _shown(name: str) -> str:
+    """A header name as an error message can print it (a hostile one, quoted and escaped)."""
+    return name if name.isascii() and name.isprintable() else repr(name)
+
+
+def _header(name: object, stored: object, text_headers: bool) -> tuple[str, bytes | None]:
+    text = _name(name)
+    if stored is None and text_headers:
+        return text, None
     if not text_headers:
-        return name, _unb64(stored, f"header {name}")
+        return text, _unb64(stored, f"header {_shown(text)}")
     if isinstance(stored, str):
         if not stored.isascii():
-            raise BundleError(f"header {name} is text but not ASCII (bytes belong in base64)")
-        return name, stored.encode("ascii")
+            raise BundleError(
+                f"header {_shown(text)} is text but not ASCII (bytes belong in base64)"
+            )
+        return text, stored.encode("ascii")
     if isinstance(stored, dict) and set(stored) == {"base64"}:
-        return name, _unb64(stored["base64"], f"header {name}")
-    raise BundleError(f'header {name} must be text or {{"base64": …}}')
+        return text, _unb64(stored["base64"], f"header {_shown(text)}")
+    raise BundleError(f'header {_shown(text)} must be text or {{"base64": …}} (or null)')
+
+
+def _whole(item: dict[str, Any], field: str, top: int) -> int:
+    value = item.get(field)
+    if type(value) is not int or not 0 <= value <= top:
+        raise BundleError(f"{field} must be a whole number from 0 to {top}, not {value!r}")
+    return value
 
 
 def _record(item: dict[str, Any], text_headers: bool) -> Record:
@@ -361,20 +416,33 @@ def _record(item: dict[str, Any], text_headers: bool) -> Record:
         return _record_quick(item, text_headers)
     except Exception:  # noqa: BLE001, S110 - read it again, carefully, to say what is wrong
         pass
-    try:
-        headers = tuple(_header(n, v, text_headers) for n, v in item["headers"])
-        key = item["key"]
-        return Record(
-            topic=str(item["topic"]),
-            partition=int(item["partition"]),
-            offset=int(item["offset"]),
-            key=None if key is None else _unb64(key, "record key"),
-            value=_unb64(item["value"], "record value"),
-            headers=headers,
-            timestamp_ms=int(item["timestamp_ms"]),
-        )
-    except (KeyError, TypeError, ValueError) as error:
-        raise BundleError(f"malformed record line: {error}") from None
+    topic, key, value, stored = (
+        item.get("topic"),
+        item.get("key"),
+        item.get("value"),
+        item.get("headers"),
+    )
+    if not isinstance(topic, str) or not topic:
+        raise BundleError(f"topic must be a topic name, not {topic!r}")
+    if not isinstance(stored, list) or not all(
+        isinstance(pair, list) and len(pair) == 2 for pair in stored
+    ):
+        raise BundleError("headers must be a list of [name, value] pairs")
+    stamped = item.get("timestamp_type", "append")
+    if stamped not in ("append", "create"):
+        raise BundleError(f'timestamp_type must be "append" or "create", not {stamped!r}')
+    return Record(
+        topic=topic,
+        partition=_whole(item, "partition", _INT32),
+        offset=_whole(item, "offset", _INT64),
+        key=None if key is None else _unb64(key, "record key"),
+        value=None if value is None else _unb64(value, "record value"),
+        headers=tuple(_header(n, v, text_headers) for n, v in stored),
+        timestamp_ms=_whole(item, "timestamp_ms", _INT64),
+        timestamp_type=(
+            TimestampType.CREATE_TIME if stamped == "create" else TimestampType.LOG_APPEND_TIME
+        ),
+    )
 
 
 def open_bundle(path: Path) -> Bundle:

@@ -35,7 +35,7 @@ from bus.envelope.headers import CONTENT_TYPE_JSON
 from bus.envelope.signature import decode_headers
 from bus.rejections import RecordRejectedError
 from bus.transport.base import Record
-from bus.verify import VerifyPolicy, verify_record
+from bus.verify import VerifyPolicy, check_json_depth, parse_seq, verify_record
 from contracts.base import EventModel, Family
 from contracts.errors import ContractError
 from contracts.registry import REGISTRY
@@ -163,7 +163,7 @@ def _located(record: Record, problem: tuple[Kind, str], trusted: bool) -> Examin
             trusted=trusted,
         )
     try:
-        seq: int | None = int(attributes.chainseq)
+        seq: int | None = parse_seq(attributes.chainseq)
     except ValueError:
         seq = None
     return Examined(
@@ -191,13 +191,14 @@ def examine(
 ) -> Examined:
     """Judge one record on its own. ``agreements`` is the real history (trust is applied here)."""
     judge = _trusting(agreements) if trusted else agreements
-    # 1-5. headers, attributes, key in force at ce_time, signature (bus.verify)
+    # 1-6. shape, headers, issuer, key in force at ce_time, signature, fields (bus.verify)
     try:
         verified = verify_record(record, judge, policy)
     except RecordRejectedError as error:
-        return _located(
-            record, (kind_for_reason(error.reason, error.detail), error.detail), trusted
-        )
+        return _located(record, (kind_for_reason(error.reason), error.detail), trusted)
+    except Exception as error:  # noqa: BLE001 - total: a defect is reported, not a stop
+        detail = f"verification failed on this record: {type(error).__name__}: {error}"
+        return _located(record, (Kind.UNPROCESSABLE, detail[:400]), trusted)
     attributes = verified.attributes
     problems: list[tuple[Kind, str]] = []
     event: EventModel | None = None
@@ -223,7 +224,10 @@ def examine(
         # 7. the value, for the lifecycle judge (sealed values are judged by recipients only)
         if decode and attributes.content_type == CONTENT_TYPE_JSON:
             try:
-                event = for_lifecycle(REGISTRY.decode(attributes.type, record.value))
+                check_json_depth(verified.value, policy.max_json_depth)
+                event = for_lifecycle(REGISTRY.decode(attributes.type, verified.value))
+            except RecordRejectedError as error:
+                problems.append((kind_for_reason(error.reason), error.detail))
             except ContractError as error:
                 problems.append((Kind.SCHEMA_INVALID, str(error)))
     return Examined(

@@ -27,19 +27,19 @@ from agencies.agreement import Agreement
 from agencies.errors import PermissionDeniedError, UnknownAgencyError, VerificationError
 from agencies.history import AgreementHistory
 from agencies.keys import KeyRecord, VerifyKey
-from bus.audit.anomaly import Kind
+from bus.audit.anomaly import Kind, kind_for_reason
 from bus.audit.examine import Examined, for_lifecycle
 from bus.context import parse_handling
 from bus.envelope.headers import (
     CONTENT_TYPE_JSON,
     SIGNATURE_HEADER,
     SIGNED_ATTRIBUTES,
-    SPEC_VERSION,
 )
 from bus.envelope.ids import parse_time
 from bus.envelope.signature import DOMAIN_LINE
-from bus.transport.base import Record
-from bus.verify import VerifyPolicy
+from bus.rejections import RecordRejectedError
+from bus.transport.base import Record, TimestampType
+from bus.verify import VerifyPolicy, check_fields, check_json_depth, check_sizes, issuer_of
 from contracts.base import EventModel, Family
 from contracts.errors import ContractError
 from contracts.registry import REGISTRY
@@ -53,9 +53,8 @@ _FORMAT = (
     + "value-sha256=%s\n"
 )
 _PICK = operator.itemgetter(*SIGNED_ATTRIBUTES)
-_SOURCE_PREFIX = "urn:silian:agency:"
-_I_SPEC, _I_ID, _I_SOURCE, _I_TYPE, _I_TIME = 0, 1, 2, 3, 4
-_I_CONTENT, _I_HANDLING, _I_KEYID, _I_CHAIN, _I_SEQ, _I_PREV = 6, 8, 10, 11, 12, 13
+_I_ID, _I_SOURCE, _I_TYPE, _I_TIME = 1, 2, 3, 4
+_I_CONTENT, _I_HANDLING, _I_KEYID, _I_CHAIN, _I_PREV = 6, 8, 10, 11, 13
 _sha256 = hashlib.sha256
 _Key = tuple[datetime, datetime | None, VerifyKey | None]
 _NO_KEY: _Key = (datetime.min.replace(tzinfo=UTC), None, None)
@@ -69,9 +68,12 @@ Headers = dict[str, object]
 any other value (a bundle's ``{"base64": …}``) is a header the fast path leaves alone."""
 
 
-def text_headers(headers: Sequence[tuple[str, bytes]]) -> Headers | None:
-    """A record's headers as :data:`Headers`; None if a name appears twice."""
-    named: Headers = {name: bytes(value).decode("latin-1") for name, value in headers}
+def text_headers(headers: Sequence[tuple[str, bytes | None]]) -> Headers | None:
+    """A record's headers as :data:`Headers`; None if a name appears twice, is not ASCII,
+    or a value is null (the full path says what is wrong)."""
+    if any(value is None or not name.isascii() for name, value in headers):
+        return None
+    named: Headers = {name: value.decode("latin-1") for name, value in headers if value is not None}
     return named if len(named) == len(headers) else None
 
 
@@ -107,7 +109,7 @@ def fast_signature_base(record: Record) -> tuple[bytes, bytes] | None:
     """(signature base, signature) from the raw headers; None where the full path objects."""
     named = text_headers(record.headers)
     signed = None if named is None else _signed(named)
-    if signed is None:
+    if signed is None or record.value is None:
         return None
     base = _base(record.topic, record.key, signed[0], record.value)
     return None if base is None else (base, signed[1])
@@ -185,8 +187,10 @@ class FastJudge:
     def examine(self, record: Record) -> Examined | None:
         """The verdict on a record, or None: run the full examination instead."""
         named = text_headers(record.headers)
-        if named is None:
-            return None  # a name twice (maybe an unsigned one): the full path sorts it out
+        if named is None or record.value is None:
+            return None  # a name twice, a null, a tombstone: the full path sorts it out
+        if record.timestamp_type is not TimestampType.LOG_APPEND_TIME:
+            return None
         verdict = self.verdict(record.topic, record.timestamp_ms, record.key, record.value, named)
         if verdict is None:
             return None
@@ -216,31 +220,27 @@ class FastJudge:
     ) -> Verdict | None:
         """The judgement of a trusted record as a bare :data:`Verdict`, or None."""
         policy = self._policy
-        # 1. size
-        if len(value) > policy.max_value_bytes:
-            return None
+        # 1. limits (as bus.verify.check_sizes judges them)
+        try:
+            largest = max((len(n) + len(v) for n, v in named.items()), default=0)  # type: ignore[arg-type]
+            check_sizes(policy, len(value), key, len(named), largest)
+        except (TypeError, RecordRejectedError):
+            return None  # a value stored as base64, or over a limit
         # 2. headers
         signed = _signed(named)
         if signed is None:
             return None
         text, signature = signed
-        # 3. attributes (as bus.verify judges them)
-        if text[_I_SPEC] != SPEC_VERSION or not text[_I_SOURCE].startswith(_SOURCE_PREFIX):
-            return None
-        agency = text[_I_SOURCE][len(_SOURCE_PREFIX) :]
+        # 3. issuer (as bus.verify judges it)
         try:
+            agency = issuer_of(text[_I_SOURCE], text[_I_KEYID])
             moment = parse_time(text[_I_TIME])
-            seq = int(text[_I_SEQ])
-        except ValueError:
+        except (RecordRejectedError, ValueError):
             return None
         appended = datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC)
-        if seq < 1 or moment - appended > policy.max_ahead:
-            return None
-        if appended - moment > policy.max_behind:
+        if moment - appended > policy.max_ahead or appended - moment > policy.max_behind:
             return None
         keyid = text[_I_KEYID]
-        if keyid.split(":", 1)[0] != agency:
-            return None
         # 4. key in force at ce_time
         try:
             version = self._agreements.in_force_at(moment)
@@ -258,7 +258,12 @@ class FastJudge:
                 signing_key.verify(signature, base)
             except VerificationError:
                 return None
-        # 6. permission in force (7. decoding) as bus.audit.examine judges them
+        # 6. the other signed fields (bus.verify.check_fields)
+        try:
+            seq = check_fields(text, signer=agency)
+        except RecordRejectedError:
+            return None
+        # 7. permission in force (8. decoding) as bus.audit.examine judges them
         problems, event = self._judge(value, text, agency, moment, version)
         return text, agency, seq, _sha256(base + signature).digest(), problems, event
 
@@ -280,7 +285,10 @@ class FastJudge:
         event = None
         if self._decode and text[_I_CONTENT] == CONTENT_TYPE_JSON:
             try:
+                check_json_depth(value, self._policy.max_json_depth)
                 event = for_lifecycle(REGISTRY.decode(ce_type, value))
+            except RecordRejectedError as error:
+                return (*problems, (kind_for_reason(error.reason), error.detail)), None
             except ContractError as error:
                 return (*problems, (Kind.SCHEMA_INVALID, str(error))), None
         return problems, event

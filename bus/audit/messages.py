@@ -132,18 +132,28 @@ def refusal_message(
     return OutgoingRecord(topic=topic, key=origin.encode(), value=value, headers=tuple(headers))
 
 
+def _count(text: str) -> int:
+    """A tree size: decimal digits only (``int`` alone would take ``" 1"`` or ``1_0``)."""
+    if not (text.isdigit() and text.isascii() and len(text) <= 19):
+        raise ValueError(f"{text[:40]!r} is not a size")
+    return int(text)
+
+
 def read_message(record: Record) -> NoteMessage | None:
-    """The checkpoints-topic message in ``record``; None when its headers are not one."""
+    """The checkpoints-topic message in ``record``; None when it is not one (a tombstone,
+    headers missing or malformed). Total: nothing a record holds makes it raise."""
+    if record.value is None:
+        return None
     found: dict[str, str] = {}
     for name, raw in record.headers:
         if name.startswith("silian-") and name not in found:
-            try:
-                found[name] = bytes(raw).decode("ascii")
-            except UnicodeDecodeError:
+            if raw is None or not raw.isascii():
                 return None
+            found[name] = raw.decode("ascii")
     try:
         kind = NoteKind(found[NOTE_HEADER])
-        size, proof_from = int(found["silian-size"]), int(found.get("silian-proof-from", "0"))
+        size = _count(found["silian-size"])
+        proof_from = _count(found.get("silian-proof-from", "0"))
         raw_proof = base64.b64decode(found.get("silian-proof", ""), validate=True)
         origin, keeper, agency = (
             found["silian-origin"],

@@ -14,12 +14,14 @@ from bus.audit.messages import NoteKind, note_origin, read_message
 from bus.audit.replay import AuditReport, Replayer, ReplayOptions
 from bus.audit.source import RecordRange, read_records
 from bus.audit.trust import CheckpointBook, parse_origin
+from bus.logs import get_logger
 from bus.transport.base import Transport
 from contracts.topics import checkpoints_topic
 
 __all__ = ["export_bundle", "replay_bundle", "replay_transport"]
 
 Progress = Callable[[AuditReport], None]
+log = get_logger("silian.audit")
 
 
 async def _checkpoint_notes(
@@ -29,22 +31,38 @@ async def _checkpoint_notes(
 
     Refusal records are the witnesses' alarm, not notes: the split view they report is
     found again from the two notes themselves. A record without the ``silian-note``
-    header is taken as a bare note (the form bundles and older keepers use).
+    header is taken as a bare note (the form bundles and older keepers use). A tombstone
+    or a value that is not UTF-8 cannot be a signed note (C2SP notes are text): it is
+    left out, and said so in the log.
     """
     topic = checkpoints_topic(federation)
     if topic not in await transport.describe_topics([topic]):
         return []
     audited = set(topics)
     notes: list[bytes] = []
+    junk = 0
     async for batch in read_records(transport, [topic], idle=idle):
         for record in batch:
             message = read_message(record)
             if message is not None and message.kind is NoteKind.REFUSAL:
                 continue
+            if record.value is None or not _text(record.value):
+                junk += 1
+                continue
             place = parse_origin(note_origin(record.value))
             if place is None or place[0] in audited:
                 notes.append(record.value)  # a note of another form is judged (and flagged)
+    if junk:
+        log.warning("audit.junk_notes", topic=topic, count=junk, detail="not text: no note")
     return notes
+
+
+def _text(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 async def replay_transport(

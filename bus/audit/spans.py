@@ -40,6 +40,7 @@ _scan = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type] 
 _ONLY_SIGNED = len(SIGNED_ATTRIBUTES) + 1
 _I_CHAIN = SIGNED_ATTRIBUTES.index("ce_chainid")
 _I_PREV = SIGNED_ATTRIBUTES.index("ce_prevhash")
+_INT32, _INT64 = 2**31 - 1, 2**63 - 1  # a partition number, an offset or a time in ms
 
 
 @dataclass(slots=True)
@@ -103,13 +104,16 @@ def _read(judge: FastPath, line: bytes, text_headers: bool) -> tuple[str, int, i
         decoded = line.decode("utf-8")
         item, stop = _scan(decoded, 0)
         topic, number, offset = item["topic"], item["partition"], item["offset"]
+        moment = item["timestamp_ms"]
         if (
             stop != len(decoded)  # trailing bytes
             or item["kind"] != "record"
-            or type(item["timestamp_ms"]) is not int
+            or type(moment) is not int
             or type(topic) is not str
             or type(number) is not int
             or type(offset) is not int
+            or not (0 <= number <= _INT32 and 0 <= offset <= _INT64 and 0 <= moment <= _INT64)
+            or "timestamp_type" in item  # the producer's time: the careful reading refuses it
         ):
             return None
         stored = item["headers"]
@@ -121,7 +125,7 @@ def _read(judge: FastPath, line: bytes, text_headers: bool) -> tuple[str, int, i
         key = item["key"]
         verdict = judge.verdict(
             topic,
-            item["timestamp_ms"],
+            moment,
             None if key is None else _a2b(key, strict_mode=True),
             _a2b(item["value"], strict_mode=True),
             named,

@@ -61,7 +61,11 @@ class Attributes:
     prevhash: str
 
     def as_headers(self) -> list[tuple[str, str]]:
-        values = (
+        return list(zip(SIGNED_ATTRIBUTES, self.values(), strict=True))
+
+    def values(self) -> tuple[str, ...]:
+        """The values in :data:`SIGNED_ATTRIBUTES` order."""
+        return (
             self.specversion,
             self.id,
             self.source,
@@ -77,7 +81,6 @@ class Attributes:
             self.chainseq,
             self.prevhash,
         )
-        return list(zip(SIGNED_ATTRIBUTES, values, strict=True))
 
     @classmethod
     def from_mapping(cls, values: dict[str, str]) -> Attributes:

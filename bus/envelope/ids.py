@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -36,9 +37,24 @@ def format_time(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds")
 
 
+# RFC 3339 §5.6 date-time: full date, "T", time with optional fraction, "Z" or an offset.
+_RFC3339 = re.compile(
+    r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})", re.ASCII
+)
+
+
 def parse_time(text: str) -> datetime:
-    """Parse an RFC 3339 time that carries an offset; ValueError otherwise."""
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        raise ValueError(f"time {text!r} has no offset")
-    return moment
+    """Parse an RFC 3339 date-time with an offset (``Z`` or ``±HH:MM``); ValueError otherwise.
+
+    Only RFC 3339's form: Python's ``fromisoformat`` alone would also take ISO 8601's
+    others (``20261126T113000``, a date alone, a time without offset).
+    """
+    found = _RFC3339.fullmatch(text)
+    if found is None:
+        raise ValueError(f"time {text[:40]!r} is not RFC 3339 with an offset")
+    whole, fraction, offset = found.groups()
+    fraction = (fraction or "")[:7]  # datetime keeps microseconds: finer digits are dropped
+    try:
+        return datetime.fromisoformat(whole + fraction + ("+00:00" if offset == "Z" else offset))
+    except ValueError:
+        raise ValueError(f"time {text[:40]!r} is not a valid date and time") from None

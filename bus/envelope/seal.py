@@ -18,10 +18,11 @@ import base64
 import json
 import os
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Annotated, Literal
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from agencies.keys import SealingKey, SealingPublicKey
 from bus.rejections import Reason, RecordRejectedError
@@ -72,9 +73,35 @@ def seal(
     return json.dumps(document, separators=(",", ":"), sort_keys=True).encode("ascii")
 
 
+_B64 = Annotated[str, StringConstraints(max_length=1 << 20, pattern=r"^[A-Za-z0-9+/]*={0,2}$")]
+_SHORT = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class _Wrapped(BaseModel):
+    """One recipient's entry: the data key wrapped with HPKE for its sealing key."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    agency: _SHORT
+    kid: _SHORT
+    enc: Annotated[str, StringConstraints(max_length=4096, pattern=r"^[A-Za-z0-9+/]*={0,2}$")]
+
+
+class _Sealed(BaseModel):
+    """The sealed value, read strictly: a validly signed seal may still be hostile."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    v: Literal[1]
+    alg: Literal["A256GCM"]
+    nonce: _B64
+    ciphertext: _B64
+    recipients: list[_Wrapped] = Field(min_length=1, max_length=1024)
+
+
 def recipients_of(sealed: bytes) -> list[str]:
     """Agency codes a sealed value is addressed to (from a verified record only)."""
-    return [r["agency"] for r in _parse(sealed)["recipients"]]
+    return [r.agency for r in _parse(sealed).recipients]
 
 
 def open_sealed(
@@ -88,17 +115,17 @@ def open_sealed(
 ) -> bytes:
     """The plaintext, if ``agency`` is a recipient and ``key`` opens it."""
     document = _parse(sealed)
-    entry = next((r for r in document["recipients"] if r.get("agency") == agency), None)
+    entry = next((r for r in document.recipients if r.agency == agency), None)
     if entry is None:
         raise RecordRejectedError(
             Reason.SEALED_NOT_FOR_US, f"sealed record is not addressed to agency {agency}"
         )
     try:
-        key = key_for(str(entry["kid"]))
-        data_key = key.unseal(base64.b64decode(entry["enc"]), info=_INFO)
+        key = key_for(entry.kid)
+        data_key = key.unseal(base64.b64decode(entry.enc, validate=True), info=_INFO)
         return AESGCM(data_key).decrypt(
-            base64.b64decode(document["nonce"]),
-            base64.b64decode(document["ciphertext"]),
+            base64.b64decode(document.nonce, validate=True),
+            base64.b64decode(document.ciphertext, validate=True),
             _aad(event_id=event_id, ce_type=ce_type, topic=topic),
         )
     except (SilianError, InvalidTag, ValueError) as error:
@@ -107,15 +134,15 @@ def open_sealed(
         ) from None
 
 
-def _parse(sealed: bytes) -> dict[str, Any]:
+def _parse(sealed: bytes) -> _Sealed:
     try:
-        document = json.loads(sealed)
-    except ValueError:
-        raise RecordRejectedError(Reason.NOT_JSON, "sealed value is not JSON") from None
-    if (
-        not isinstance(document, dict)
-        or document.get("v") != 1
-        or not isinstance(document.get("recipients"), list)
-    ):
-        raise RecordRejectedError(Reason.SCHEMA_INVALID, "sealed value is not a silian seal v1")
-    return document
+        return _Sealed.model_validate_json(sealed)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        if first["type"] == "json_invalid":
+            raise RecordRejectedError(Reason.NOT_JSON, "sealed value is not JSON") from None
+        where = ".".join(str(part) for part in first["loc"]) or "(document)"
+        raise RecordRejectedError(
+            Reason.SCHEMA_INVALID,
+            f"sealed value is not a silian seal v1: {where}: {first['msg']}",
+        ) from None

@@ -80,21 +80,36 @@ def record_hash(base: bytes, signature: bytes) -> str:
     return hashlib.sha256(base + signature).hexdigest()
 
 
-def decode_headers(headers: Sequence[tuple[str, bytes]]) -> tuple[Attributes, bytes]:
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # read with surrogateescape: the wire bytes are not UTF-8
+        return False
+    return True
+
+
+def decode_headers(headers: Sequence[tuple[str, bytes | None]]) -> tuple[Attributes, bytes]:
     """Parse the signed attributes and the signature out of raw record headers.
 
     Headers are routing hints until verified: this only checks that each one needed is
     present exactly once and well formed; the signature check is the caller's next step.
+    Any header's name must be UTF-8 (Kafka's protocol says so; the broker does not check).
     """
     seen: dict[str, str] = {}
     signature_text: str | None = None
     wanted = {*SIGNED_ATTRIBUTES, SIGNATURE_HEADER}
     for name, raw in headers:
+        if not name.isascii() and not _utf8(name):
+            raise RecordRejectedError(
+                Reason.MALFORMED_HEADERS, f"a header name is not UTF-8: {name[:40]!r}"
+            )
         if name not in wanted:
             continue  # unknown headers are not signed and never trusted; ignore them
         if name in seen or (name == SIGNATURE_HEADER and signature_text is not None):
             raise RecordRejectedError(Reason.MALFORMED_HEADERS, f"header {name} appears twice")
-        text = _check_ascii(name, bytes(raw))
+        if raw is None:
+            raise RecordRejectedError(Reason.MALFORMED_HEADERS, f"header {name} has a null value")
+        text = _check_ascii(name, raw)
         if name == SIGNATURE_HEADER:
             signature_text = text
         else:

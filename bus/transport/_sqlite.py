@@ -34,6 +34,20 @@ T = TypeVar("T")
 # How long a writer waits for another process's write lock before giving up.
 _BUSY_TIMEOUT_S = 30.0
 
+_RECORDS = """
+CREATE TABLE IF NOT EXISTS records (
+    topic TEXT NOT NULL,
+    partition_no INTEGER NOT NULL,
+    offset_no INTEGER NOT NULL,
+    key BLOB,
+    value BLOB,
+    headers BLOB NOT NULL,
+    timestamp_ms INTEGER NOT NULL,
+    timestamp_type INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (topic, partition_no, offset_no)
+) WITHOUT ROWID
+"""
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS topics (
     name TEXT PRIMARY KEY,
@@ -41,16 +55,6 @@ CREATE TABLE IF NOT EXISTS topics (
     replication INTEGER NOT NULL,
     configs TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS records (
-    topic TEXT NOT NULL,
-    partition_no INTEGER NOT NULL,
-    offset_no INTEGER NOT NULL,
-    key BLOB,
-    value BLOB NOT NULL,
-    headers BLOB NOT NULL,
-    timestamp_ms INTEGER NOT NULL,
-    PRIMARY KEY (topic, partition_no, offset_no)
-) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS group_offsets (
     group_id TEXT NOT NULL,
     topic TEXT NOT NULL,
@@ -61,31 +65,59 @@ CREATE TABLE IF NOT EXISTS group_offsets (
 """
 
 _LENGTH = struct.Struct(">I")
+_NULL = 0xFFFFFFFF  # the length of a null header value (Kafka's -1)
 
 
 def encode_headers(headers: Headers) -> bytes:
-    """Length-prefixed names (UTF-8) and values, so every byte comes back as it went in."""
+    """Length-prefixed names and values, so every byte comes back as it went in.
+
+    A name is stored as the bytes it was read from (UTF-8, or ``surrogateescape`` for one
+    that is not); a null value as the length ``0xFFFFFFFF``.
+    """
     out = bytearray(_LENGTH.pack(len(headers)))
     for name, value in headers:
-        raw_name = name.encode()
-        out += _LENGTH.pack(len(raw_name)) + raw_name + _LENGTH.pack(len(value)) + value
+        raw_name = name.encode("utf-8", "surrogateescape")
+        out += _LENGTH.pack(len(raw_name)) + raw_name
+        out += _LENGTH.pack(_NULL) if value is None else _LENGTH.pack(len(value)) + value
     return bytes(out)
 
 
 def decode_headers(blob: bytes) -> Headers:
     (count,) = _LENGTH.unpack_from(blob, 0)
     at = _LENGTH.size
-    headers: list[tuple[str, bytes]] = []
+    headers: list[tuple[str, bytes | None]] = []
     for _ in range(count):
         (size,) = _LENGTH.unpack_from(blob, at)
         at += _LENGTH.size
-        name = blob[at : at + size].decode()
+        name = blob[at : at + size].decode("utf-8", "surrogateescape")
         at += size
         (size,) = _LENGTH.unpack_from(blob, at)
         at += _LENGTH.size
+        if size == _NULL:
+            headers.append((name, None))
+            continue
         headers.append((name, bytes(blob[at : at + size])))
         at += size
     return tuple(headers)
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a file made by an earlier silian up to this schema (inside the write lock).
+
+    Earlier files could not hold a tombstone (``value NOT NULL``) and had no
+    ``timestamp_type`` (every record was stamped at append, which ``1`` says).
+    """
+    columns = {row[1]: row for row in conn.execute("PRAGMA table_info(records)")}
+    if "timestamp_type" in columns and not columns["value"][3]:
+        return
+    conn.execute("ALTER TABLE records RENAME TO records_old")
+    conn.execute(_RECORDS)
+    conn.execute(
+        "INSERT INTO records (topic, partition_no, offset_no, key, value, headers, timestamp_ms)"
+        " SELECT topic, partition_no, offset_no, key, value, headers, timestamp_ms"
+        " FROM records_old"
+    )
+    conn.execute("DROP TABLE records_old")
 
 
 @contextlib.contextmanager
@@ -123,6 +155,8 @@ class Database:
                     for statement in _SCHEMA.split(";"):
                         if statement.strip():
                             conn.execute(statement)
+                    conn.execute(_RECORDS)
+                    _migrate(conn)
             except BaseException:
                 conn.close()
                 raise

@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import enum
 from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType, TracebackType
 from typing import Self
+
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from bus.errors import NotConnectedError
 
@@ -30,28 +33,54 @@ __all__ = [
     "OutgoingRecord",
     "PartitionShortfall",
     "Record",
+    "TimestampType",
     "TopicChanges",
     "TopicDescription",
     "TopicSpec",
     "Transport",
+    "estimated_size",
     "not_started",
 ]
 
-Headers = tuple[tuple[str, bytes], ...]
+Headers = tuple[tuple[str, bytes | None], ...]
+"""A record's headers in order. Kafka allows a null header value (None), and a name may
+hold bytes that are not UTF-8 (decoded with ``surrogateescape``, so the bytes survive)."""
 
 
 def _frozen_mapping(value: Mapping[str, str]) -> Mapping[str, str]:
     return MappingProxyType(dict(value))
 
 
+class TimestampType(enum.IntEnum):
+    """Who stamped a record's time (Kafka's own codes)."""
+
+    CREATE_TIME = 0  # the producer, as it pleased: not evidence of anything
+    LOG_APPEND_TIME = 1  # the broker, when it appended the record
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OutgoingRecord:
-    """A record to publish. ``key`` decides the partition (same key, same partition)."""
+    """A record to publish. ``key`` decides the partition (same key, same partition).
+
+    ``value`` None is a tombstone. ``timestamp_ms`` is the producer's time, kept only by a
+    topic configured ``message.timestamp.type=CreateTime`` (silian's topics never are).
+    """
 
     topic: str
     key: bytes | None
-    value: bytes
+    value: bytes | None
     headers: Headers = ()
+    timestamp_ms: int | None = None
+
+
+def estimated_size(record: OutgoingRecord | Record) -> int:
+    """The bytes ``record`` takes in a Kafka request (a batch of one), as the producer
+    counts them against ``max_request_size``."""
+    headers = [
+        ("x" * len(name.encode("utf-8", "surrogateescape")), value)  # the same byte length
+        for name, value in record.headers
+    ]
+    return int(DefaultRecordBatchBuilder.estimate_size_in_bytes(record.key, record.value, headers))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,15 +94,21 @@ class Coordinates:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Record:
-    """A consumed record: the bytes exactly as sent, and where they were stored."""
+    """A consumed record: the bytes exactly as sent, and where they were stored.
+
+    Nothing here is trusted: ``value`` None is a tombstone, a header value may be None, a
+    header name may not be UTF-8; ``timestamp_type`` says whether the broker stamped the
+    time (the consumer's clock check needs it to).
+    """
 
     topic: str
     partition: int
     offset: int
     key: bytes | None
-    value: bytes
+    value: bytes | None
     headers: Headers
     timestamp_ms: int
+    timestamp_type: TimestampType = TimestampType.LOG_APPEND_TIME
 
     @property
     def coordinates(self) -> Coordinates:
@@ -230,6 +265,11 @@ class Transport(abc.ABC):
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+    @property
+    def max_request_size(self) -> int:
+        """The largest record (as :func:`estimated_size` counts it) a send may carry."""
+        return 1_048_576
 
     @abc.abstractmethod
     async def send(self, record: OutgoingRecord) -> Coordinates:

@@ -6,6 +6,10 @@ without a key round-robins; key, value and headers come back byte for byte; cons
 groups keep committed offsets and resume from them. Several processes may open the same
 file (SQLite WAL; writers take the write lock before choosing an offset).
 
+Record times follow the topic's ``message.timestamp.type`` as a broker's do: the append
+time for ``LogAppendTime`` (silian's topics), the producer's ``timestamp_ms`` (or now)
+for ``CreateTime``, Kafka's default for a topic that does not say.
+
 Different from Kafka, on purpose: a consumer group has a single member. Each consumer
 reads *all* partitions of its topics and there is no rebalancing, so two consumers of
 one group running at the same time both see every record. ``replication`` is recorded
@@ -16,15 +20,14 @@ nothing is ever deleted.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import re
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Protocol
-
-from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from bus.errors import TransportError
 from bus.transport._sqlite import (
@@ -41,10 +44,12 @@ from bus.transport.base import (
     Coordinates,
     OutgoingRecord,
     Record,
+    TimestampType,
     TopicChanges,
     TopicDescription,
     TopicSpec,
     Transport,
+    estimated_size,
     not_started,
 )
 from bus.transport.partitioner import partition_for_key
@@ -96,6 +101,18 @@ def _partitions(conn: sqlite3.Connection, topic: str) -> int | None:
     return None if row is None else int(row[0])
 
 
+def _layout(conn: sqlite3.Connection, topic: str) -> tuple[int, TimestampType] | None:
+    """A topic's partitions and who stamps its records' times (Kafka's default: producer)."""
+    row = conn.execute("SELECT partitions, configs FROM topics WHERE name = ?", (topic,)).fetchone()
+    if row is None:
+        return None
+    stamped = configs_from_text(row[1]).get("message.timestamp.type", "CreateTime")
+    kind = (
+        TimestampType.LOG_APPEND_TIME if stamped == "LogAppendTime" else TimestampType.CREATE_TIME
+    )
+    return int(row[0]), kind
+
+
 def _log_end(conn: sqlite3.Connection, topic: str, partition: int) -> int:
     row = conn.execute(
         "SELECT COALESCE(MAX(offset_no) + 1, 0) FROM records WHERE topic = ? AND partition_no = ?",
@@ -113,6 +130,8 @@ class EmbeddedTransport(Transport):
         self._store: _Store = _NoStore("EmbeddedTransport")
         # Null-key records round-robin per topic, per transport (as per Kafka producer).
         self._round_robin: dict[str, Iterator[int]] = {}
+        self._queued: list[tuple[OutgoingRecord, asyncio.Future[Coordinates]]] = []
+        self._writer: asyncio.Future[None] | None = None
 
     @property
     def path(self) -> Path:
@@ -125,52 +144,105 @@ class EmbeddedTransport(Transport):
 
     async def stop(self) -> None:
         store, self._store = self._store, _NoStore("EmbeddedTransport")
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            await asyncio.gather(writer, return_exceptions=True)  # what was queued is written
         if isinstance(store, _OpenStore):
             await store.get().close()
 
+    @property
+    def max_request_size(self) -> int:
+        return self._max_request_size
+
     async def send(self, record: OutgoingRecord) -> Coordinates:
+        return await (await self.enqueue(record))
+
+    async def enqueue(self, record: OutgoingRecord) -> Awaitable[Coordinates]:
+        """Queue ``record``; records queued while a write is under way go in the next one.
+
+        Like Kafka's producer batching: many records handed over back to back (a consumer
+        quarantining a flood of junk, pipelined publishes) cost one SQLite transaction, and
+        one sync to disk, between them. Order is kept: offsets follow the order of queuing.
+        """
         db = self._store.get()
-        action = f"send to topic {record.topic!r}"
-        size = DefaultRecordBatchBuilder.estimate_size_in_bytes(
-            record.key, record.value, list(record.headers)
-        )
+        size = estimated_size(record)
         if size > self._max_request_size:
             raise TransportError(
-                f"{action} failed: the record is larger than max_request_size "
-                f"({self._max_request_size} bytes): it is {size} bytes when serialized"
+                f"send to topic {record.topic!r} failed: the record is larger than "
+                f"max_request_size ({self._max_request_size} bytes): it is {size} bytes "
+                "when serialized"
             )
-        counter = self._round_robin.setdefault(record.topic, itertools.count())
-        headers = encode_headers(record.headers)
+        done: asyncio.Future[Coordinates] = asyncio.get_running_loop().create_future()
+        self._queued.append((record, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.ensure_future(self._write_queued(db))
+        return done
 
-        def append(conn: sqlite3.Connection) -> Coordinates:
-            with write_transaction(conn):
-                partitions = _partitions(conn, record.topic)
-                if partitions is None:
-                    raise TransportError(
-                        f"{action} failed: the topic does not exist "
-                        "(topics are created with ensure_topics)"
-                    )
-                partition = (
-                    next(counter) % partitions
-                    if record.key is None
-                    else partition_for_key(record.key, partitions)
+    async def _write_queued(self, db: Database) -> None:
+        while self._queued:
+            batch, self._queued = self._queued, []
+            records = [record for record, _ in batch]
+            try:
+                placed = await db.run(
+                    "sending records", functools.partial(self._append, records=records)
                 )
+            except TransportError as error:
+                placed = [error] * len(batch)
+            except BaseException as error:  # cancelled at shutdown: nothing was written
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(TransportError(f"send not done: {error!r}"))
+                raise
+            for (_, done), where in zip(batch, placed, strict=True):
+                if done.done():
+                    continue  # its sender gave up waiting (cancelled)
+                if isinstance(where, Coordinates):
+                    done.set_result(where)
+                else:
+                    done.set_exception(where)
+
+    def _append(
+        self, conn: sqlite3.Connection, *, records: list[OutgoingRecord]
+    ) -> list[Coordinates | TransportError]:
+        """Append ``records`` in one write transaction; a record to a missing topic fails
+        alone, as it would on Kafka."""
+        placed: list[Coordinates | TransportError] = []
+        with write_transaction(conn):
+            for record in records:
+                layout = _layout(conn, record.topic)
+                if layout is None:
+                    placed.append(
+                        TransportError(
+                            f"send to topic {record.topic!r} failed: the topic does not exist "
+                            "(topics are created with ensure_topics)"
+                        )
+                    )
+                    continue
+                partitions, stamped = layout
+                moment = time.time_ns() // 1_000_000
+                if stamped is TimestampType.CREATE_TIME and record.timestamp_ms is not None:
+                    moment = record.timestamp_ms
+                if record.key is None:
+                    counter = self._round_robin.setdefault(record.topic, itertools.count())
+                    partition = next(counter) % partitions
+                else:
+                    partition = partition_for_key(record.key, partitions)
                 offset = _log_end(conn, record.topic, partition)
                 conn.execute(
-                    "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         record.topic,
                         partition,
                         offset,
                         record.key,
                         record.value,
-                        headers,
-                        time.time_ns() // 1_000_000,
+                        encode_headers(record.headers),
+                        moment,
+                        int(stamped),
                     ),
                 )
-            return Coordinates(topic=record.topic, partition=partition, offset=offset)
-
-        return await db.run(action, append)
+                placed.append(Coordinates(topic=record.topic, partition=partition, offset=offset))
+        return placed
 
     async def ensure_topics(self, specs: Iterable[TopicSpec]) -> TopicChanges:
         db = self._store.get()
@@ -290,21 +362,22 @@ class EmbeddedConsumer(Consumer):
             if room <= 0:
                 break
             rows = conn.execute(
-                "SELECT offset_no, key, value, headers, timestamp_ms FROM records "
+                "SELECT offset_no, key, value, headers, timestamp_ms, timestamp_type FROM records "
                 "WHERE topic = ? AND partition_no = ? AND offset_no >= ? "
                 "ORDER BY offset_no LIMIT ?",
                 (topic, partition, self._positions[(topic, partition)], room),
             ).fetchall()
-            for offset, key, value, headers, timestamp_ms in rows:
+            for offset, key, value, headers, timestamp_ms, stamped in rows:
                 records.append(
                     Record(
                         topic=topic,
                         partition=partition,
                         offset=offset,
                         key=None if key is None else bytes(key),
-                        value=bytes(value),
+                        value=None if value is None else bytes(value),
                         headers=decode_headers(headers),
                         timestamp_ms=timestamp_ms,
+                        timestamp_type=TimestampType(stamped),
                     )
                 )
             if rows:

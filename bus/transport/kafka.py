@@ -19,12 +19,14 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError, UnknownTopicOrPartitionError
 
 from bus.errors import TransportError
+from bus.transport import _kafka_records
 from bus.transport._kafka_admin import TopicAdmin
 from bus.transport.base import (
     Consumer,
     Coordinates,
     OutgoingRecord,
     Record,
+    TimestampType,
     TopicChanges,
     TopicDescription,
     TopicSpec,
@@ -128,6 +130,10 @@ class KafkaTransport(Transport):
     def config(self) -> KafkaConfig:
         return self._config
 
+    @property
+    def max_request_size(self) -> int:
+        return self._config.max_request_size
+
     async def start(self) -> None:
         if isinstance(self._clients, _Started):
             return
@@ -166,10 +172,17 @@ class KafkaTransport(Transport):
     async def enqueue(self, record: OutgoingRecord) -> Awaitable[Coordinates]:
         producer = self._clients.producer
         action = f"send to topic {record.topic!r}"
+        for name, _ in record.headers:
+            if not name.isascii() and not _utf8(name):
+                raise TransportError(f"{action} failed: header name {name!r} is not UTF-8")
         with _kafka_errors(action):
             try:
                 pending = await producer.send(
-                    record.topic, record.value, key=record.key, headers=list(record.headers)
+                    record.topic,
+                    record.value,
+                    key=record.key,
+                    headers=list(record.headers),
+                    timestamp_ms=record.timestamp_ms,
                 )
             except MessageSizeTooLargeError as error:
                 limit = self._config.max_request_size
@@ -216,6 +229,14 @@ class KafkaTransport(Transport):
         )
 
 
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # a name read with surrogateescape: not UTF-8 on the wire
+        return False
+    return True
+
+
 class _ConsumerState(Protocol):
     @property
     def consumer(self) -> Any: ...
@@ -256,6 +277,7 @@ class KafkaConsumer(Consumer):
     async def start(self) -> None:
         if isinstance(self._state, _StartedConsumer):
             return
+        _kafka_records.install()  # a header name that is not UTF-8 must not stop us
         consumer = AIOKafkaConsumer(
             *(() if self._pattern else self._topics),
             **self._config.client_options(),
@@ -306,8 +328,9 @@ class KafkaConsumer(Consumer):
                 offset=r.offset,
                 key=r.key,
                 value=r.value,
-                headers=tuple((name, bytes(value)) for name, value in r.headers),
+                headers=tuple(r.headers),
                 timestamp_ms=r.timestamp,
+                timestamp_type=TimestampType(r.timestamp_type),
             )
             for tp in sorted(batches, key=lambda tp: (tp.topic, tp.partition))
             for r in batches[tp]

@@ -187,6 +187,7 @@ EXPECTED: dict[str, frozenset[str]] = {
             "PermissionDeniedError",
             "UnknownAgencyError",
             "VerificationError",
+            "VerificationKind",
         }
     ),
     "bus.errors": frozenset(

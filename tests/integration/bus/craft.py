@@ -19,7 +19,8 @@ from bus.envelope.signature import record_hash, signature_base
 from bus.federation import Federation
 from bus.store import GENESIS_HASH
 from bus.transport.base import OutgoingRecord
-from contracts.base import EventModel
+from bus.transport.partitioner import partition_for_key
+from contracts.base import EventModel, Family
 from contracts.registry import encode, spec_for_model
 from contracts.vocab import Handling, HandlingCode, Tlp
 
@@ -49,10 +50,14 @@ def craft(
     key_id: str | None = None,
     at: datetime | None = None,
     handling: Handling | None = None,
+    partitions: int = 3,
 ) -> Crafted:
+    """``partitions``: of the event's family topic (a case topic has one), so that the
+    chain id names the partition the record lands on, as a real publisher's does."""
     spec = spec_for_model(event)
     topic = spec.topic(fed.federation_id, event)
     key = spec.partition_key(event).encode()
+    partition = partition_for_key(key, 1 if spec.family is Family.CASE else partitions)
     moment = at or now()
     if key_id is None or signer is None:
         record = fed.keystore.current(agency, KeyAlg.ED25519, at=moment)
@@ -72,7 +77,7 @@ def craft(
         handling=format_handling(handling or declared or GREEN),
         priority="routine",
         keyid=key_id,
-        chainid=chain_id or f"{agency}.craft.{uuid.uuid4().hex[:8]}.p0",
+        chainid=chain_id or f"{agency}.craft.{uuid.uuid4().hex[:8]}.p{partition}",
         chainseq=str(seq),
         prevhash=prevhash,
     )
