@@ -59,13 +59,17 @@ class QuarantinedRecord:
     copy: bool = True
 
 
-def _copyable(record: Record, limit: int) -> bool:
+def _not_copyable(record: Record, limit: int) -> str | None:
+    """Why no copy of ``record`` can be written, if none can."""
     for name, _ in record.headers:
-        try:
-            name.encode("utf-8")
-        except UnicodeEncodeError:
-            return False
-    return estimated_size(record) + _HEADROOM <= limit
+        if not name.isascii():
+            try:
+                name.encode("utf-8")
+            except UnicodeEncodeError:
+                return "a header name is not UTF-8, so no Kafka client can write the record again"
+    if estimated_size(record) + _HEADROOM > limit:
+        return "too large to copy"
+    return None
 
 
 def _reference(record: Record, why: str) -> bytes:
@@ -100,7 +104,8 @@ def quarantine_record(
 ) -> OutgoingRecord:
     """The record that keeps ``record`` in ``agency``'s quarantine, with why."""
     origin = f"{record.topic}/{record.partition}/{record.offset}"
-    copy = _copyable(record, max_request_size)
+    why = _not_copyable(record, max_request_size)
+    copy = why is None
     headers = (
         *(record.headers if copy else ()),
         (QUARANTINE_REASON, reason.value.encode("ascii")),

@@ -39,6 +39,7 @@ class Reason(StrEnum):
     SEALED_NOT_FOR_US = "sealed-not-for-us"
     HANDLER_FAILED = "handler-failed"
     UNPROCESSABLE = "unprocessable"  # a step failed on the record in a way not foreseen
+    MALFORMED_NOTE = "malformed-note"  # on the checkpoints topic: not a note the keeper signed
 
 
 class RecordRejectedError(BusError):

@@ -150,8 +150,15 @@ class Checkpoint:
         if len(lines) < 4 or lines[-1] != "" or any(not line for line in lines[:-1]):
             raise CheckpointError("a checkpoint body is at least three non-empty lines")
         origin, size_text, root_text, *extensions = lines[:-1]
-        if not size_text.isdigit() or (size_text.startswith("0") and size_text != "0"):
-            raise CheckpointError(f"tree size {size_text!r} is not a decimal without zeroes ahead")
+        if (
+            not (size_text.isascii() and size_text.isdigit())
+            or (size_text.startswith("0") and size_text != "0")
+            or len(size_text) > 19
+            or int(size_text) >= 2**63
+        ):
+            raise CheckpointError(
+                f"tree size {size_text[:40]!r} is not a decimal below 2^63 without zeroes ahead"
+            )
         try:
             root = base64.b64decode(root_text, validate=True)
         except binascii.Error:

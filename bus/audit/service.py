@@ -13,7 +13,13 @@
   signature, no rollback, no split view, consistency with the last one it cosigned) and
   publishes the note with its cosignature — or refuses loudly: an error log, no
   cosignature, a ``refusal`` record with the evidence on the checkpoints topic and a line
-  in ``<state>/witness-refusals.jsonl``.
+  in ``<state>/witness-refusals.jsonl``. Only a checkpoint the log keeper *validly
+  signed* can be refused that way: anyone can write to the topic, so a record that is
+  not a note, or a note the keeper did not sign, is junk — quarantined with its reason
+  and counted (one warning a minute says how many), never an alarm.
+
+Both read whatever the topic holds (tombstones, null headers, garbage): a record they
+cannot use is passed over, never a reason to stop or to retry forever.
 
 The record formats are in :mod:`bus.audit.messages` and docs/audit.md.
 """
@@ -30,7 +36,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bus.audit.checkpoint import Checkpoint, NoteSigner, SignedNote
+from bus.audit.checkpoint import Checkpoint, NoteSigner, SignedNote, open_checkpoint
 from bus.audit.errors import CheckpointError, InconsistentCheckpointError, SplitViewError
 from bus.audit.log import MerkleLog, log_origin
 from bus.audit.messages import (
@@ -45,8 +51,10 @@ from bus.audit.trust import log_keys_of, parse_origin
 from bus.audit.witness import Witness, witness_name
 from bus.context import AgencyContext
 from bus.envelope.ids import format_time, now
+from bus.errors import TransportError
 from bus.logs import get_logger
-from bus.rejections import RecordRejectedError
+from bus.quarantine import quarantine
+from bus.rejections import Reason, RecordRejectedError
 from bus.transport.base import Record
 from bus.verify import VerifyPolicy, verify_record
 from contracts.topics import checkpoints_topic, family_topics
@@ -56,6 +64,7 @@ __all__ = ["AuditServiceConfig", "LogKeeper", "WitnessService", "run_audit_servi
 log = get_logger("silian.audit.service")
 
 _RETRY_S = 5.0  # a failed service step is logged and retried after this long
+_JUNK_REPORT_S = 60.0  # junk on the checkpoints topic is summed up in a warning this often
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -132,6 +141,9 @@ class LogKeeper:
                     verified = verify_record(record, self._ctx.agreements, self._policy)
                 except RecordRejectedError:
                     continue  # not accepted: the auditor will not count it either
+                except Exception:  # a defect: the auditor reports it unprocessable, no leaf
+                    log.exception("audit.keeper_unprocessable", topic=topic, offset=record.offset)
+                    continue
                 hashes.append(bytes.fromhex(verified.hash))
             if batch[-1].offset >= start:
                 merkle_log.append(hashes, next_offset=batch[-1].offset + 1)
@@ -206,6 +218,9 @@ class WitnessService:
         self._poll = poll
         self._witnesses: dict[str, Witness] = {}
         self.name = witness_name(ctx.federation, ctx.agency)
+        self.junk = 0  # records on the checkpoints topic that were not a usable note
+        self._junk_unreported = 0
+        self._junk_reported_at: float | None = None
 
     @property
     def refusals_path(self) -> Path:
@@ -224,19 +239,11 @@ class WitnessService:
 
     async def handle(self, record: Record) -> SignedNote | None:
         """Cosign one checkpoint record (and publish it); None when not cosigned."""
-        message = read_message(record)
-        if message is None or message.kind is not NoteKind.CHECKPOINT:
+        found = await self._signed_checkpoint(record)
+        if found is None:
             return None
-        if message.keeper == self._ctx.agency or not self._ctx.agreements.latest.is_member(
-            message.keeper
-        ):
-            return None  # one's own log is witnessed by the others; strangers by no one
+        message, checkpoint = found
         witness = self._witness(message.keeper)
-        try:
-            checkpoint = Checkpoint.parse_body(SignedNote.parse(message.value).text)
-        except CheckpointError as error:
-            await self._refuse(message, "invalid", str(error), None)
-            return None
         proof = _proof_for(witness, checkpoint, message)
         if proof is None:
             return None
@@ -249,7 +256,7 @@ class WitnessService:
             elif isinstance(error, InconsistentCheckpointError):
                 reason = "inconsistent"  # the witness logged it as witness.refused
             else:
-                reason = "invalid"  # not the keeper's signature, or not a checkpoint
+                reason = "invalid"  # validly signed, yet not a checkpoint it can take
             await self._refuse(message, reason, str(error), None if head is None else head.note)
             return None
         await self._ctx.transport.send(
@@ -263,6 +270,57 @@ class WitnessService:
             )
         )
         return cosigned
+
+    async def _signed_checkpoint(self, record: Record) -> tuple[NoteMessage, Checkpoint] | None:
+        """The keeper's validly signed checkpoint in ``record``, if it is one to witness."""
+        message = read_message(record)
+        if message is None:
+            await self._junk(
+                record,
+                "not a checkpoint message (its silian-note headers are missing or "
+                "malformed, or it has no value)",
+            )
+            return None
+        if message.kind is not NoteKind.CHECKPOINT:
+            return None  # a cosigned copy or a refusal: the other witnesses' business
+        if message.keeper == self._ctx.agency or not self._ctx.agreements.latest.is_member(
+            message.keeper
+        ):
+            return None  # one's own log is witnessed by the others; strangers by no one
+        try:
+            # The keeper's signature first: what it did not sign is anyone's junk.
+            checkpoint, _ = open_checkpoint(
+                message.value, log_keys_of(self._ctx.agreements, message.keeper)
+            )
+        except CheckpointError as error:
+            await self._junk(record, f"not a checkpoint signed by {message.keeper}: {error}")
+            return None
+        return message, checkpoint
+
+    async def _junk(self, record: Record, detail: str, *, reason: Reason | None = None) -> None:
+        """Quarantine and count a record that is no note; warn once a minute at most."""
+        self.junk += 1
+        self._junk_unreported += 1
+        ack = await quarantine(
+            self._ctx.transport,
+            federation=self._ctx.federation,
+            agency=self._ctx.agency,
+            record=record,
+            reason=reason or Reason.MALFORMED_NOTE,
+            detail=detail,
+        )
+        await ack
+        moment = time.monotonic()
+        if self._junk_reported_at is None or moment - self._junk_reported_at >= _JUNK_REPORT_S:
+            log.warning(
+                "witness.junk",
+                witness=self.name,
+                count=self._junk_unreported,
+                total=self.junk,
+                last=detail,
+                offset=record.offset,
+            )
+            self._junk_reported_at, self._junk_unreported = moment, 0
 
     async def _refuse(
         self, message: NoteMessage, reason: str, detail: str, cosigned: bytes | None
@@ -316,7 +374,17 @@ class WitnessService:
             while not stop.is_set():
                 records = await consumer.fetch(timeout=self._poll)
                 for record in records:
-                    await self.handle(record)
+                    try:
+                        await self.handle(record)
+                    except TransportError:
+                        raise  # the broker: read it again after the pause
+                    except Exception as error:  # a defect the record uncovered: not a stop
+                        log.exception("witness.unprocessable", offset=record.offset)
+                        await self._junk(
+                            record,
+                            f"witnessing failed on this record: {type(error).__name__}",
+                            reason=Reason.UNPROCESSABLE,
+                        )
                     await consumer.commit_record(record)
 
 

@@ -44,13 +44,15 @@ def craft(
     value: bytes | None = None,
     ce_type: str | None = None,
     chain_id: str | None = None,
-    seq: int = 1,
+    seq: int | str = 1,
     prevhash: str = GENESIS_HASH,
     signer: SigningKey | None = None,
     key_id: str | None = None,
     at: datetime | None = None,
     handling: Handling | None = None,
     partitions: int = 3,
+    event_id: str | None = None,
+    content_type: str = CONTENT_TYPE_JSON,
 ) -> Crafted:
     """``partitions``: of the event's family topic (a case topic has one), so that the
     chain id names the partition the record lands on, as a real publisher's does."""
@@ -67,12 +69,12 @@ def craft(
     declared = event.declared_handling()
     attributes = Attributes(
         specversion=SPEC_VERSION,
-        id=new_event_id(),
+        id=event_id or new_event_id(),
         source=f"urn:silian:agency:{agency}",
         type=ce_type or spec.ce_type,
         time=format_time(moment),
         subject=event.entity_id(),
-        content_type=CONTENT_TYPE_JSON,
+        content_type=content_type,
         dataschema=spec.dataschema,
         handling=format_handling(handling or declared or GREEN),
         priority="routine",

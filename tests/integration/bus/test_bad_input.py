@@ -1,11 +1,15 @@
-"""Bad input on real Kafka: each bad record is quarantined with a specific reason, never
-reaches a handler, and the valid records around it are delivered in order."""
+"""Bad input, on both transports (the embedded one and real Kafka): each bad record is
+quarantined with a specific reason, never reaches a handler, and the valid records around
+it are delivered in order — whatever its bytes: a tombstone, null or non-UTF-8 headers, a
+record too large to copy, a validly signed record with hostile fields."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -20,7 +24,8 @@ from bus.node import Bus, BusConfig
 from bus.quarantine import read_quarantine_headers
 from bus.rejections import Reason
 from bus.topics import TopicPlan, plan_topics
-from bus.transport.base import OutgoingRecord, Record
+from bus.transport.base import OutgoingRecord, Record, TopicSpec, Transport
+from bus.transport.embedded import EmbeddedTransport
 from bus.transport.kafka import KafkaConfig, KafkaTransport
 from contracts.alerts import AlertHit, AlertIssued, AlertUpdated
 from contracts.base import EventModel
@@ -29,9 +34,8 @@ from contracts.disputes import DisputeReported
 from contracts.examples import example_story
 from contracts.patrols import PatrolPlanned
 from contracts.topics import quarantine_topic
+from tests.hostile import raw_name, send_raw
 from tests.integration.bus.craft import craft, with_header
-
-pytestmark = pytest.mark.kafka
 
 JS, PC, GF = "330881000000", "350722000000", "361103000000"
 TANSHI, XINDU, TRIBUNAL = "330881510000", "330822510000", "330881610000"
@@ -49,7 +53,7 @@ def _with(event: EventModel, **changes: object) -> EventModel:
 @dataclass
 class World:
     fed: Federation
-    transport: KafkaTransport
+    transport: Transport
     root: Path
 
     def bus(self, agency: str) -> Bus:
@@ -63,11 +67,19 @@ class World:
         )
 
 
-async def _world(kafka_bootstrap: str, root: Path, template: str) -> AsyncIterator[World]:
+@pytest.fixture(params=["embedded", pytest.param("kafka", marks=pytest.mark.kafka)])
+def transport(request: pytest.FixtureRequest, tmp_path: Path) -> Transport:
+    """Each test runs on the embedded transport and on a real Kafka."""
+    if request.param == "kafka":
+        bootstrap = request.getfixturevalue("kafka_bootstrap")
+        return KafkaTransport(KafkaConfig(bootstrap=bootstrap, client_id="bad-input"))
+    return EmbeddedTransport(tmp_path / "embedded.sqlite")
+
+
+async def _world(transport: Transport, root: Path, template: str) -> AsyncIterator[World]:
     fed = create_federation(
         root, template=template, federation_id=f"bad-{template}-{uuid.uuid4().hex[:6]}"
     )
-    transport = KafkaTransport(KafkaConfig(bootstrap=kafka_bootstrap, client_id="bad-input"))
     await transport.start()
     await transport.ensure_topics(
         plan_topics(
@@ -79,14 +91,14 @@ async def _world(kafka_bootstrap: str, root: Path, template: str) -> AsyncIterat
 
 
 @pytest.fixture
-async def jpg(kafka_bootstrap: str, tmp_path: Path) -> AsyncIterator[World]:
-    async for world in _world(kafka_bootstrap, tmp_path, "jpg"):
+async def jpg(transport: Transport, tmp_path: Path) -> AsyncIterator[World]:
+    async for world in _world(transport, tmp_path, "jpg"):
         yield world
 
 
 @pytest.fixture
-async def sanshan(kafka_bootstrap: str, tmp_path: Path) -> AsyncIterator[World]:
-    async for world in _world(kafka_bootstrap, tmp_path, "sanshan"):
+async def sanshan(transport: Transport, tmp_path: Path) -> AsyncIterator[World]:
+    async for world in _world(transport, tmp_path, "sanshan"):
         yield world
 
 
@@ -147,8 +159,7 @@ async def _sandwich(
     updated = _with(_story(AlertUpdated), alert_id="T-ALERT-1")
     async with world.bus(JS) as js:
         first = await js.publish(issued)
-        for record in bad:
-            await world.transport.send(record)
+        await send_raw(world.transport, *bad)
         last = await js.publish(updated)
     results, handled = await _consume(world, PC, 2 + len(bad))
     outcomes = [(r.outcome, r.reason) for r in results]
@@ -162,8 +173,13 @@ async def _sandwich(
     assert handled[-1] == last.event_id  # the stream kept flowing, in order
     kept = await _quarantined(world, PC)
     assert len(kept) == expected_bad
-    assert read_quarantine_headers(kept[0]).reason is reason
-    assert kept[-1].value in {r.value for r in bad}  # the original bytes are kept
+    first = read_quarantine_headers(kept[0])
+    assert first is not None
+    assert first.reason is reason
+    last = read_quarantine_headers(kept[-1])
+    assert last is not None
+    if last.copy:  # the original bytes are kept (a record too large to copy: its reference)
+        assert kept[-1].value in {r.value for r in bad}
 
 
 def _hit(world: World, **kwargs: object) -> OutgoingRecord:
@@ -351,3 +367,174 @@ async def test_non_member_posting_on_a_case_topic(jpg: World) -> None:
 async def test_oversized_value(jpg: World) -> None:
     huge = b'{"alert_id": "T-ALERT-1", "pad": "' + b"x" * 600_000 + b'"}'
     await _sandwich(jpg, [_hit(jpg, agency=GF, value=huge)], Reason.OVERSIZED)
+
+
+# -- records no well-behaved publisher makes: any of them once stopped a consumer for good --
+
+
+async def test_tombstone(jpg: World) -> None:
+    hit = _hit(jpg, agency=GF)
+    await _sandwich(jpg, [replace(hit, value=None)], Reason.NO_VALUE)
+
+
+async def test_null_header_values(jpg: World) -> None:
+    # A signed header with a null value is malformed; an unsigned one is ignored, as any
+    # unsigned header is: that record is delivered.
+    hit = _hit(jpg, agency=GF)
+    signed_null = replace(
+        hit, headers=tuple((n, None if n == "ce_id" else v) for n, v in hit.headers)
+    )
+    fine = _hit(jpg, agency=GF)
+    unsigned_null = replace(fine, headers=(*fine.headers, ("x-note", None)))
+    issued = _with(_story(AlertIssued), alert_id="T-ALERT-1")
+    async with jpg.bus(JS) as js:
+        await js.publish(issued)
+        await send_raw(jpg.transport, signed_null, unsigned_null)
+    results, handled = await _consume(jpg, PC, 3)
+    assert [(r.outcome, r.reason) for r in results] == [
+        (Outcome.DELIVERED, None),
+        (Outcome.QUARANTINED, Reason.MALFORMED_HEADERS),
+        (Outcome.DELIVERED, None),
+    ]
+    assert "null" in (results[1].detail or "")
+    assert len(handled) == 2
+
+
+async def test_header_name_not_utf8(jpg: World) -> None:
+    bad = _hit(jpg, agency=GF)
+    bad = replace(bad, headers=(*bad.headers, (raw_name(b"\xff\xfe-x"), b"1")))
+    issued = _with(_story(AlertIssued), alert_id="T-ALERT-1")
+    updated = _with(_story(AlertUpdated), alert_id="T-ALERT-1")
+    async with jpg.bus(JS) as js:
+        await js.publish(issued)
+        await send_raw(jpg.transport, bad)
+        await js.publish(updated)
+    results, handled = await _consume(jpg, PC, 3)
+    assert [(r.outcome, r.reason) for r in results] == [
+        (Outcome.DELIVERED, None),
+        (Outcome.QUARANTINED, Reason.MALFORMED_HEADERS),
+        (Outcome.DELIVERED, None),
+    ]
+    assert "not UTF-8" in (results[1].detail or "")
+    assert len(handled) == 2
+    # No client can write such a name again: it is kept by reference, not by copy.
+    (kept,) = await _quarantined(jpg, PC)
+    q = read_quarantine_headers(kept)
+    assert q is not None
+    assert q.copy is False
+    assert q.reason is Reason.MALFORMED_HEADERS
+    assert json.loads(kept.value or b"")["offset"] == results[1].coordinates.offset
+
+
+async def test_a_record_too_large_to_copy_is_quarantined_by_reference(jpg: World) -> None:
+    # Under the request limit itself, but its copy with the quarantine headers is not.
+    big = _hit(jpg, agency=GF, value=b'{"pad": "' + b"x" * 1_040_000 + b'"}')
+    await _sandwich(jpg, [big], Reason.OVERSIZED)
+    (kept,) = await _quarantined(jpg, PC)
+    q = read_quarantine_headers(kept)
+    assert q is not None
+    assert q.copy is False
+    reference = json.loads(kept.value or b"")
+    assert reference["value_bytes"] == len(big.value or b"")
+    assert reference["value_sha256"] == hashlib.sha256(big.value or b"").hexdigest()
+
+
+async def test_producer_stamped_time(jpg: World) -> None:
+    """A topic switched to CreateTime must not let a record's own clock through: a record
+    50 minutes ahead, its broker timestamp set by its producer to match, is refused."""
+    topic = f"silian.{jpg.fed.federation_id}.alert.v1"
+    changes = await jpg.transport.ensure_topics(
+        [
+            TopicSpec(
+                name=topic,
+                partitions=3,
+                replication=1,
+                configs={"message.timestamp.type": "CreateTime"},
+            )
+        ]
+    )
+    assert changes.reconfigured
+    ahead = now() + timedelta(minutes=50)
+    early = craft(
+        jpg.fed,
+        agency=GF,
+        event=_with(_story(AlertHit), alert_id="T-ALERT-1", hit_id="H-AHEAD"),
+        at=ahead,
+    ).record
+    await send_raw(jpg.transport, replace(early, timestamp_ms=int(ahead.timestamp() * 1000)))
+    results, handled = await _consume(jpg, PC, 1)
+    assert [(r.outcome, r.reason) for r in results] == [
+        (Outcome.QUARANTINED, Reason.UNTRUSTED_TIME)
+    ]
+    assert handled == []
+
+
+async def test_non_member_signer(jpg: World) -> None:
+    stranger, code = SigningKey.generate(), "330822000000"  # Changshan: not in jpg
+    record = craft(
+        jpg.fed,
+        agency=code,
+        event=_with(_story(AlertHit), alert_id="T-ALERT-1", hit_id="H-STRANGER"),
+        signer=stranger,
+        key_id=stranger.public_key.key_id(code),
+    ).record
+    await _sandwich(jpg, [record], Reason.NOT_A_MEMBER)
+
+
+# -- validly signed by a member, hostile all the same: refused and attributed to the signer --
+
+
+_SEAL_HEAD = b'{"v": 1, "alg": "A256GCM", "nonce": "AA==", "ciphertext": "AA==", '
+
+
+def _signed(world: World, **kwargs: object) -> OutgoingRecord:
+    event = _with(_story(AlertHit), alert_id="T-ALERT-1", hit_id=f"H-{uuid.uuid4().hex[:6]}")
+    return craft(world.fed, agency=GF, event=event, **kwargs).record  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("hostile", "reason"),
+    [
+        ({"event_id": "not an id!"}, Reason.MALFORMED_HEADERS),  # outside the receipt pattern
+        ({"seq": str(10**30)}, Reason.MALFORMED_HEADERS),  # beyond any 64-bit integer
+        ({"seq": " 1"}, Reason.MALFORMED_HEADERS),  # int() would take it
+        ({"seq": "1_0"}, Reason.MALFORMED_HEADERS),  # int() would take it too
+        ({"prevhash": "zz" * 32}, Reason.MALFORMED_HEADERS),
+        ({"chain_id": f"{JS}.main.abc.p0"}, Reason.CHAIN_MISPLACED),  # another agency's chain
+        ({"value": b"[" * 100_000 + b"]" * 100_000}, Reason.TOO_DEEP),
+        (
+            {
+                "content_type": "application/vnd.silian.sealed+json",
+                "value": _SEAL_HEAD + b'"recipients": [1, 2]}',
+            },
+            Reason.SCHEMA_INVALID,
+        ),  # recipients that are not objects
+        (
+            {
+                "content_type": "application/vnd.silian.sealed+json",
+                "value": _SEAL_HEAD + b'"recipients": [{"agency": "350722000000", "enc": "AA=="}]}',
+            },
+            Reason.SCHEMA_INVALID,
+        ),  # a recipient without its key id
+    ],
+    ids=[
+        "ce_id",
+        "seq-huge",
+        "seq-space",
+        "seq-underscore",
+        "prevhash",
+        "chain",
+        "deep",
+        "seal-recipients",
+        "seal-no-kid",
+    ],
+)
+async def test_a_members_hostile_record(
+    jpg: World, hostile: dict[str, object], reason: Reason
+) -> None:
+    record = _signed(jpg, **hostile)
+    await _sandwich(jpg, [record], reason)
+    (kept,) = await _quarantined(jpg, PC)
+    q = read_quarantine_headers(kept)
+    assert q is not None
+    assert q.signer == GF

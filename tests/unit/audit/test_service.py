@@ -29,11 +29,13 @@ from bus.audit.witness import witness_name
 from bus.envelope.ids import now
 from bus.federation import Federation, create_federation
 from bus.node import Bus, BusConfig
+from bus.quarantine import read_quarantine_headers
+from bus.rejections import Reason
 from bus.topics import TopicPlan, plan_topics
 from bus.transport.base import Record, Transport
 from bus.transport.embedded import EmbeddedTransport
 from contracts import examples
-from contracts.topics import checkpoints_topic, family_topics
+from contracts.topics import checkpoints_topic, family_topics, quarantine_topic
 
 JS, PC, GF = examples.JIANGSHAN, examples.PUCHENG, examples.GUANGFENG
 _MEETING = next(e for _, e in examples.example_story() if e.event_type == "liaison.meeting")
@@ -223,7 +225,10 @@ async def test_a_restarted_keeper_neither_repeats_nor_skips(tmp_path: Path) -> N
         again.close()
 
 
-async def test_a_witness_refuses_a_checkpoint_not_signed_by_the_keeper(tmp_path: Path) -> None:
+async def test_a_checkpoint_not_signed_by_the_keeper_is_junk_not_an_alarm(tmp_path: Path) -> None:
+    """Anyone can write to the checkpoints topic: a note the keeper did not sign is
+    quarantined and counted, and raises no refusal (an alarm is for a validly signed but
+    inconsistent checkpoint only)."""
     async with _federation(tmp_path) as (fed, transport, buses):
         _, gf_key = buses[GF].context.signing_key(now())
         origin = f"silian/{family_topics(fed.federation_id)[0]}/0"
@@ -244,9 +249,16 @@ async def test_a_witness_refuses_a_checkpoint_not_signed_by_the_keeper(tmp_path:
         witness = WitnessService(buses[PC].context, state_dir=tmp_path / "w")
         (record,) = await _all(transport, [checkpoints_topic(fed.federation_id)])
         assert await witness.handle(record) is None
-        line = json.loads(witness.refusals_path.read_text("utf-8"))
-        assert line["reason"] == "invalid"
-        assert "not signed" in line["detail"]
+        assert not witness.refusals_path.exists()
+        assert witness.junk == 1
+        (kept,) = await _all(transport, [quarantine_topic(fed.federation_id, PC)])
+        quarantined = read_quarantine_headers(kept)
+        assert quarantined is not None
+        assert quarantined.reason is Reason.MALFORMED_NOTE
+        assert "not signed" in quarantined.detail
+        assert kept.value == record.value
+        (only,) = await _all(transport, [checkpoints_topic(fed.federation_id)])
+        assert only == record  # no refusal record published, no cosignature
 
 
 @pytest.mark.timeout(60)
