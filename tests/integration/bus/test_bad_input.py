@@ -428,7 +428,7 @@ async def test_header_name_not_utf8(jpg: World) -> None:
 
 async def test_a_record_too_large_to_copy_is_quarantined_by_reference(jpg: World) -> None:
     # Under the request limit itself, but its copy with the quarantine headers is not.
-    big = _hit(jpg, agency=GF, value=b'{"pad": "' + b"x" * 1_040_000 + b'"}')
+    big = _hit(jpg, agency=GF, value=b'{"pad": "' + b"x" * 1_047_800 + b'"}')
     await _sandwich(jpg, [big], Reason.OVERSIZED)
     (kept,) = await _quarantined(jpg, PC)
     q = read_quarantine_headers(kept)
