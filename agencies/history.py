@@ -12,13 +12,23 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from agencies.agreement import Agreement, document_digest
-from agencies.errors import AgreementError, VerificationError, VerificationKind
+from agencies.errors import (
+    AgreementError,
+    PermissionDeniedError,
+    UnknownAgencyError,
+    VerificationError,
+    VerificationKind,
+)
 from agencies.keys import VerifyKey
+from agencies.permissions import Action
 from agencies.signatures import AgreementSignature, verify_agreement
 from contracts.base import Family
 from contracts.vocab import HandlingCode
 
 __all__ = ["AgreementHistory"]
+
+_Refusal = tuple[type[PermissionDeniedError | UnknownAgencyError], str]
+_Window = tuple[datetime, datetime | None, VerifyKey | None]  # start, end, the key (or None)
 
 
 class AgreementHistory:
@@ -27,6 +37,10 @@ class AgreementHistory:
     def __init__(self) -> None:
         self._versions: list[Agreement] = []
         self._last_digest: str | None = None
+        # (version number, key id) → its signing window: see signing_key
+        self._windows: dict[tuple[int, str], _Window] = {}
+        # (version, action, agency, family, handling) → None (allowed) or the refusal
+        self._verdicts: dict[tuple[int, Action, str, str, str], _Refusal | None] = {}
 
     @property
     def versions(self) -> tuple[Agreement, ...]:
@@ -62,6 +76,8 @@ class AgreementHistory:
             raise AgreementError(f"a history starts at version 1, not {agreement.label}")
         self._versions.append(agreement)
         self._last_digest = document_digest(document_bytes)
+        self._windows.clear()  # a later version may narrow a key's window
+        self._verdicts.clear()
         return agreement
 
     def in_force_at(self, at: datetime) -> Agreement:
@@ -78,8 +94,44 @@ class AgreementHistory:
         return current
 
     def signing_key(self, key_id: str, at: datetime) -> VerifyKey:
-        """The key ``key_id`` as judged at ``at``; VerificationError naming why not."""
+        """The key ``key_id`` as judged at ``at``; VerificationError naming why not.
+
+        The version in force at ``at`` must declare the key for a member, and the key must
+        be usable at ``at`` by that version's record of it *and* every later version's (a
+        revocation found out later counts). Each key's window — the latest ``valid_from``
+        to the earliest end — is worked out once per version and kept: a record inside it
+        costs two comparisons; one outside it is judged record by record again, for the
+        words of the refusal.
+        """
         in_force = self.in_force_at(at)
+        window = self._windows.get((in_force.version, key_id))
+        if window is None:
+            window = self._windows[(in_force.version, key_id)] = self._window(in_force, key_id)
+        start, end, key = window
+        if key is not None and at.tzinfo is not None and start <= at and (end is None or at < end):
+            return key
+        return self._judge_key(in_force, key_id, at)
+
+    def _window(self, in_force: Agreement, key_id: str) -> _Window:
+        """(latest valid_from, earliest end, the key) of a key as this version declares it;
+        key None when it cannot sign at all (not declared, not a member, not Ed25519)."""
+        owner = key_id.split(":", 1)[0]
+        if not in_force.is_member(owner) or in_force.member(owner).key(key_id) is None:
+            return in_force.effective_from, None, None
+        records = [in_force.member(owner).key(key_id)]
+        for later in self._versions[self._versions.index(in_force) + 1 :]:
+            if later.is_member(owner):
+                records.append(later.member(owner).key(key_id))
+        kept = [r for r in records if r is not None]
+        try:
+            key = kept[0].verify_key()
+        except VerificationError:
+            return in_force.effective_from, None, None
+        ends = [m for r in kept for m in (r.valid_until, r.revoked_at) if m is not None]
+        return max(r.valid_from for r in kept), min(ends, default=None), key
+
+    def _judge_key(self, in_force: Agreement, key_id: str, at: datetime) -> VerifyKey:
+        """The key judged record by record: it raises the VerificationError that says why."""
         key = in_force.signing_key(key_id, at)
         owner = key_id.split(":", 1)[0]
         for later in self._versions[self._versions.index(in_force) + 1 :]:
@@ -101,7 +153,9 @@ class AgreementHistory:
         *,
         at: datetime,
     ) -> None:
-        self.in_force_at(at).check_publish(agency_code, family, handling_code)
+        """The version in force at ``at`` lets ``agency_code`` publish this; else
+        PermissionDeniedError (UnknownAgencyError for a non-member)."""
+        self._permitted(Action.PUBLISH, agency_code, family, handling_code, at)
 
     def check_read(
         self,
@@ -111,4 +165,31 @@ class AgreementHistory:
         *,
         at: datetime,
     ) -> None:
-        self.in_force_at(at).check_read(agency_code, family, handling_code)
+        """The version in force at ``at`` lets ``agency_code`` read this; else as above."""
+        self._permitted(Action.READ, agency_code, family, handling_code, at)
+
+    def _permitted(
+        self,
+        action: Action,
+        agency_code: str,
+        family: Family | str,
+        handling_code: HandlingCode | str,
+        at: datetime,
+    ) -> None:
+        """The agreement's verdict, kept per version: the same question is asked of every
+        record a busy agency judges."""
+        version = self.in_force_at(at)
+        asked = (version.version, action, agency_code, str(family), str(handling_code))
+        if asked not in self._verdicts:
+            try:
+                if action is Action.PUBLISH:
+                    version.check_publish(agency_code, family, handling_code)
+                else:
+                    version.check_read(agency_code, family, handling_code)
+                self._verdicts[asked] = None
+            except (PermissionDeniedError, UnknownAgencyError) as error:
+                self._verdicts[asked] = (type(error), str(error))
+        refusal = self._verdicts[asked]
+        if refusal is not None:
+            error_type, message = refusal
+            raise error_type(message)

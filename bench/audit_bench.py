@@ -14,9 +14,9 @@
    timed: the floor checkpoint mode's hashing cannot go below); reading the bundle on all
    cores (every record line read, ``json.loads``-ed and SHA-256'd: what any reader of
    the JSON Lines bundle pays before judging anything); then each replay in a
-   fresh process — full mode and checkpoint mode, each also without the fast path
-   (``full-slow``, ``checkpoint-slow``: record by record, as before ``bus.audit.fast`` and
-   ``bus.audit.spans``; the same report) —
+   fresh process — full mode and checkpoint mode, each also without byte ranges
+   (``full-slow``, ``checkpoint-slow``: the auditor's process reads record by record and
+   the workers judge chunks of records, as before ``bus.audit.spans``; the same report) —
    reporting records/s and the peak RSS of the auditor process (and of its largest
    worker) for both history sizes.
 """
@@ -228,14 +228,14 @@ def read_floor_rate(bundle: Path) -> tuple[float, int]:
 # -- one measured replay in a fresh process --------------------------------------------------
 
 
-# "-slow" is a mode without its fast path (bus.audit.fast, bus.audit.spans): every
-# record goes through the full examination one by one on the workers, as before them.
+# "-slow" is a mode without byte ranges (bus.audit.spans): the auditor's process reads
+# every record and the workers judge them in chunks, as before ranges.
 _MODES = ("full", "full-slow", "checkpoint", "checkpoint-slow")
 
 
 def measure(bundle: Path, mode: str) -> dict[str, Any]:
     options = ReplayOptions(
-        mode=Mode(mode.removesuffix("-slow")), fast_path=not mode.endswith("-slow")
+        mode=Mode(mode.removesuffix("-slow")), ranges=not mode.endswith("-slow")
     )
     report = replay_bundle(bundle, options=options)
     return {

@@ -52,6 +52,7 @@ from bus.devkafka import KAFKA_VERSION, LocalKafka
 from bus.federation import Federation, create_federation
 from bus.logs import configure_logging
 from bus.node import Bus, BusConfig
+from bus.pipeline import verify_record
 from bus.topics import TopicPlan, plan_topics
 from bus.transport import (
     Coordinates,
@@ -63,7 +64,6 @@ from bus.transport import (
     TopicSpec,
     Transport,
 )
-from bus.verify import verify_record
 from contracts.base import Family
 from contracts.examples import GUANGFENG, JIANGSHAN, PUCHENG
 from contracts.liaison import LiaisonMeeting

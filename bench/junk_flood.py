@@ -48,8 +48,8 @@ from typing import Any
 
 from agencies.keys import KeyAlg, SigningKey
 from bus.consume import Delivery, Outcome
-from bus.context import format_handling
 from bus.devkafka import KAFKA_VERSION, LocalKafka
+from bus.envelope.handling import format_handling
 from bus.envelope.headers import CONTENT_TYPE_JSON, SIGNATURE_HEADER, SPEC_VERSION, Attributes
 from bus.envelope.ids import format_time, new_event_id, now
 from bus.envelope.signature import signature_base

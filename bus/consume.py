@@ -27,26 +27,42 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from bus.admit import RedeliveryError, admit, check_chain
 from bus.context import AgencyContext
 from bus.envelope.headers import CONTENT_TYPE_SEALED
 from bus.envelope.ids import now
-from bus.errors import BusError
+from bus.envelope.seal import open_sealed
+from bus.errors import (
+    EventRejectedError,
+    RecordRejectedError,
+    RedeliverError,
+    RedeliveryError,
+)
 from bus.logs import bound_record, get_logger
-from bus.publish import Publisher, expects_receipts
+from bus.pipeline import (
+    GENESIS,
+    Place,
+    VerifiedRecord,
+    authorise,
+    check_placement,
+    decode,
+    event_spec,
+    judge_lifecycle,
+    place,
+    verify_record,
+)
+from bus.publish import Publisher
 from bus.quarantine import quarantine
-from bus.rejections import Reason, RecordRejectedError
+from bus.reasons import Reason
 from bus.store import ChainHead, LedgerEntry, ReceiptNote
 from bus.transport.base import Consumer, Coordinates, Record
-from bus.verify import VerifiedRecord, verify_record
-from contracts.base import EventModel, Family
+from contracts.base import EventModel
 from contracts.errors import LifecycleError
 from contracts.receipts import (
     EventRef,
+    ReceiptEvent,
     ReceiptHandled,
     ReceiptReceived,
     ReceiptRejected,
-    RejectReason,
 )
 from contracts.registry import REGISTRY, EventSpec
 from contracts.vocab import Handling
@@ -68,20 +84,6 @@ T = TypeVar("T")
 # pauses between, before its record is quarantined (a poison record must not stop us).
 _HANDLER_ATTEMPTS = 3
 _HANDLER_PAUSES = (0.2, 1.0)
-
-
-class EventRejectedError(BusError):
-    """Raised by a handler when the local system refuses an event (answered as rejected)."""
-
-    def __init__(self, detail: str, *, reason: RejectReason = RejectReason.OTHER) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
-
-
-class RedeliverError(BusError):
-    """Raised by a handler that cannot take an event *now* (shutting down while its local
-    system is away): nothing is committed past the record, which is read again later."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -263,13 +265,13 @@ class Subscription:
                     time=verified.time,
                 )
             try:
-                await check_chain(self._ctx.store, verified, origin)
+                await self._check_chain(verified, origin)
             except RedeliveryError as again:
-                if again.seen.quarantined and not self._observe:
+                reason = again.quarantined
+                if reason is not None and not self._observe:
                     # Its quarantine copy may never have been acknowledged: send it again.
-                    reason = Reason(again.seen.outcome.removeprefix("quarantined:"))
                     refusal = RecordRejectedError(
-                        reason, again.seen.detail or reason.value, signer=attributes.agency
+                        reason, again.detail or reason.value, signer=attributes.agency
                     )
                     self._ack = await self._quarantine(record, refusal)
                 return Result(
@@ -283,21 +285,99 @@ class Subscription:
                     record, error, verified, advance=error.reason is Reason.SEQUENCE_GAP
                 )
             try:
-                event, handling, spec = _judged("admit", admit, self._ctx, verified, own=own)
+                event, handling, spec = _judged("admit", self._admit, verified, own=own)
             except RecordRejectedError as error:
                 return await self._reject(record, error, verified, advance=True)
             return await self._deliver(verified, event, handling, spec, origin, own=own)
 
-    def _should_answer(self, event: EventModel) -> bool:
-        if not expects_receipts(event) or self._observe:
+    async def _check_chain(self, verified: VerifiedRecord, origin: str) -> None:
+        """Step 7 against this agency's store: the record is the next of its chain (else a
+        gap, a fork or a replay — or the same record at the same offset again)."""
+        attributes = verified.attributes
+        check_placement(
+            attributes.chainid, agency=attributes.agency, partition=verified.record.partition
+        )
+        head, seen = await self._ctx.store.chain_view(
+            attributes.chainid, verified.record.topic, attributes.source, attributes.id
+        )
+        seq, head_seq = verified.seq, 0 if head is None else head.seq
+        head_hash = GENESIS if head is None else head.hash
+        placed = place(head_seq, head_hash, seq, attributes.prevhash)
+        if placed is Place.BEHIND:
+            if seen is not None and seen.origin == origin:
+                raise RedeliveryError(seen.outcome, seen.detail)
+            if seen is not None:
+                raise RecordRejectedError(
+                    Reason.DUPLICATE,
+                    f"event {attributes.id} was already delivered from {seen.origin}; this "
+                    f"copy at {origin} is a replay",
+                )
+            raise RecordRejectedError(
+                Reason.CHAIN_FORK,
+                f"chain {attributes.chainid} is already at seq {head_seq}; seq {seq} "
+                "arrives out of order or forks the chain",
+            )
+        if placed is Place.AHEAD:
+            missing = seq - head_seq - 1
+            raise RecordRejectedError(
+                Reason.SEQUENCE_GAP,
+                f"chain {attributes.chainid} jumps from seq {head_seq} to {seq}: "
+                f"{missing} record{'s' if missing > 1 else ''} missing before this one",
+            )
+        if placed is Place.FORKED:
+            raise RecordRejectedError(
+                Reason.CHAIN_FORK,
+                f"seq {seq} of chain {attributes.chainid} names a previous record "
+                f"{attributes.prevhash[:16]}… but the record seen before it is "
+                f"{head_hash[:16]}…",
+            )
+        if seen is not None:
+            raise RecordRejectedError(
+                Reason.DUPLICATE, f"event id {attributes.id} was already used by this agency"
+            )
+
+    def _admit(
+        self, verified: VerifiedRecord, *, own: bool
+    ) -> tuple[EventModel, Handling, EventSpec]:
+        """Steps 8–10 for this agency. ``own``: a record of this agency from another of its
+        processes, which judged the lifecycle before publishing; this process may have it
+        in its state already (rebuilt from the ledger they share)."""
+        ctx = self._ctx
+        spec = event_spec(verified)
+        handling = authorise(ctx.agreements, verified, spec, reader=ctx.agency)
+        event = decode(
+            verified,
+            spec,
+            federation=ctx.federation,
+            depth=ctx.policy.max_json_depth,
+            unseal=self._unseal,
+        )
+        if event is None:  # pragma: no cover - a consumer opens every seal it reads
+            raise RecordRejectedError(Reason.SEALED_NOT_FOR_US, "the sealed value was not opened")
+        if not own:
+            judge_lifecycle(ctx.tracker, event, publisher=verified.agency)
+        return event, handling, spec
+
+    def _unseal(self, verified: VerifiedRecord) -> bytes:
+        attributes = verified.attributes
+        return open_sealed(
+            verified.value,
+            agency=self._ctx.agency,
+            key_for=self._ctx.sealing_key,
+            event_id=attributes.id,
+            ce_type=attributes.type,
+            topic=verified.record.topic,
+        )
+
+    def _should_answer(self, event: EventModel, spec: EventSpec) -> bool:
+        """This agency must answer ``event`` (事事有回音): it expects receipts and this
+        agency is one of those the contract addresses it to."""
+        if not spec.expects_receipts or self._observe:
             return False
-        if Family(event.family) is Family.CASE:
-            if event.event_type == "case.opened":
-                return self._ctx.agency in {str(c) for c in event.invited}  # type: ignore[attr-defined]
-            if event.event_type == "case.member_invited" and event.agency == self._ctx.agency:  # type: ignore[attr-defined]
-                return True
-            return self._ctx.agency in self._ctx.tracker.case_members(event.entity_id())
-        return True
+        members = [m.code for m in self._ctx.agreements.latest.members]
+        case_members = self._ctx.tracker.case_members(event.entity_id())
+        addressees = spec.addressees(event, members=members, case_members=case_members)
+        return self._ctx.agency in addressees
 
     async def _deliver(
         self,
@@ -312,7 +392,7 @@ class Subscription:
         """Receipts, handler, state. ``own``: this agency's record from another of its
         processes (``silian publish`` beside ``silian serve``): state only, no answer."""
         ctx, attributes = self._ctx, verified.attributes
-        answer = not own and self._should_answer(event)
+        answer = not own and self._should_answer(event, spec)
         ref = EventRef(ce_source=attributes.source, ce_id=attributes.id, ce_type=attributes.type)
         if answer:
             await self._receipt(ReceiptReceived(answers=ref, received_at=now()))
@@ -395,16 +475,14 @@ class Subscription:
     async def _accept(self, verified: VerifiedRecord, event: EventModel, origin: str) -> None:
         attributes = verified.attributes
         note = None
-        if isinstance(event, ReceiptReceived | ReceiptHandled | ReceiptRejected) and (
-            event.answers.ce_source == f"urn:silian:agency:{self._ctx.agency}"
-        ):
+        if isinstance(event, ReceiptEvent) and event.answered_agency == self._ctx.agency:
             note = ReceiptNote(
                 source=event.answers.ce_source,
                 event_id=event.answers.ce_id,
                 recipient=attributes.agency,
-                kind=event.event_type.split(".")[1],
+                kind=event.answer,
                 at=attributes.time,
-                reason=getattr(event, "detail", None),
+                reason=event.detail if isinstance(event, ReceiptRejected) else None,
             )
         await self._ctx.store.accept(
             source=attributes.source,

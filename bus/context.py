@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from agencies.errors import PermissionDeniedError, VerificationError
+from agencies.errors import PermissionDeniedError, UnknownAgencyError, VerificationError
 from agencies.history import AgreementHistory
 from agencies.keys import (
     KeyAlg,
@@ -20,29 +20,17 @@ from agencies.keys import (
     newest_usable,
 )
 from agencies.keystore import KeyStore
+from bus.envelope.handling import DEFAULT_HANDLING
+from bus.pipeline import VerifyPolicy
 from bus.store import LocalStore
 from bus.topics import TopicPlan
 from bus.transport.base import Transport
-from bus.verify import VerifyPolicy
 from contracts.base import EventModel, Family
 from contracts.lifecycle import LifecycleTracker
-from contracts.registry import REGISTRY
-from contracts.vocab import Handling, HandlingCode, Tlp
+from contracts.registry import REGISTRY, spec_for_model
+from contracts.vocab import Handling
 
-__all__ = ["DEFAULT_HANDLING", "AgencyContext", "format_handling", "parse_handling"]
-
-# What an event carries when neither it nor its entity declares a handling code.
-DEFAULT_HANDLING = Handling(code=HandlingCode.H1, tlp=Tlp.GREEN)
-
-
-def format_handling(handling: Handling) -> str:
-    """The ``ce_handling`` header: ``H2/TLP:AMBER``."""
-    return f"{handling.code.value}/TLP:{handling.tlp.value}"
-
-
-def parse_handling(text: str) -> Handling:
-    code, _, tlp = text.partition("/TLP:")
-    return Handling(code=HandlingCode(code), tlp=Tlp(tlp))
+__all__ = ["AgencyContext"]
 
 
 @dataclass(kw_only=True)
@@ -133,29 +121,24 @@ class AgencyContext:
     ) -> list[str]:
         """Agencies an event is addressed to (who must answer it), the issuer excluded.
 
-        ``issuer`` defaults to this agency (the publisher's view); an observer passes the
-        record's issuer.
+        Whom it is addressed to is the contract's rule (``EventSpec.addressees``); of
+        those, the ones the agreement in force lets read it. ``issuer`` defaults to this
+        agency (the publisher's view); an observer passes the record's issuer.
         """
         issuer = issuer or self.agency
-        family = Family(event.family)
-        if family is Family.RECEIPT:
-            answered = str(event.answers.ce_source)  # type: ignore[attr-defined]
-            return [answered.removeprefix("urn:silian:agency:")]
-        if family is Family.CASE:
-            candidates = sorted(self.tracker.case_members(event.entity_id()))
-            if event.event_type == "case.opened":
-                candidates = sorted({*event.invited})  # type: ignore[attr-defined]
-            elif event.event_type == "case.member_invited":
-                candidates = sorted({*candidates, str(event.agency)})  # type: ignore[attr-defined]
-        else:
-            candidates = [m.code for m in self.agreements.in_force_at(at).members]
+        spec = spec_for_model(event)
+        candidates = spec.addressees(
+            event,
+            members=[m.code for m in self.agreements.in_force_at(at).members],
+            case_members=self.tracker.case_members(event.entity_id()),
+        )
         readers = []
-        for code in candidates:
+        for code in sorted(candidates):
             if code == issuer:
                 continue
             try:
-                self.agreements.check_read(code, family, handling.code, at=at)
-            except (PermissionDeniedError, VerificationError):
+                self.agreements.check_read(code, spec.family, handling.code, at=at)
+            except (PermissionDeniedError, UnknownAgencyError, VerificationError):
                 continue
             readers.append(code)
         return readers
@@ -164,7 +147,5 @@ class AgencyContext:
         """Apply an accepted event to the in-memory state (lifecycle, entity handling)."""
         self.tracker.apply(event, publisher=publisher)
         declared = event.declared_handling()
-        if declared is not None and event.event_type.endswith(
-            (".issued", ".opened", ".reported", ".planned")
-        ):
+        if declared is not None and event.opens_entity:
             self.entity_handling[event.entity_id()] = declared

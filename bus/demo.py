@@ -15,7 +15,7 @@ import contextlib
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from agencies.keys import SigningKey
@@ -25,7 +25,6 @@ from bus.envelope.ids import FEDERATION_TZ
 from bus.envelope.signature import decode_headers, signature_base
 from bus.federation import Federation, create_federation
 from bus.node import Bus, BusConfig
-from bus.publish import expects_receipts
 from bus.quarantine import read_quarantine_headers
 from bus.store import PendingReceipt
 from bus.timeline import agency_name, event_label, summary
@@ -42,7 +41,7 @@ from contracts.topics import family_topic, quarantine_topic
 __all__ = ["DemoReport", "run_demo"]
 
 _RECEIPTS = (ReceiptReceived, ReceiptHandled, ReceiptRejected)
-_CASE_ID = next(e.entity_id() for _, e in examples.example_story() if e.event_type == "case.opened")
+_CASE_ID = next(e.entity_id() for _, e in examples.example_story() if e.opens_topic)
 
 
 @dataclass(kw_only=True)
@@ -99,8 +98,8 @@ async def _inject_bad_records(fed: Federation, transport: Transport, victim: Rec
     value = victim.value or b""
     # 1. Same claims, signed by a key the agreement does not know.
     forger = SigningKey.generate()
-    forged = replace(
-        attributes, id=str(uuid.uuid4()), keyid=forger.public_key.key_id(attributes.agency)
+    forged = attributes._replace(
+        id=str(uuid.uuid4()), keyid=forger.public_key.key_id(attributes.agency)
     )
     base = signature_base(topic=victim.topic, key=victim.key, attributes=forged, value=value)
     headers = [(n, v.encode()) for n, v in forged.as_headers()]
@@ -264,6 +263,10 @@ def _event_line(
             state = "已签收"
         answers.append(f"{agency_name(code)}:{state}")
     lock = " 🔒sealed" if sealed else ""
-    acks = ("  回执 " + ", ".join(answers)) if answers and expects_receipts(event) else ""
+    acks = (
+        ("  回执 " + ", ".join(answers))
+        if answers and spec_for_model(event).expects_receipts
+        else ""
+    )
     what = f"{event_label(spec_for_model(event).ce_type)}  {summary(event)}"
     return f"{clock} +08:00 ✔ {agency_name(publisher)}  {what}{lock}{acks}"

@@ -24,11 +24,11 @@ from bus.context import AgencyContext
 from bus.envelope.ids import now
 from bus.errors import PermissionDeniedError
 from bus.logs import bound_record, get_logger
+from bus.pipeline import VerifyPolicy
 from bus.publish import Published, Publisher
 from bus.store import LocalStore, PendingReceipt
 from bus.topics import TopicPlan
 from bus.transport.base import Transport
-from bus.verify import VerifyPolicy
 from contracts.base import EventModel, Family
 from contracts.topics import case_topic, family_topic
 from contracts.vocab import Priority

@@ -20,7 +20,8 @@ from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bus.context import AgencyContext, format_handling
+from bus.context import AgencyContext
+from bus.envelope.handling import format_handling
 from bus.envelope.headers import (
     CONTENT_TYPE_JSON,
     CONTENT_TYPE_SEALED,
@@ -40,16 +41,9 @@ from contracts.base import EventModel, Family
 from contracts.registry import encode, spec_for_model
 from contracts.vocab import Priority
 
-__all__ = ["Published", "Publisher", "expects_receipts"]
+__all__ = ["Published", "Publisher"]
 
 log = get_logger("silian.publish")
-
-# Families whose events every recipient must acknowledge (事事有回音).
-_RECEIPTED = frozenset({Family.ALERT, Family.CASE, Family.DISPUTE, Family.PATROL})
-
-
-def expects_receipts(event: EventModel) -> bool:
-    return Family(event.family) in _RECEIPTED
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -138,7 +132,7 @@ class Publisher:
         ctx.agreements.check_publish(ctx.agency, family, handling.code, at=moment)
         topic = spec.topic(ctx.federation, event)
         key = spec.partition_key(event).encode("utf-8")
-        if event.event_type == "case.opened":  # a joint case gets its own topic as it opens
+        if spec.opens_topic:  # a joint case gets its own topic as it opens
             await ctx.transport.ensure_topics(
                 [case_topic_spec(ctx.federation, event.entity_id(), ctx.plan)]
             )
@@ -217,7 +211,7 @@ class Publisher:
                 await asyncio.shield(self._fence_locked())
                 raise
             due = None
-            if expects_receipts(flight.event) and flight.recipients:
+            if spec_for_model(flight.event).expects_receipts and flight.recipients:
                 deadline = ctx.agreements.in_force_at(flight.moment).deadline(flight.priority)
                 due = format_time(flight.moment + deadline)
             await ctx.store.record_published(

@@ -20,7 +20,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 
 from bus.envelope.ids import format_time, now
-from bus.rejections import Reason
+from bus.reasons import Reason
 from bus.transport.base import Coordinates, OutgoingRecord, Record, Transport, estimated_size
 from contracts.topics import quarantine_topic
 

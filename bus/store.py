@@ -25,10 +25,10 @@ from typing import Any
 from bus.envelope.headers import Attributes
 from bus.envelope.ids import parse_time
 from bus.errors import NotConnectedError
+from bus.pipeline.chain import GENESIS
 
 __all__ = ["ChainHead", "LedgerEntry", "LocalStore", "PendingReceipt", "ReceiptNote", "Seen"]
 
-GENESIS_HASH = "0" * 64
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -221,7 +221,7 @@ class LocalStore:
             "SELECT seq, hash FROM chains WHERE chain_id = ? AND topic = ?", (chain_id, topic)
         )
         if not rows:
-            return ChainHead(seq=0, hash=GENESIS_HASH)
+            return ChainHead(seq=0, hash=GENESIS)
         return ChainHead(seq=int(str(rows[0][0])), hash=str(rows[0][1]))
 
     async def advance_chain(self, chain_id: str, topic: str, head: ChainHead) -> None:

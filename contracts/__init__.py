@@ -89,6 +89,7 @@ from contracts.patrols import (
 )
 from contracts.receipts import (
     EventRef,
+    ReceiptEvent,
     ReceiptHandled,
     ReceiptReceived,
     ReceiptRejected,
@@ -210,6 +211,7 @@ __all__ = [
     "PersonSubject",
     "Place",
     "Priority",
+    "ReceiptEvent",
     "ReceiptHandled",
     "ReceiptReceived",
     "ReceiptRejected",

@@ -91,12 +91,15 @@ class CancelReason(StrEnum):
 class _AlertEvent(EventModel):
     family: ClassVar[Family] = Family.ALERT
     key_field: ClassVar[str] = "alert_id"
+    expects_receipts: ClassVar[bool] = True
 
     alert_id: EntityId = Field(description="预警编号 / alert id")
 
 
 class AlertIssued(_AlertEvent):
     """An agency issues an alert to its neighbours (预警发布)."""
+
+    opens_entity: ClassVar[bool] = True
 
     event_type: ClassVar[str] = "alert.issued"
 

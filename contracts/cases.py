@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from enum import StrEnum
 from typing import Annotated, ClassVar
 
@@ -64,14 +65,24 @@ class CaseOutcome(StrEnum):
 class _CaseEvent(EventModel):
     family: ClassVar[Family] = Family.CASE
     key_field: ClassVar[str] = "case_id"
+    expects_receipts: ClassVar[bool] = True
 
     case_id: EntityId = Field(description="案件编号（亦用于主题名） / case id (also in its topic)")
+
+    def addressees(
+        self, *, members: Collection[str], case_members: Collection[str]
+    ) -> frozenset[str]:
+        """A case's events are for its members only (the lead, who joined, who is invited)."""
+        del members
+        return frozenset(case_members)
 
 
 class CaseOpened(_CaseEvent):
     """An agency opens a joint case and invites neighbours (立案协查)."""
 
     event_type: ClassVar[str] = "case.opened"
+    opens_entity: ClassVar[bool] = True
+    opens_topic: ClassVar[bool] = True
 
     lead_agency: AgencyCode = Field(description="主办单位 / lead agency")
     title: BilingualName = Field(description="案件名称 / case title")
@@ -82,6 +93,13 @@ class CaseOpened(_CaseEvent):
     )
     summary: Text = Field(description="简要案情 / summary of the case")
 
+    def addressees(
+        self, *, members: Collection[str], case_members: Collection[str]
+    ) -> frozenset[str]:
+        """The agencies the lead invites: the case has no other members yet."""
+        del members, case_members
+        return frozenset(self.invited)
+
 
 class CaseMemberInvited(_CaseEvent):
     """The lead invites another agency (邀请协办)."""
@@ -90,6 +108,13 @@ class CaseMemberInvited(_CaseEvent):
 
     agency: AgencyCode = Field(description="受邀单位 / agency invited")
     note: Text | None = Field(default=None, description="邀请说明 / note")
+
+    def addressees(
+        self, *, members: Collection[str], case_members: Collection[str]
+    ) -> frozenset[str]:
+        """The case's members, and the agency invited (not a member yet)."""
+        del members
+        return frozenset({*case_members, self.agency})
 
 
 class CaseMemberJoined(_CaseEvent):

@@ -103,6 +103,7 @@ class Party(ValueModel):
 class _DisputeEvent(EventModel):
     family: ClassVar[Family] = Family.DISPUTE
     key_field: ClassVar[str] = "dispute_id"
+    expects_receipts: ClassVar[bool] = True
 
     dispute_id: EntityId = Field(description="纠纷编号 / dispute id")
 
@@ -111,6 +112,7 @@ class DisputeReported(_DisputeEvent):
     """A border dispute or hazard is reported (纠纷上报)."""
 
     event_type: ClassVar[str] = "dispute.reported"
+    opens_entity: ClassVar[bool] = True
 
     category: DisputeCategory = Field(description="纠纷类别 / category")
     parties: tuple[Party, ...] = Field(min_length=1, description="当事人 / parties")

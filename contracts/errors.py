@@ -6,6 +6,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # lifecycle imports this module
+    from contracts.lifecycle import Rule
+
 
 class SilianError(Exception):
     """Base of every error silian raises on purpose."""
@@ -16,8 +21,8 @@ class ContractError(SilianError, ValueError):
 
 
 class LifecycleError(ContractError):
-    """An event breaks its family's lifecycle rules; ``rule`` names the rule broken."""
+    """An event breaks its family's lifecycle rules; ``rule`` is the rule broken."""
 
-    def __init__(self, message: str, *, rule: str) -> None:
+    def __init__(self, message: str, *, rule: Rule) -> None:
         super().__init__(message)
         self.rule = rule

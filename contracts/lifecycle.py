@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
+from typing import Any, ClassVar
 
-from contracts.base import EventModel
+from contracts.base import EventModel, Family
 from contracts.errors import LifecycleError
 
-__all__ = ["LIFECYCLE_RULES", "LifecycleTracker"]
+__all__ = ["LIFECYCLE_RULES", "LifecycleTracker", "Rule"]
 
 _RULES = {
     "alert.issued_first": "an alert must be issued before it is updated, hit, extended "
@@ -57,8 +58,59 @@ LIFECYCLE_RULES = MappingProxyType(_RULES)
 """Every rule: stable id → what it means in plain words."""
 
 
+class Rule(StrEnum):
+    """Every lifecycle rule, by its stable id (``LifecycleError.rule``; equal to the id)."""
+
+    ALERT_ISSUED_FIRST = "alert.issued_first"
+    ALERT_ISSUED_ONCE = "alert.issued_once"
+    ALERT_ISSUER_ONLY = "alert.issuer_only"
+    ALERT_NO_UPDATE_AFTER_CANCEL = "alert.no_update_after_cancel"
+    ALERT_NO_HIT_AFTER_CANCEL = "alert.no_hit_after_cancel"
+    ALERT_NO_EXTEND_AFTER_CANCEL = "alert.no_extend_after_cancel"
+    ALERT_CANCELLED_ONCE = "alert.cancelled_once"
+    CASE_OPENED_FIRST = "case.opened_first"
+    CASE_OPENED_ONCE = "case.opened_once"
+    CASE_LEAD_OPENS = "case.lead_opens"
+    CASE_LEAD_ONLY_INVITES = "case.lead_only_invites"
+    CASE_LEAD_ONLY_CLOSES = "case.lead_only_closes"
+    CASE_INVITED_ONLY_JOIN = "case.invited_only_join"
+    CASE_JOIN_AS_SELF = "case.join_as_self"
+    CASE_MEMBERS_ONLY = "case.members_only"
+    CASE_LEAVE_SELF_OR_LEAD = "case.leave_self_or_lead"
+    CASE_LEAD_CANNOT_LEAVE = "case.lead_cannot_leave"
+    CASE_TASK_TO_MEMBER = "case.task_to_member"
+    CASE_TASK_ASSIGNED_FIRST = "case.task_assigned_first"
+    CASE_ASSIGNEE_COMPLETES = "case.assignee_completes"
+    CASE_NOTHING_AFTER_CLOSE = "case.nothing_after_close"
+    DISPUTE_REPORTED_FIRST = "dispute.reported_first"
+    DISPUTE_REPORTED_ONCE = "dispute.reported_once"
+    DISPUTE_NO_MEDIATION_AFTER_CLOSE = "dispute.no_mediation_after_close"
+    DISPUTE_SETTLED_NEEDS_MEDIATION = "dispute.settled_needs_mediation"
+    DISPUTE_FOLLOWED_UP_NEEDS_SETTLED = "dispute.followed_up_needs_settled"
+    DISPUTE_NOTHING_AFTER_CLOSE = "dispute.nothing_after_close"
+    PATROL_PLANNED_FIRST = "patrol.planned_first"
+    PATROL_PLANNED_ONCE = "patrol.planned_once"
+    PATROL_PARTICIPANTS_ONLY = "patrol.participants_only"
+    RECEIPT_RECEIVED_FIRST = "receipt.received_first"
+
+    @property
+    def meaning(self) -> str:
+        """What the rule says, in plain words."""
+        return _RULES[self.value]
+
+    @property
+    def is_membership(self) -> bool:
+        """The publisher is not (or not yet) in the case it posts to."""
+        return self in (Rule.CASE_MEMBERS_ONLY, Rule.CASE_TASK_TO_MEMBER)
+
+    @property
+    def awaits_predecessor(self) -> bool:
+        """The event needs one before it (``*_first``), which may be on its way still."""
+        return self.value.endswith("_first")
+
+
 def _fail(rule: str, detail: str) -> LifecycleError:
-    return LifecycleError(f"{_RULES[rule]} ({detail}) [rule {rule}]", rule=rule)
+    return LifecycleError(f"{_RULES[rule]} ({detail}) [rule {rule}]", rule=Rule(rule))
 
 
 def _get(event: EventModel, name: str) -> Any:
@@ -121,16 +173,26 @@ class LifecycleTracker:
         alert = self._alerts.get(alert_id)
         return None if alert is None else alert.issuer
 
+    # The family → its judge: every family the tracker keeps state for.
+    _JUDGES: ClassVar[dict[Family, str]] = {
+        Family.ALERT: "_alert",
+        Family.CASE: "_case",
+        Family.DISPUTE: "_dispute",
+        Family.PATROL: "_patrol",
+        Family.RECEIPT: "_receipt",
+    }
+
     def _judge(self, event: EventModel, publisher: str) -> _Commit:
-        family = event.event_type.split(".", 1)[0]
-        judge = {
-            "alert": self._alert,
-            "case": self._case,
-            "dispute": self._dispute,
-            "patrol": self._patrol,
-            "receipt": self._receipt,
-        }.get(family)
-        return _NOTHING if judge is None else judge(event, publisher)
+        judge = self._JUDGES.get(event.family)
+        if judge is None:
+            return _NOTHING
+        commit: _Commit = getattr(self, judge)(event, publisher)
+        return commit
+
+    @classmethod
+    def judges(cls, family: Family) -> bool:
+        """Whether the tracker keeps state for (and judges) events of ``family``."""
+        return family in cls._JUDGES
 
     # -- alerts ----------------------------------------------------------------------
     def _alert(self, event: EventModel, publisher: str) -> _Commit:

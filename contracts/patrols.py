@@ -15,6 +15,7 @@ __all__ = ["PatrolPlanned", "PatrolReported"]
 class _PatrolEvent(EventModel):
     family: ClassVar[Family] = Family.PATROL
     key_field: ClassVar[str] = "patrol_id"
+    expects_receipts: ClassVar[bool] = True
 
     patrol_id: EntityId = Field(description="巡逻编号 / patrol id")
 
@@ -23,6 +24,7 @@ class PatrolPlanned(_PatrolEvent):
     """A joint patrol is planned (联合巡逻计划)."""
 
     event_type: ClassVar[str] = "patrol.planned"
+    opens_entity: ClassVar[bool] = True
 
     agencies: tuple[AgencyCode, ...] = Field(
         min_length=1, description="参加单位 / agencies taking part"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from enum import StrEnum
 from typing import Annotated, ClassVar
 
@@ -10,6 +11,7 @@ from pydantic import Field, StringConstraints
 from contracts.base import EventModel, Family
 from contracts.vocab import (
     AGENCY_URN_PATTERN,
+    AGENCY_URN_PREFIX,
     CE_TYPE_PATTERN,
     EVENT_ID_PATTERN,
     Text,
@@ -19,6 +21,7 @@ from contracts.vocab import (
 
 __all__ = [
     "EventRef",
+    "ReceiptEvent",
     "ReceiptHandled",
     "ReceiptReceived",
     "ReceiptRejected",
@@ -51,10 +54,13 @@ class RejectReason(StrEnum):
     OTHER = "other"
 
 
-class _ReceiptEvent(EventModel):
+class ReceiptEvent(EventModel):
+    """What every receipt is: an answer (``answer``) to one event, for its issuer."""
+
     family: ClassVar[Family] = Family.RECEIPT
     key_field: ClassVar[str] = "answers"
     key_path: ClassVar[str | None] = "answers.ce_id"
+    answer: ClassVar[str]  # received, handled or rejected: what the receipt says
 
     answers: EventRef = Field(description="所回复的事件 / the event answered")
 
@@ -62,28 +68,43 @@ class _ReceiptEvent(EventModel):
         """Receipts of one answered event stay in order: keyed on its ``ce_id``."""
         return self.answers.ce_id
 
+    @property
+    def answered_agency(self) -> str:
+        """The agency code of the event answered."""
+        return self.answers.ce_source.removeprefix(AGENCY_URN_PREFIX)
 
-class ReceiptReceived(_ReceiptEvent):
+    def addressees(
+        self, *, members: Collection[str], case_members: Collection[str]
+    ) -> frozenset[str]:
+        """A receipt is for the issuer of the event it answers."""
+        del members, case_members
+        return frozenset({self.answered_agency})
+
+
+class ReceiptReceived(ReceiptEvent):
     """The recipient got and verified the event (已签收)."""
 
     event_type: ClassVar[str] = "receipt.received"
+    answer: ClassVar[str] = "received"
 
     received_at: Timestamp = Field(description="签收时间 / when it was received")
 
 
-class ReceiptHandled(_ReceiptEvent):
+class ReceiptHandled(ReceiptEvent):
     """The recipient acted on the event (已处理)."""
 
     event_type: ClassVar[str] = "receipt.handled"
+    answer: ClassVar[str] = "handled"
 
     handled_at: Timestamp = Field(description="处理时间 / when it was handled")
     action: Text = Field(description="处理情况 / what was done")
 
 
-class ReceiptRejected(_ReceiptEvent):
+class ReceiptRejected(ReceiptEvent):
     """The recipient refuses the event (拒收)."""
 
     event_type: ClassVar[str] = "receipt.rejected"
+    answer: ClassVar[str] = "rejected"
 
     rejected_at: Timestamp = Field(description="拒收时间 / when it was rejected")
     reason: RejectReason = Field(description="拒收原因 / reason code")

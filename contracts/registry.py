@@ -7,7 +7,7 @@ A compatible change keeps the version; an incompatible one registers a new model
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from pydantic import ValidationError
@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from contracts import alerts, cases, disputes, liaison, patrols, receipts
 from contracts.base import EventModel, Family
 from contracts.errors import ContractError
+from contracts.lifecycle import LifecycleTracker
 from contracts.topics import case_topic, family_topic, topic_pattern
 
 __all__ = [
@@ -59,6 +60,33 @@ class EventSpec:
     def key_field(self) -> str:
         """Where the entity id is: a field name, or a dotted path into one."""
         return self.model.key_path or self.model.key_field
+
+    @property
+    def expects_receipts(self) -> bool:
+        """Every addressee answers it with signed receipts (事事有回音)."""
+        return self.model.expects_receipts
+
+    @property
+    def opens_entity(self) -> bool:
+        """It creates its entity: a handling it declares is the entity's from then on."""
+        return self.model.opens_entity
+
+    @property
+    def opens_topic(self) -> bool:
+        """Its entity gets a topic of its own as it opens (a joint case)."""
+        return self.model.opens_topic
+
+    @property
+    def stateful(self) -> bool:
+        """The lifecycle judge keeps state for it (what an auditor must keep in order)."""
+        return LifecycleTracker.judges(self.family)
+
+    def addressees(
+        self, event: EventModel, *, members: Collection[str], case_members: Collection[str]
+    ) -> frozenset[str]:
+        """Who ``event`` is addressed to (:meth:`contracts.base.EventModel.addressees`)."""
+        self._check(event)
+        return event.addressees(members=members, case_members=case_members)
 
     @property
     def topic_pattern(self) -> str:
@@ -165,12 +193,22 @@ def encode(event: EventModel) -> bytes:
 
 _MODULES = (alerts, cases, disputes, patrols, liaison, receipts)
 
-REGISTRY = EventRegistry(
-    getattr(module, name)
-    for module in _MODULES
-    for name in module.__all__
-    if isinstance(getattr(module, name), type) and issubclass(getattr(module, name), EventModel)
-)
+
+def _event_models() -> Iterator[type[EventModel]]:
+    """Every concrete event model the family modules export (a base like
+    :class:`~contracts.receipts.ReceiptEvent` has no ``event_type`` of its own)."""
+    for module in _MODULES:
+        for name in module.__all__:
+            found = getattr(module, name)
+            if (
+                isinstance(found, type)
+                and issubclass(found, EventModel)
+                and hasattr(found, "event_type")
+            ):
+                yield found
+
+
+REGISTRY = EventRegistry(_event_models())
 """Every event type silian knows, at every version still readable."""
 
 

@@ -7,7 +7,7 @@ See docs/audit.md. The proof functions follow RFC 9162 and are public API:
 
 from __future__ import annotations
 
-from bus.audit.anomaly import Anomaly, Kind
+from bus.audit.anomaly import Anomaly
 from bus.audit.bundle import BUNDLE_FORMAT, Bundle, BundleWriter, open_bundle
 from bus.audit.checkpoint import (
     Checkpoint,
@@ -18,14 +18,6 @@ from bus.audit.checkpoint import (
     NoteVerifier,
     SignedNote,
     open_checkpoint,
-)
-from bus.audit.errors import (
-    AuditError,
-    BundleError,
-    CheckpointError,
-    InconsistentCheckpointError,
-    ProofError,
-    SplitViewError,
 )
 from bus.audit.log import MerkleLog, log_origin
 from bus.audit.merkle import (
@@ -44,6 +36,14 @@ from bus.audit.runner import export_bundle, replay_bundle, replay_transport
 from bus.audit.source import RecordRange
 from bus.audit.trust import CheckpointBook
 from bus.audit.witness import Witness, witness_name
+from bus.errors import (
+    AuditError,
+    BundleError,
+    CheckpointError,
+    InconsistentCheckpointError,
+    ProofError,
+    SplitViewError,
+)
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -62,7 +62,6 @@ __all__ = [
     "CosignatureVerifier",
     "Cosigner",
     "InconsistentCheckpointError",
-    "Kind",
     "MerkleLog",
     "Mode",
     "NoteSigner",

@@ -30,6 +30,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import json.scanner
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,7 +42,7 @@ from agencies.errors import AgencyError
 from agencies.folder import AgreementFolder
 from agencies.history import AgreementHistory
 from agencies.signatures import dump_signatures, load_signatures
-from bus.audit.errors import BundleError
+from bus.errors import BundleError
 from bus.transport.base import Record, TimestampType
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "header_bytes",
     "header_json",
     "open_bundle",
+    "record_of_line",
 ]
 
 BUNDLE_FORMAT = "silian-audit-bundle-v2"
@@ -340,6 +342,24 @@ def _parse(line: bytes, number: int) -> dict[str, Any]:
 
 _INT32 = 2**31 - 1
 _INT64 = 2**63 - 1
+
+
+_scan = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type] # C, bare
+
+
+def record_of_line(line: bytes, text_headers: bool) -> Record | None:
+    """The record of a plainly well-formed record line (as :class:`BundleWriter` writes
+    them), quickly; None for anything else — :meth:`Bundle.record_at` then says what."""
+    if not line.startswith(RECORD_LINE):
+        return None
+    try:
+        decoded = line.decode("utf-8")
+        item, stop = _scan(decoded, 0)
+        if stop != len(decoded) or item["kind"] != "record":
+            return None  # trailing bytes
+        return _record_quick(item, text_headers)
+    except Exception:  # noqa: BLE001 - anything odd: the careful reading says what
+        return None
 
 
 def _record_quick(item: dict[str, Any], text_headers: bool) -> Record:

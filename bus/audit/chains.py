@@ -20,12 +20,14 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from bus.audit.anomaly import Anomaly, Kind
+from bus.audit.anomaly import Anomaly
 from bus.audit.examine import Examined
+from bus.errors import RecordRejectedError
+from bus.pipeline.chain import GENESIS, Place, check_placement, place
+from bus.reasons import Reason
 
 __all__ = ["ChainJudge"]
 
-GENESIS = "0" * 64
 _WINDOW = 4096  # recent (seq → hash, offset) kept per chain to explain replays and forks
 _MAX_MISSING = 10_000
 
@@ -69,18 +71,19 @@ class ChainJudge:
                 chain.head, chain.hash = item.seq - 1, item.prevhash
         seq, record_hash = item.seq, None if item.hash is None else item.hash.hex()
         repeat = False
-        if seq == chain.head + 1:
-            if chain.hash is not None and item.prevhash != chain.hash:
+        placed = place(chain.head, chain.hash, seq, item.prevhash or "")
+        if placed in (Place.NEXT, Place.FORKED):
+            if placed is Place.FORKED:
                 found.append(
                     item.anomaly(
-                        Kind.FORK,
+                        Reason.CHAIN_FORK,
                         f"seq {seq} names previous record {_short(item.prevhash)}, but the "
                         f"record seen as seq {seq - 1} is {_short(chain.hash)}: the chain forks "
                         "or its previous record was replaced",
                     )
                 )
             self._advance(chain, seq, record_hash, item.offset)
-        elif seq > chain.head + 1:
+        elif placed is Place.AHEAD:
             # Reported at the end: a skipped seq that turns up later is a reorder instead.
             chain.partition = item.partition
             for missing in range(chain.head + 1, min(seq, chain.head + 1 + _MAX_MISSING)):
@@ -110,7 +113,11 @@ class ChainJudge:
             head, head_hash = 0, GENESIS
         else:
             head, head_hash = chain.head, chain.hash
-        if first.seq != head + 1 or head_hash is None or first.prevhash != head_hash:
+        if (
+            first.seq is None
+            or head_hash is None
+            or place(head, head_hash, first.seq, first.prevhash or "") is not Place.NEXT
+        ):
             return False
         placed = (first.chain or "", first.agency, first.partition)
         if placed not in self._placed:
@@ -142,25 +149,25 @@ class ChainJudge:
             gap_at = chain.missing.pop(seq)
             chain.recent[seq] = (record_hash, item.offset)
             return item.anomaly(
-                Kind.REORDERED,
+                Reason.REORDERED,
                 f"seq {seq} arrives after seq {chain.head} (it was missing at offset {gap_at}): "
                 "records of this chain were swapped or reordered",
             )
         seen = chain.recent.get(seq)
         if seen is not None and seen[0] is not None and seen[0] == record_hash:
             return item.anomaly(
-                Kind.DUPLICATE,
+                Reason.DUPLICATE,
                 f"the record with seq {seq} was already stored at offset {seen[1]}; this is "
                 "a replay of the same signed record",
             )
         if seen is not None:
             return item.anomaly(
-                Kind.FORK,
+                Reason.CHAIN_FORK,
                 f"a different record with seq {seq} was already stored at offset {seen[1]}: "
                 "two records claim the same place in the chain",
             )
         return item.anomaly(
-            Kind.DUPLICATE,
+            Reason.DUPLICATE,
             f"seq {seq} is behind the chain's head {chain.head}: a replay or a fork of an "
             "old record",
         )
@@ -181,20 +188,10 @@ class ChainJudge:
             self._placed.add(placed)  # as many as there are chains
 
     def _judge_placement(self, item: Examined, found: list[Anomaly]) -> None:
-        chain = item.chain or ""
-        agency, _, rest = chain.partition(".")
-        suffix = rest.rsplit(".", 1)[-1] if rest else ""
-        if item.agency is not None and agency != item.agency:
-            found.append(
-                item.anomaly(Kind.CHAIN_MISPLACED, f"chain {chain} is not {item.agency}'s")
-            )
-        elif suffix != f"p{item.partition}":
-            found.append(
-                item.anomaly(
-                    Kind.CHAIN_MISPLACED,
-                    f"chain {chain} belongs to another partition than {item.partition}",
-                )
-            )
+        try:
+            check_placement(item.chain or "", agency=item.agency, partition=item.partition)
+        except RecordRejectedError as error:
+            found.append(item.anomaly(Reason.CHAIN_MISPLACED, error.detail))
 
     def finish(self) -> list[Anomaly]:
         """Seqs that went missing and never turned up: deleted or withheld, one per run."""
@@ -210,7 +207,7 @@ class ChainJudge:
                 span = f"seq {run[0]}" if len(run) == 1 else f"seqs {run[0]}–{run[-1]}"
                 found.append(
                     Anomaly(
-                        kind=Kind.SEQUENCE_GAP,
+                        kind=Reason.SEQUENCE_GAP,
                         detail=f"{span} of this chain never appeared: the chain jumps over "
                         f"{'it' if len(run) == 1 else 'them'} just before offset "
                         f"{chain.missing[run[0]]}; deleted or withheld",

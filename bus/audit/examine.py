@@ -1,15 +1,16 @@
 """Stage 1 of a replay: what can be judged of one record on its own, on all cores.
 
-For each record: verification as the consumer does it (:func:`bus.verify.verify_record`:
-headers, key window and revocation at ``ce_time``, the Ed25519 signature over the exact
-bytes), then the agreement's permission in force at that time, then decoding the value
-for the lifecycle judge. Records are sent to worker *processes* in chunks (signature
-checks are CPU-bound, threads do not help); results come back in order, and at most a
-few chunks are in flight, so memory does not grow with the history.
+For each record the pipeline's own steps (:mod:`bus.pipeline`), as the consumer runs
+them: shape, headers, issuer, key in force at ``ce_time``, the signature (or, under a
+cosigned checkpoint, the checkpoint vouching for it), fields; then the contract, the
+agreement's permission to publish, and decoding for the lifecycle judge. Where the
+consumer stops at the first refusal, the auditor notes every problem of a record that
+verified: it is still a leaf of the log.
 
-In checkpoint mode a record covered by a cosigned checkpoint is examined with the
-signature step trusted: everything else runs, the record is hashed, and the replay then
-proves the hashes reproduce the checkpoint's root (see :mod:`bus.audit.replay`).
+Records are sent to worker *processes* in chunks (signature checks are CPU-bound,
+threads do not help); results come back in order, and at most a few chunks are in
+flight, so memory does not grow with the history. A bundle is handed to the workers a
+byte range at a time (:mod:`bus.audit.spans`), the same steps judging every line.
 """
 
 from __future__ import annotations
@@ -22,53 +23,34 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
 
-from agencies.errors import PermissionDeniedError, UnknownAgencyError, VerificationError
 from agencies.history import AgreementHistory
-from agencies.keys import VerifyKey
-from bus.audit.anomaly import Anomaly, Kind, kind_for_reason
+from bus.audit.anomaly import Anomaly
 from bus.audit.spans import SpanSummary, summarise_span
-from bus.context import parse_handling
 from bus.envelope.headers import CONTENT_TYPE_JSON
 from bus.envelope.signature import decode_headers
-from bus.rejections import RecordRejectedError
+from bus.errors import RecordRejectedError
+from bus.pipeline import (
+    VerifiedRecord,
+    VerifyPolicy,
+    authorise,
+    decode,
+    event_spec,
+    parse_seq,
+    verify_record,
+)
+from bus.reasons import Reason
 from bus.transport.base import Record
-from bus.verify import VerifyPolicy, check_json_depth, parse_seq, verify_record
-from contracts.base import EventModel, Family
-from contracts.errors import ContractError
-from contracts.registry import REGISTRY
+from contracts.base import EventModel
 
-if TYPE_CHECKING:
-    from bus.audit.fast import Headers, Verdict
-
-__all__ = [
-    "Examined",
-    "Examiner",
-    "FastFactory",
-    "FastPath",
-    "examine",
-    "for_lifecycle",
-]
-
-# The event families whose events the lifecycle judge keeps state for (LifecycleTracker in
-# contracts.lifecycle); it lets every other event pass untouched, so their decoded events
-# are validated but not kept: shipping them between processes would cost for nothing.
-# tests/unit/audit/test_fast.py checks this against the tracker.
-STATEFUL_FAMILIES = frozenset({"alert", "case", "dispute", "patrol", "receipt"})
-
-
-def for_lifecycle(event: EventModel) -> EventModel | None:
-    """The event if the lifecycle judge has a rule for its family, else None."""
-    return event if event.event_type.partition(".")[0] in STATEFUL_FAMILIES else None
+__all__ = ["Examined", "Examiner", "examine"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Examined:
     """Stage 1's verdict on one record; ``hash`` is set only when the record verified.
 
-    ``event`` is the decoded value when the lifecycle judge needs it (:func:`for_lifecycle`).
+    ``event`` is the decoded value when the lifecycle judge keeps state for it.
     """
 
     topic: str
@@ -81,11 +63,11 @@ class Examined:
     agency: str | None = None
     ce_type: str | None = None
     hash: bytes | None = None
-    problems: tuple[tuple[Kind, str], ...] = ()
+    problems: tuple[tuple[Reason, str], ...] = ()
     event: EventModel | None = None
     trusted: bool = False
 
-    def anomaly(self, kind: Kind, detail: str) -> Anomaly:
+    def anomaly(self, kind: Reason, detail: str) -> Anomaly:
         """An anomaly located at this record."""
         return Anomaly(
             kind=kind,
@@ -111,46 +93,7 @@ def _examined(*values: object) -> Examined:
     return Examined(**dict(zip(_FIELDS, values, strict=True)))  # type: ignore[arg-type]
 
 
-class _AcceptingKey(VerifyKey):
-    """A real agreement key whose signature check is skipped (checkpoint mode only)."""
-
-    __slots__ = ()
-
-    def verify(self, signature: bytes, message: bytes) -> None:
-        return None
-
-
-class _SignaturesTrusted(AgreementHistory):
-    """The agreement's judgement of keys, with the Ed25519 check left to the checkpoint."""
-
-    def __init__(self, inner: AgreementHistory) -> None:
-        super().__init__()
-        self._inner = inner
-        self._keys: dict[bytes, VerifyKey] = {}
-
-    @property
-    def wraps(self) -> AgreementHistory:
-        return self._inner
-
-    def signing_key(self, key_id: str, at: datetime) -> VerifyKey:
-        raw = self._inner.signing_key(key_id, at).public_bytes_raw()  # window, revocation
-        if raw not in self._keys:
-            self._keys[raw] = _AcceptingKey.from_public_bytes(raw)
-        return self._keys[raw]
-
-
-_TRUSTING: dict[int, _SignaturesTrusted] = {}
-
-
-def _trusting(agreements: AgreementHistory) -> _SignaturesTrusted:
-    """One trusting view per history (it caches keys)."""
-    view = _TRUSTING.get(id(agreements))
-    if view is None or view.wraps is not agreements:
-        view = _TRUSTING[id(agreements)] = _SignaturesTrusted(agreements)
-    return view
-
-
-def _located(record: Record, problem: tuple[Kind, str], trusted: bool) -> Examined:
+def _located(record: Record, problem: tuple[Reason, str], trusted: bool) -> Examined:
     """A refused record, with whatever its (unverified) headers say about where it sits."""
     try:
         attributes, _ = decode_headers(record.headers)
@@ -181,6 +124,35 @@ def _located(record: Record, problem: tuple[Kind, str], trusted: bool) -> Examin
     )
 
 
+def _event_problems(
+    verified: VerifiedRecord, agreements: AgreementHistory, policy: VerifyPolicy, decoding: bool
+) -> tuple[list[tuple[Reason, str]], EventModel | None]:
+    """Steps 8–9 as an auditor takes them: every problem noted, the event if stateful."""
+    problems: list[tuple[Reason, str]] = []
+    try:
+        spec = event_spec(verified)
+    except RecordRejectedError as error:
+        return [(error.reason, error.detail)], None
+    try:
+        authorise(agreements, verified, spec)
+    except RecordRejectedError as error:
+        problems.append((error.reason, error.detail))
+    if not decoding or verified.attributes.content_type != CONTENT_TYPE_JSON:
+        return problems, None  # a sealed value is for its recipients to judge
+    try:
+        event = decode(
+            verified,
+            spec,
+            federation=agreements.latest.federation_id,
+            depth=policy.max_json_depth,
+            unseal=None,
+        )
+    except RecordRejectedError as error:
+        problems.append((error.reason, error.detail))
+        return problems, None
+    return problems, event if spec.stateful else None
+
+
 def examine(
     record: Record,
     agreements: AgreementHistory,
@@ -189,47 +161,19 @@ def examine(
     trusted: bool = False,
     decode: bool = True,
 ) -> Examined:
-    """Judge one record on its own. ``agreements`` is the real history (trust is applied here)."""
-    judge = _trusting(agreements) if trusted else agreements
-    # 1-6. shape, headers, issuer, key in force at ce_time, signature, fields (bus.verify)
+    """Judge one record on its own. ``trusted``: it lies under a cosigned checkpoint, whose
+    root then vouches for its signature (the replay proves the root)."""
+    # 1–6. shape, headers, issuer, key in force at ce_time, signature, fields
     try:
-        verified = verify_record(record, judge, policy)
+        verified = verify_record(record, agreements, policy, checkpointed=trusted)
     except RecordRejectedError as error:
-        return _located(record, (kind_for_reason(error.reason), error.detail), trusted)
+        return _located(record, (error.reason, error.detail), trusted)
     except Exception as error:  # noqa: BLE001 - total: a defect is reported, not a stop
         detail = f"verification failed on this record: {type(error).__name__}: {error}"
-        return _located(record, (Kind.UNPROCESSABLE, detail[:400]), trusted)
+        return _located(record, (Reason.UNPROCESSABLE, detail[:400]), trusted)
+    # 8–9. the contract, the permission in force at ce_time, the value
+    problems, event = _event_problems(verified, agreements, policy, decode)
     attributes = verified.attributes
-    problems: list[tuple[Kind, str]] = []
-    event: EventModel | None = None
-    # 6. the agreement in force at ce_time lets the issuer publish this family and handling
-    try:
-        spec = REGISTRY.spec_for_type(attributes.type)
-    except ContractError:
-        problems.append(
-            (Kind.UNKNOWN_TYPE, f"event type {attributes.type} is not in the contracts")
-        )
-    else:
-        try:
-            handling = parse_handling(attributes.handling)
-            agreements.check_publish(
-                attributes.agency, Family(spec.family), handling.code, at=verified.time
-            )
-        except ValueError:
-            problems.append((Kind.MALFORMED, f"ce_handling {attributes.handling!r} is not valid"))
-        except UnknownAgencyError as error:
-            problems.append((Kind.NOT_A_MEMBER, str(error)))
-        except (PermissionDeniedError, VerificationError) as error:
-            problems.append((Kind.NOT_PERMITTED, str(error)))
-        # 7. the value, for the lifecycle judge (sealed values are judged by recipients only)
-        if decode and attributes.content_type == CONTENT_TYPE_JSON:
-            try:
-                check_json_depth(verified.value, policy.max_json_depth)
-                event = for_lifecycle(REGISTRY.decode(attributes.type, verified.value))
-            except RecordRejectedError as error:
-                problems.append((kind_for_reason(error.reason), error.detail))
-            except ContractError as error:
-                problems.append((Kind.SCHEMA_INVALID, str(error)))
     return Examined(
         topic=record.topic,
         partition=record.partition,
@@ -252,48 +196,22 @@ def examine(
 _MIN_PARALLEL = 256
 
 
-class FastPath(Protocol):
-    """The replay's shortcut (:class:`bus.audit.fast.FastJudge`): for trusted records in
-    checkpoint mode, for every record when it ``verifies`` signatures itself (full mode)."""
-
-    verifies: bool
-
-    def examine(self, record: Record) -> Examined | None: ...
-
-    def verdict(
-        self, topic: str, timestamp_ms: int, key: bytes | None, value: bytes, named: Headers
-    ) -> Verdict | None: ...
-
-    def examined(self, topic: str, partition: int, offset: int, verdict: Verdict) -> Examined: ...
-
-
-FastFactory = Callable[[AgreementHistory, VerifyPolicy, bool], FastPath]
-
-
 @dataclass(frozen=True, slots=True)
 class _Judges:
     agreements: AgreementHistory
     policy: VerifyPolicy
     decode: bool
-    fast: FastPath | None
 
     def one(self, record: Record, trusted: bool) -> Examined:
-        if self.fast is not None and (trusted or self.fast.verifies):
-            quick = self.fast.examine(record)
-            if quick is not None:
-                return quick
         return examine(record, self.agreements, self.policy, trusted=trusted, decode=self.decode)
 
 
 _WORKER: _Judges | None = None
 
 
-def _init_worker(
-    agreements: AgreementHistory, policy: VerifyPolicy, decode: bool, fast: FastFactory | None
-) -> None:
+def _init_worker(agreements: AgreementHistory, policy: VerifyPolicy, decode: bool) -> None:
     global _WORKER  # noqa: PLW0603 - per-process state set once by the pool initialiser
-    made = None if fast is None else fast(agreements, policy, decode)
-    _WORKER = _Judges(agreements, policy, decode, made)
+    _WORKER = _Judges(agreements, policy, decode)
 
 
 def _examine_chunk(chunk: Sequence[tuple[Record, bool]]) -> list[Examined]:
@@ -302,19 +220,16 @@ def _examine_chunk(chunk: Sequence[tuple[Record, bool]]) -> list[Examined]:
     return [_WORKER.one(r, t) for r, t in chunk]
 
 
-def _summarise(path: str, start: int, end: int, text_headers: bool) -> SpanSummary | None:
-    if _WORKER is None or _WORKER.fast is None:  # pragma: no cover - the initialiser ran
-        raise RuntimeError("worker not initialised for checkpoint mode")
-    return summarise_span(_WORKER.fast, path, start, end, text_headers)
+def _summarise(
+    path: str, span: tuple[int, int], text_headers: bool, trusted: bool
+) -> SpanSummary | None:
+    if _WORKER is None:  # pragma: no cover - the initialiser ran
+        raise RuntimeError("worker not initialised")
+    return summarise_span(_WORKER.one, path, span, text_headers=text_headers, trusted=trusted)
 
 
 class Examiner:
-    """Examines chunks in order, on ``workers`` processes (1: in this process).
-
-    With a ``fast`` factory, records trusted on a checkpoint take the fast path, and a
-    chunk of nothing but trusted records is examined right here: hashing is cheaper than
-    shipping the records to a worker and back.
-    """
+    """Examines chunks in order, on ``workers`` processes (1: in this process)."""
 
     def __init__(
         self,
@@ -323,13 +238,9 @@ class Examiner:
         *,
         workers: int | None = None,
         decode: bool = True,
-        fast: FastFactory | None = None,
     ) -> None:
         self._agreements, self._policy, self._decode = agreements, policy, decode
-        self._fast_factory = fast
-        self._judges = _Judges(
-            agreements, policy, decode, None if fast is None else fast(agreements, policy, decode)
-        )
+        self._judges = _Judges(agreements, policy, decode)
         self.workers = max(1, workers if workers is not None else os.cpu_count() or 1)
         self._pool: ProcessPoolExecutor | None = None
         self._inflight: deque[Future[list[Examined]]] = deque()
@@ -342,18 +253,19 @@ class Examiner:
                 self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(self._agreements, self._policy, self._decode, self._fast_factory),
+                initargs=(self._agreements, self._policy, self._decode),
             )
         return self._pool
 
     def submit(self, chunk: Sequence[tuple[Record, bool]]) -> Iterator[Examined]:
         """Hand in a chunk; yields the results of chunks that are done, in order.
 
-        A short history (one chunk, nothing in flight) is examined here: starting
-        processes would cost more than it saves.
+        A short history (one chunk, nothing in flight) is examined here, and so is a
+        chunk of nothing but trusted records: hashing is cheaper than shipping records to a
+        worker and back.
         """
         here = self.workers == 1 or (self._pool is None and len(chunk) < _MIN_PARALLEL)
-        if not here and self._judges.fast is not None and all(t for _, t in chunk):
+        if not here and all(t for _, t in chunk):
             yield from self.drain()  # keep the order: earlier chunks first
             here = True
         if here:
@@ -372,30 +284,32 @@ class Examiner:
         return bool(self._inflight)
 
     def spans(
-        self, path: str, text_headers: bool, spans: Iterable[tuple[int, int]]
+        self, path: str, text_headers: bool, spans: Iterable[tuple[int, int]], *, trusted: bool
     ) -> Iterator[tuple[tuple[int, int], SpanSummary | None]]:
-        """A bundle on the fast path: each byte range of record lines, summed up.
+        """A bundle, each byte range of record lines summed up (:mod:`bus.audit.spans`).
 
-        The workers read the ranges from the file themselves and examine every record
-        on the fast path (:func:`bus.audit.spans.summarise_span`: as trusted in checkpoint
-        mode, the caller alone knowing which records really are; signatures checked in
-        full mode); the caller reads a range again record by record where the summary is
-        None or cannot be applied. One worker, or a history of one range, is examined
-        here. Results come in order.
+        The workers read the ranges from the file themselves and examine every record —
+        as under a checkpoint when ``trusted`` (checkpoint mode; the caller alone knows
+        which records really are, and applies a range only where all are), checking every
+        signature otherwise. The caller reads a range again record by record where the
+        summary is None or cannot be applied. One worker, or a history of one range, is
+        examined here. Results come in order.
         """
-        fast = self._judges.fast
-        if fast is None:
-            raise ValueError("summing up ranges needs the fast path")
         spans = iter(spans)
         ahead = list(itertools.islice(spans, 2))
         if self.workers == 1 or len(ahead) < 2:
             for span in itertools.chain(ahead, spans):
-                yield span, summarise_span(fast, path, *span, text_headers)
+                yield (
+                    span,
+                    summarise_span(
+                        self._judges.one, path, span, text_headers=text_headers, trusted=trusted
+                    ),
+                )
             return
         pool = self._start_pool()
         pending: deque[tuple[tuple[int, int], Future[SpanSummary | None]]] = deque()
         for span in itertools.chain(ahead, spans):
-            pending.append((span, pool.submit(_summarise, path, *span, text_headers)))
+            pending.append((span, pool.submit(_summarise, path, span, text_headers, trusted)))
             while pending and (len(pending) > self._max_inflight or pending[0][1].done()):
                 done, future = pending.popleft()
                 yield done, future.result()

@@ -18,7 +18,6 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from bus.audit.checkpoint import Checkpoint
-from bus.audit.errors import ProofError
 from bus.audit.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
@@ -28,6 +27,7 @@ from bus.audit.merkle import (
     leaf_hash,
     node_hash,
 )
+from bus.errors import ProofError
 
 __all__ = ["MerkleLog", "log_origin"]
 

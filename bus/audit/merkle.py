@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 
-from bus.audit.errors import ProofError
+from bus.errors import ProofError
 
 __all__ = [
     "EMPTY_ROOT",

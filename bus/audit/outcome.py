@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from bus.audit.anomaly import Anomaly
-from bus.verify import VerifyPolicy
+from bus.pipeline import VerifyPolicy
 
 __all__ = ["AuditReport", "Mode", "ReplayOptions"]
 
@@ -26,9 +26,9 @@ class ReplayOptions:
     complete: bool = True  # … and runs to its end (checkpoints beyond it are flagged)
     lifecycle: bool = True
     max_anomalies: int = 100_000
-    # The fast path (bus.audit.fast, bus.audit.spans): records judged on their raw parts,
-    # a bundle by byte ranges; off only to measure what it saves. Same report either way.
-    fast_path: bool = True
+    # A bundle by byte ranges on all cores (bus.audit.spans), each clean range applied
+    # whole; off only to measure what it saves. The same report either way.
+    ranges: bool = True
 
 
 @dataclass(kw_only=True)

@@ -22,23 +22,22 @@ mode only a range of trusted records); any other range goes record by record, as
 from __future__ import annotations
 
 import bisect
-import functools
 import hashlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from agencies.history import AgreementHistory
-from bus.audit.anomaly import Anomaly, Kind
+from bus.audit.anomaly import Anomaly
 from bus.audit.bundle import Bundle, byte_spans
 from bus.audit.chains import ChainJudge
-from bus.audit.errors import BundleError
-from bus.audit.examine import Examined, Examiner, FastFactory
-from bus.audit.fast import FastJudge
+from bus.audit.examine import Examined, Examiner
 from bus.audit.merkle import CompactRange
 from bus.audit.outcome import AuditReport, Mode, ReplayOptions
 from bus.audit.spans import PartitionRun, SpanSummary
 from bus.audit.trust import CheckpointBook, parse_origin
+from bus.errors import BundleError
+from bus.reasons import Reason
 from bus.transport.base import Record
 from contracts.errors import LifecycleError
 from contracts.lifecycle import LifecycleTracker
@@ -72,14 +71,9 @@ class Replayer:
         source: str = "",
     ) -> None:
         self.options = options or ReplayOptions()
-        self._fast = self.options.fast_path
+        self._ranges = self.options.ranges
         self._checkpoint_mode = self.options.mode is Mode.CHECKPOINT
-        fast: FastFactory | None = None
-        if self._fast:  # checkpoint mode trusts signatures under checkpoints; full checks all
-            fast = FastJudge if self._checkpoint_mode else functools.partial(FastJudge, verify=True)
-        self._examiner = Examiner(
-            agreements, self.options.policy, workers=self.options.workers, fast=fast
-        )
+        self._examiner = Examiner(agreements, self.options.policy, workers=self.options.workers)
         self._book = checkpoints
         self._chains = ChainJudge(from_start=self.options.from_start)
         self._tracker = LifecycleTracker()
@@ -119,7 +113,7 @@ class Replayer:
         is applied here at once, any other is read again record by record. The report is
         the same as :meth:`feed_all`'s.
         """
-        section = bundle.record_section() if self._fast else None
+        section = bundle.record_section() if self._ranges else None
         if section is None:  # no fast path, or a bundle cut short (record_lines says how)
             self.feed_all(bundle.records())
             return
@@ -128,7 +122,7 @@ class Replayer:
         spans = byte_spans(bundle.path, start, end, _SPAN_BYTES)
         try:
             for (low, high), summary in self._examiner.spans(
-                str(bundle.path), bundle.text_headers, spans
+                str(bundle.path), bundle.text_headers, spans, trusted=self._checkpoint_mode
             ):
                 if summary is not None and self._apply(summary):
                     count += summary.lines
@@ -311,7 +305,7 @@ class Replayer:
             try:
                 self._tracker.apply(item.event, publisher=item.agency or "")
             except LifecycleError as error:
-                self._flag(item.anomaly(Kind.LIFECYCLE, str(error)))
+                self._flag(item.anomaly(Reason.LIFECYCLE, str(error)))
 
     def _append_leaf(self, item: Examined) -> None:
         if item.hash is None:
@@ -345,7 +339,7 @@ class Replayer:
             )
             self._flag(
                 item.anomaly(
-                    Kind.CHECKPOINT_MISMATCH,
+                    Reason.CHECKPOINT_MISMATCH,
                     f"after {size} accepted records of this partition the Merkle root is "
                     f"{root.hex()[:16]}…, but a checkpoint signed by the log keeper "
                     f"(cosigned by {', '.join(sorted(witnesses)) or 'no witness'}) says "
@@ -364,7 +358,7 @@ class Replayer:
             if size > have:
                 self._flag(
                     Anomaly(
-                        kind=Kind.CHECKPOINT_AHEAD,
+                        kind=Reason.CHECKPOINT_AHEAD,
                         detail=f"the log keeper signed a checkpoint of {size} records for "
                         f"{origin}, but this history holds only {have} accepted records there: "
                         f"{size - have} record(s) deleted from the end or withheld",

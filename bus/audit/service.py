@@ -37,7 +37,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bus.audit.checkpoint import Checkpoint, NoteSigner, SignedNote, open_checkpoint
-from bus.audit.errors import CheckpointError, InconsistentCheckpointError, SplitViewError
 from bus.audit.log import MerkleLog, log_origin
 from bus.audit.messages import (
     NoteKind,
@@ -51,12 +50,18 @@ from bus.audit.trust import log_keys_of, parse_origin
 from bus.audit.witness import Witness, witness_name
 from bus.context import AgencyContext
 from bus.envelope.ids import format_time, now
-from bus.errors import TransportError
+from bus.errors import (
+    CheckpointError,
+    InconsistentCheckpointError,
+    RecordRejectedError,
+    SplitViewError,
+    TransportError,
+)
 from bus.logs import get_logger
+from bus.pipeline import VerifyPolicy, verify_record
 from bus.quarantine import quarantine
-from bus.rejections import Reason, RecordRejectedError
+from bus.reasons import Reason
 from bus.transport.base import Record
-from bus.verify import VerifyPolicy, verify_record
 from contracts.topics import checkpoints_topic, family_topics
 
 __all__ = ["AuditServiceConfig", "LogKeeper", "WitnessService", "run_audit_services"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from agencies.keys import SigningKey
-from bus.context import DEFAULT_HANDLING, format_handling
+from bus.envelope.handling import DEFAULT_HANDLING, format_handling
 from bus.envelope.headers import CONTENT_TYPE_JSON, SPEC_VERSION, Attributes
 from bus.envelope.ids import format_time, new_event_id
 from bus.envelope.signature import sign_record

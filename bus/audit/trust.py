@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 
 from agencies.history import AgreementHistory
 from agencies.keys import KeyAlg, VerifyKey
-from bus.audit.anomaly import Anomaly, Kind
+from bus.audit.anomaly import Anomaly
 from bus.audit.checkpoint import Checkpoint, CosignatureVerifier, open_checkpoint
-from bus.audit.errors import CheckpointError
 from bus.audit.log import log_origin
 from bus.audit.witness import witness_name
+from bus.errors import CheckpointError
+from bus.reasons import Reason
 
 __all__ = ["CheckpointBook", "log_keys_of", "parse_origin"]
 
@@ -78,7 +79,7 @@ class CheckpointBook:
                 if verifier.find(parsed) is not None:
                     witnesses.add(verifier.name)
         except CheckpointError as error:
-            return [Anomaly(kind=Kind.CHECKPOINT_INVALID, detail=str(error))]
+            return [Anomaly(kind=Reason.CHECKPOINT_INVALID, detail=str(error))]
         self.count += 1
         heads = self._heads.setdefault(checkpoint.origin, {}).setdefault(checkpoint.size, [])
         for head in heads:
@@ -94,7 +95,7 @@ class CheckpointBook:
         return [
             self._located(
                 checkpoint,
-                Kind.SPLIT_VIEW,
+                Reason.SPLIT_VIEW,
                 f"the log keeper {self.keeper} signed two different roots for size "
                 f"{checkpoint.size} of {checkpoint.origin}: {first.root.hex()[:16]}… "
                 f"(cosigned by {_names(first.witnesses)}) and {checkpoint.root.hex()[:16]}… "
@@ -102,7 +103,7 @@ class CheckpointBook:
             )
         ]
 
-    def _located(self, checkpoint: Checkpoint, kind: Kind, detail: str) -> Anomaly:
+    def _located(self, checkpoint: Checkpoint, kind: Reason, detail: str) -> Anomaly:
         place = parse_origin(checkpoint.origin)
         return Anomaly(
             kind=kind,

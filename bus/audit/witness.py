@@ -26,13 +26,8 @@ from pathlib import Path
 
 from agencies.keys import SigningKey, VerifyKey
 from bus.audit.checkpoint import Checkpoint, Cosigner, SignedNote, open_checkpoint
-from bus.audit.errors import (
-    CheckpointError,
-    InconsistentCheckpointError,
-    ProofError,
-    SplitViewError,
-)
 from bus.audit.merkle import verify_consistency
+from bus.errors import CheckpointError, InconsistentCheckpointError, ProofError, SplitViewError
 from bus.logs import get_logger
 
 __all__ = ["Witness", "WitnessedHead", "witness_name"]

@@ -31,12 +31,12 @@ from bus.cli._common import ExitCode, add_json_flag
 from bus.consume import Outcome, Result, Subscription
 from bus.envelope.ids import now
 from bus.node import Bus
-from bus.publish import expects_receipts
-from bus.rejections import Reason
+from bus.reasons import Reason
 from bus.settings import add_bus_arguments, open_bus, settings_from_args
 from bus.timeline import render_line, result_json
 from contracts.base import EventModel, Family
 from contracts.receipts import ReceiptHandled, ReceiptReceived, ReceiptRejected
+from contracts.registry import spec_for_model
 from contracts.topics import case_topic, family_topic
 
 __all__ = ["Watcher", "register"]
@@ -126,7 +126,7 @@ class Watcher:
             and result.outcome is not Outcome.QUARANTINED
         ):
             return None
-        if event is None or result.time is None or not expects_receipts(event):
+        if event is None or result.time is None or not spec_for_model(event).expects_receipts:
             return result, []
         recipients = self._recipients(event, issuer=result.source or "", at=result.time)
         early = self._answered.pop(result.event_id or "", set())

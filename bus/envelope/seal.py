@@ -25,7 +25,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from agencies.keys import SealingKey, SealingPublicKey
-from bus.rejections import Reason, RecordRejectedError
+from bus.errors import RecordRejectedError
+from bus.reasons import Reason
 from contracts.errors import SilianError
 
 __all__ = ["Recipient", "open_sealed", "recipients_of", "seal"]

@@ -1,4 +1,4 @@
-"""The signature base of a record, and signing and verifying it (Ed25519, RFC 8032).
+"""The signature base of a record, and signing it (Ed25519, RFC 8032).
 
 The base is built from exact bytes — no JSON canonicalisation — so that an outside tool
 can verify a record with nothing but the issuer's public key (docs/wire-format.md)::
@@ -12,7 +12,8 @@ can verify a record with nothing but the issuer's public key (docs/wire-format.m
     value-sha256=<SHA-256 of the record value, lowercase hex>\\n
 
 The hash of a record (what the next record of its chain names in ``ce_prevhash``, and what
-the Merkle log commits to) is ``SHA-256(base || signature)``.
+the Merkle log commits to) is ``SHA-256(base || signature)``. :func:`decode_headers` reads
+the headers that go into the base (step 2 of the pipeline, :mod:`bus.pipeline`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from collections.abc import Sequence
 
 from agencies.keys import SigningKey
 from bus.envelope.headers import SIGNATURE_HEADER, SIGNED_ATTRIBUTES, Attributes
-from bus.rejections import Reason, RecordRejectedError
+from bus.errors import RecordRejectedError
+from bus.reasons import Reason
 
 __all__ = [
     "DOMAIN_LINE",
@@ -35,27 +37,38 @@ __all__ = [
 ]
 
 DOMAIN_LINE = b"silian-record-v1\n"
-_ALLOWED = frozenset(range(0x20, 0x7F))  # printable ASCII: no newline can split a line
+_TEMPLATE = (
+    DOMAIN_LINE.decode("ascii")
+    + "topic=%s\nkey=%s\n"
+    + "".join(f"{name}=%s\n" for name in SIGNED_ATTRIBUTES)
+    + "value-sha256=%s\n"
+)
+_PRINTABLE = bytes(range(0x20, 0x7F))  # printable ASCII: no newline can split a line
+_WANTED = frozenset({*SIGNED_ATTRIBUTES, SIGNATURE_HEADER})
+_sha256 = hashlib.sha256
 
 
-def _check_ascii(name: str, value: bytes) -> str:
-    if not value or not _ALLOWED.issuperset(value):
+def signature_base(
+    *, topic: str, key: bytes | None, attributes: Sequence[str], value: bytes
+) -> bytes:
+    """The exact bytes the issuer signs (``attributes`` in SIGNED_ATTRIBUTES order).
+
+    RecordRejectedError if a value could split a line (not printable ASCII) or the topic
+    is not ASCII: such a record has no base, and no signature can be over it.
+    """
+    try:
+        base = (
+            _TEMPLATE % (topic, (key or b"").hex(), *attributes, _sha256(value).hexdigest())
+        ).encode("ascii")
+    except UnicodeEncodeError:
         raise RecordRejectedError(
-            Reason.MALFORMED_HEADERS,
-            f"header {name} is empty or holds bytes outside printable ASCII",
+            Reason.MALFORMED_HEADERS, "the topic or a signed header is not ASCII"
+        ) from None
+    if base.count(b"\n") != len(SIGNED_ATTRIBUTES) + 4 or base.translate(None, _PRINTABLE + b"\n"):
+        raise RecordRejectedError(
+            Reason.MALFORMED_HEADERS, "a signed header holds bytes outside printable ASCII"
         )
-    return value.decode("ascii")
-
-
-def signature_base(*, topic: str, key: bytes | None, attributes: Attributes, value: bytes) -> bytes:
-    """The exact bytes the issuer signs."""
-    parts = [DOMAIN_LINE, f"topic={topic}\n".encode("ascii")]
-    parts.append(b"key=" + (key or b"").hex().encode("ascii") + b"\n")
-    for name, text in attributes.as_headers():
-        _check_ascii(name, text.encode("ascii", errors="replace"))
-        parts.append(f"{name}={text}\n".encode("ascii"))
-    parts.append(b"value-sha256=" + hashlib.sha256(value).hexdigest().encode("ascii") + b"\n")
-    return b"".join(parts)
+    return base
 
 
 def sign_record(
@@ -77,7 +90,7 @@ def sign_record(
 
 def record_hash(base: bytes, signature: bytes) -> str:
     """The chain/Merkle hash of a record, lowercase hex."""
-    return hashlib.sha256(base + signature).hexdigest()
+    return _sha256(base + signature).hexdigest()
 
 
 def _utf8(name: str) -> bool:
@@ -89,41 +102,49 @@ def _utf8(name: str) -> bool:
 
 
 def decode_headers(headers: Sequence[tuple[str, bytes | None]]) -> tuple[Attributes, bytes]:
-    """Parse the signed attributes and the signature out of raw record headers.
+    """The signed attributes and the signature, out of raw record headers.
 
     Headers are routing hints until verified: this only checks that each one needed is
-    present exactly once and well formed; the signature check is the caller's next step.
-    Any header's name must be UTF-8 (Kafka's protocol says so; the broker does not check).
+    present exactly once and well formed (not null, not empty, printable ASCII; the
+    signature base64 of 64 bytes); the signature check is the caller's next step. Any
+    header's name must be UTF-8 (Kafka's protocol says so; the broker does not check).
+    Unknown headers are not signed and never trusted: they are passed over.
     """
-    seen: dict[str, str] = {}
-    signature_text: str | None = None
-    wanted = {*SIGNED_ATTRIBUTES, SIGNATURE_HEADER}
+    found: dict[str, bytes | None] = {}
     for name, raw in headers:
-        if not name.isascii() and not _utf8(name):
+        if name in _WANTED:
+            if name in found:
+                raise RecordRejectedError(Reason.MALFORMED_HEADERS, f"header {name} appears twice")
+            found[name] = raw
+        elif not name.isascii() and not _utf8(name):
             raise RecordRejectedError(
                 Reason.MALFORMED_HEADERS, f"a header name is not UTF-8: {name[:40]!r}"
             )
-        if name not in wanted:
-            continue  # unknown headers are not signed and never trusted; ignore them
-        if name in seen or (name == SIGNATURE_HEADER and signature_text is not None):
-            raise RecordRejectedError(Reason.MALFORMED_HEADERS, f"header {name} appears twice")
-        if raw is None:
-            raise RecordRejectedError(Reason.MALFORMED_HEADERS, f"header {name} has a null value")
-        text = _check_ascii(name, raw)
-        if name == SIGNATURE_HEADER:
-            signature_text = text
-        else:
-            seen[name] = text
-    missing = [n for n in SIGNED_ATTRIBUTES if n not in seen]
-    if missing:
+    if len(found) != len(_WANTED):
+        missing = [n for n in (*SIGNED_ATTRIBUTES, SIGNATURE_HEADER) if n not in found]
         raise RecordRejectedError(
             Reason.MALFORMED_HEADERS,
             f"missing header{'s' if len(missing) > 1 else ''} " + ", ".join(missing),
         )
-    if signature_text is None:
-        raise RecordRejectedError(Reason.MALFORMED_HEADERS, "missing header ce_signature")
+    raws = [found[name] for name in SIGNED_ATTRIBUTES]
+    signature_raw = found[SIGNATURE_HEADER]
+    if None in raws or signature_raw is None:
+        name = next(n for n in (*SIGNED_ATTRIBUTES, SIGNATURE_HEADER) if found[n] is None)
+        raise RecordRejectedError(Reason.MALFORMED_HEADERS, f"header {name} has a null value")
+    values: list[bytes] = raws  # type: ignore[assignment] # no None: checked just above
+    if not all(values) or b"".join(values).translate(None, _PRINTABLE):
+        name = next(n for n, v in zip(SIGNED_ATTRIBUTES, values, strict=True) if _unfit(v))
+        raise RecordRejectedError(
+            Reason.MALFORMED_HEADERS,
+            f"header {name} is empty or holds bytes outside printable ASCII",
+        )
+    if _unfit(signature_raw):
+        raise RecordRejectedError(
+            Reason.MALFORMED_HEADERS,
+            f"header {SIGNATURE_HEADER} is empty or holds bytes outside printable ASCII",
+        )
     try:
-        signature = base64.b64decode(signature_text, validate=True)
+        signature = binascii.a2b_base64(signature_raw, strict_mode=True)
     except binascii.Error:
         raise RecordRejectedError(
             Reason.MALFORMED_HEADERS, "header ce_signature is not base64"
@@ -133,4 +154,8 @@ def decode_headers(headers: Sequence[tuple[str, bytes | None]]) -> tuple[Attribu
             Reason.MALFORMED_HEADERS,
             f"header ce_signature holds {len(signature)} bytes, an Ed25519 signature has 64",
         )
-    return Attributes.from_mapping(seen), signature
+    return Attributes._make(v.decode("ascii") for v in values), signature
+
+
+def _unfit(value: bytes) -> bool:
+    return not value or bool(value.translate(None, _PRINTABLE))

@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from agencies.keys import KeyAlg
-from bus.audit.anomaly import Kind
 from bus.audit.replay import ReplayOptions
 from bus.audit.runner import export_bundle, replay_bundle, replay_transport
 from bus.audit.synthetic import ChainWriter
 from bus.envelope.ids import now
 from bus.federation import create_federation
+from bus.reasons import Reason
 from bus.transport.base import OutgoingRecord, Record
 from bus.transport.kafka import KafkaConfig, KafkaTransport
 from contracts import examples
+from contracts.base import Family
+from contracts.topics import family_topic
+from tests.conftest import create_topic
 
 pytestmark = pytest.mark.kafka
-
-MakeTopic = Callable[..., Awaitable[str]]
 
 
 def _outgoing(record: Record, topic: str) -> OutgoingRecord:
@@ -29,19 +30,23 @@ def _outgoing(record: Record, topic: str) -> OutgoingRecord:
 
 
 async def test_replay_from_kafka_finds_a_replayed_record_and_exports_a_bundle(
-    kafka_bootstrap: str, topic_factory: MakeTopic, tmp_path: Path
+    kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    fed = create_federation(tmp_path)
+    fed = create_federation(tmp_path, federation_id=f"replay-{uuid.uuid4().hex[:6]}")
     folder = fed.write_agreement(tmp_path / "agreement")
-    # Stamped on append, as every silian topic is (the clock check needs the broker's time).
-    topic = await topic_factory(partitions=1, configs={"message.timestamp.type": "LogAppendTime"})
+    # The liaison topic of a federation of the test's own, stamped on append as every
+    # silian topic is (the clock check needs the broker's time).
+    topic = family_topic(fed.federation_id, Family.LIAISON)
+    await create_topic(kafka_bootstrap, topic, configs={"message.timestamp.type": "LogAppendTime"})
     start = now()
     key_id = fed.keystore.current(examples.PUCHENG, KeyAlg.ED25519, at=start).key_id
     writer = ChainWriter(
-        agency=examples.PUCHENG, key_id=key_id, key=fed.keystore.signing_key(key_id)
+        agency=examples.PUCHENG,
+        key_id=key_id,
+        key=fed.keystore.signing_key(key_id),
+        federation=fed.federation_id,
     )
     meeting = next(e for _, e in examples.example_story() if e.event_type == "liaison.meeting")
-    # Signed for the test's own topic: the signature base names the topic the record is on.
     records = [
         writer.record(
             topic=topic,
@@ -65,7 +70,7 @@ async def test_replay_from_kafka_finds_a_replayed_record_and_exports_a_bundle(
             transport,
             [topic],
             fed.agreements,
-            federation="jpg",
+            federation=fed.federation_id,
             options=ReplayOptions(workers=1, lifecycle=False),
             idle=2.0,
         )
@@ -77,18 +82,23 @@ async def test_replay_from_kafka_finds_a_replayed_record_and_exports_a_bundle(
             transport,
             [topic],
             fed.agreements,
-            federation="jpg",
+            federation=fed.federation_id,
             options=ReplayOptions(workers=1, lifecycle=False),
             idle=2.0,
         )
         assert [(a.kind, a.topic, a.partition, a.offset, a.seq) for a in report.anomalies] == [
-            (Kind.DUPLICATE, topic, 0, 20, 8)
+            (Reason.DUPLICATE, topic, 0, 20, 8)
         ]
         written, _ = await export_bundle(
-            transport, [topic], tmp_path / "bundle.jsonl", folder=folder, federation="jpg", idle=2.0
+            transport,
+            [topic],
+            tmp_path / "bundle.jsonl",
+            folder=folder,
+            federation=fed.federation_id,
+            idle=2.0,
         )
     assert written == 21
     offline = replay_bundle(
         tmp_path / "bundle.jsonl", options=ReplayOptions(workers=1, lifecycle=False)
     )
-    assert [(a.kind, a.offset) for a in offline.anomalies] == [(Kind.DUPLICATE, 20)]
+    assert [(a.kind, a.offset) for a in offline.anomalies] == [(Reason.DUPLICATE, 20)]

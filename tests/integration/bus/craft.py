@@ -12,12 +12,12 @@ from dataclasses import replace
 from datetime import datetime
 
 from agencies.keys import KeyAlg, SigningKey
-from bus.context import format_handling
+from bus.envelope.handling import format_handling
 from bus.envelope.headers import CONTENT_TYPE_JSON, SIGNATURE_HEADER, SPEC_VERSION, Attributes
 from bus.envelope.ids import format_time, new_event_id, now
 from bus.envelope.signature import record_hash, signature_base
 from bus.federation import Federation
-from bus.store import GENESIS_HASH
+from bus.pipeline import GENESIS
 from bus.transport.base import OutgoingRecord
 from bus.transport.partitioner import partition_for_key
 from contracts.base import EventModel, Family
@@ -45,7 +45,7 @@ def craft(
     ce_type: str | None = None,
     chain_id: str | None = None,
     seq: int | str = 1,
-    prevhash: str = GENESIS_HASH,
+    prevhash: str = GENESIS,
     signer: SigningKey | None = None,
     key_id: str | None = None,
     at: datetime | None = None,

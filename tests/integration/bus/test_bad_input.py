@@ -22,7 +22,7 @@ from bus.envelope.ids import now
 from bus.federation import Federation, create_federation
 from bus.node import Bus, BusConfig
 from bus.quarantine import read_quarantine_headers
-from bus.rejections import Reason
+from bus.reasons import Reason
 from bus.topics import TopicPlan, plan_topics
 from bus.transport.base import OutgoingRecord, Record, TopicSpec, Transport
 from bus.transport.embedded import EmbeddedTransport

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from bus.federation import Federation, create_federation
+from bus.pipeline import verify_record
 from bus.transport.base import Record
 from bus.transport.kafka import KafkaConfig, KafkaTransport
-from bus.verify import verify_record
 from contracts import examples
 from contracts.alerts import AlertCancelled, AlertExtended, AlertHit, AlertIssued, AlertUpdated
 from contracts.base import Family

@@ -12,12 +12,12 @@ import pytest
 import bus.audit
 from agencies.signatures import dump_signatures
 from bus.audit.bundle import BundleWriter, open_bundle
-from bus.audit.errors import BundleError
 from bus.audit.replay import Mode, ReplayOptions, replay
 from bus.audit.report import render_html, render_json, render_text
 from bus.audit.runner import replay_bundle
 from bus.cli import audit as audit_cli
 from bus.cli.main import build_parser
+from bus.errors import BundleError
 from bus.transport.base import Record
 from tests.unit.audit.conftest import JIANGSHAN, PUCHENG, Federation, liaison_records, story_records
 

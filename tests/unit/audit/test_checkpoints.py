@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from agencies.keys import KeyAlg, SigningKey
-from bus.audit.anomaly import Kind
 from bus.audit.checkpoint import (
     Checkpoint,
     CosignatureVerifier,
@@ -19,14 +18,15 @@ from bus.audit.checkpoint import (
     SignedNote,
     open_checkpoint,
 )
-from bus.audit.errors import CheckpointError, InconsistentCheckpointError, SplitViewError
 from bus.audit.examine import examine
 from bus.audit.log import MerkleLog, log_origin
 from bus.audit.replay import Mode, ReplayOptions, replay
 from bus.audit.trust import CheckpointBook
 from bus.audit.witness import Witness, witness_name
+from bus.errors import CheckpointError, InconsistentCheckpointError, SplitViewError
+from bus.pipeline import VerifyPolicy
+from bus.reasons import Reason
 from bus.transport.base import Record
-from bus.verify import VerifyPolicy
 from tests.unit.audit.conftest import (
     GUANGFENG,
     JIANGSHAN,
@@ -185,7 +185,7 @@ def test_witness_cosigns_consistent_growth_and_refuses_a_split_view(
         book=book,
     )
     kinds = [a.kind for a in report.anomalies]
-    assert kinds == [Kind.SPLIT_VIEW, Kind.CHECKPOINT_MISMATCH]
+    assert kinds == [Reason.SPLIT_VIEW, Reason.CHECKPOINT_MISMATCH]
     assert report.anomalies[0].topic == records[0].topic
     assert report.anomalies[0].partition == 0
     assert "two different roots for size 8" in report.anomalies[0].detail
@@ -220,13 +220,13 @@ def test_checkpoint_mode_trusts_cosigned_records_and_catches_tampering(
     tampered[4] = dataclasses.replace(records[4], value=records[4].value + b" ")
     report = run(tampered)
     found = {a.kind: a for a in report.anomalies}  # type: ignore[attr-defined]
-    assert set(found) == {Kind.FORK, Kind.CHECKPOINT_MISMATCH}
+    assert set(found) == {Reason.CHAIN_FORK, Reason.CHECKPOINT_MISMATCH}
     # the next record of the chain names the original record's hash, not the altered one
-    assert (found[Kind.FORK].offset, found[Kind.FORK].seq) == (5, 6)
-    assert "rerun with --full" in found[Kind.CHECKPOINT_MISMATCH].detail
+    assert (found[Reason.CHAIN_FORK].offset, found[Reason.CHAIN_FORK].seq) == (5, 6)
+    assert "rerun with --full" in found[Reason.CHECKPOINT_MISMATCH].detail
     # records cut from the end of the partition: the checkpoint covers more than is left
     report = run(records[:25])
-    assert [a.kind for a in report.anomalies] == [Kind.CHECKPOINT_AHEAD]  # type: ignore[attr-defined]
+    assert [a.kind for a in report.anomalies] == [Reason.CHECKPOINT_AHEAD]  # type: ignore[attr-defined]
 
 
 def test_checkpoints_without_a_quorum_are_not_trusted(

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from bus.audit.errors import ProofError
 from bus.audit.log import MerkleLog
 from bus.audit.merkle import (
     EMPTY_ROOT,
@@ -21,6 +20,7 @@ from bus.audit.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from bus.errors import ProofError
 
 VECTORS: dict[str, Any] = json.loads(
     (Path(__file__).parent / "data" / "rfc6962_vectors.json").read_text()

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from bus.audit.anomaly import Kind
 from bus.audit.checkpoint import (
     Checkpoint,
     CosignatureVerifier,
@@ -30,7 +29,7 @@ from bus.envelope.ids import now
 from bus.federation import Federation, create_federation
 from bus.node import Bus, BusConfig
 from bus.quarantine import read_quarantine_headers
-from bus.rejections import Reason
+from bus.reasons import Reason
 from bus.topics import TopicPlan, plan_topics
 from bus.transport.base import Record, Transport
 from bus.transport.embedded import EmbeddedTransport
@@ -190,11 +189,11 @@ async def test_checkpoints_are_published_cosigned_and_a_split_view_refused(tmp_p
         # the split view, and the auditor's own root shows which of the two roots is false
         where = _place(honest.origin)
         assert sorted((a.kind, a.topic, a.partition) for a in report.anomalies) == sorted(
-            [(Kind.SPLIT_VIEW, *where), (Kind.CHECKPOINT_MISMATCH, *where)]
+            [(Reason.SPLIT_VIEW, *where), (Reason.CHECKPOINT_MISMATCH, *where)]
         )
-        split = next(a for a in report.anomalies if a.kind is Kind.SPLIT_VIEW)
+        split = next(a for a in report.anomalies if a.kind is Reason.SPLIT_VIEW)
         assert "cosigned by no witness" in split.detail
-        mismatch = next(a for a in report.anomalies if a.kind is Kind.CHECKPOINT_MISMATCH)
+        mismatch = next(a for a in report.anomalies if a.kind is Reason.CHECKPOINT_MISMATCH)
         assert f"says {'00' * 8}…" in mismatch.detail
         assert mismatch.offset is not None
         assert report.checkpoints_matched > 0

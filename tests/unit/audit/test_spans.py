@@ -24,12 +24,12 @@ from bus.audit.bundle import (
     header_json,
     open_bundle,
 )
-from bus.audit.errors import BundleError
 from bus.audit.log import MerkleLog, log_origin
 from bus.audit.merkle import CompactRange, leaf_hash, root_from_leaf_hashes
 from bus.audit.replay import AuditReport, Mode, Replayer, ReplayOptions, replay
 from bus.audit.runner import replay_bundle
 from bus.audit.trust import CheckpointBook
+from bus.errors import BundleError
 from bus.transport.base import Record
 from contracts import examples
 from contracts.registry import spec_for_model
@@ -153,7 +153,7 @@ def test_ranges_find_exactly_what_record_by_record_finds(  # noqa: PLR0917 - par
     logged, records = history(federation)
     notes = _notes(federation, logged, tmp_path, share=0.8)
     book = CheckpointBook(federation.agreements, federation="jpg", keeper=JIANGSHAN)
-    options = ReplayOptions(mode=mode, workers=1, fast_path=False)
+    options = ReplayOptions(mode=mode, workers=1, ranges=False)
     expected = replay(records, federation.agreements, options=options, checkpoints=notes, book=book)
     path = _bundle(federation, records, notes, tmp_path / "b.jsonl", v1=v1)
     monkeypatch.setattr(replay_module, "_SPAN_BYTES", span_bytes)
@@ -173,7 +173,7 @@ def test_ranges_find_exactly_what_record_by_record_finds(  # noqa: PLR0917 - par
         kinds = {a.kind.value for a in report.anomalies}
         # the altered value: under a checkpoint its signature is not checked, the next
         # record names the original (a fork); in full its signature fails
-        altered = "fork" if mode is Mode.CHECKPOINT else "bad-signature"
+        altered = "chain-fork" if mode is Mode.CHECKPOINT else "bad-signature"
         assert {"checkpoint-mismatch", altered, "duplicate", "reordered"} <= kinds
     else:
         assert report.clean
@@ -200,7 +200,7 @@ def test_a_lifecycle_anomaly_in_a_range_is_found_and_located(
         wrong.append(writers[who].event_record(event, at=at, offset=offsets[topic]))
     notes = _notes(federation, wrong, tmp_path, share=1.0)
     book = CheckpointBook(federation.agreements, federation="jpg", keeper=JIANGSHAN)
-    options = ReplayOptions(mode=Mode.CHECKPOINT, workers=1, fast_path=False)
+    options = ReplayOptions(mode=Mode.CHECKPOINT, workers=1, ranges=False)
     expected = replay(wrong, federation.agreements, options=options, checkpoints=notes, book=book)
     assert any(a.kind.value == "lifecycle" for a in expected.anomalies)
     applied = _count_applied(monkeypatch)
@@ -221,7 +221,7 @@ def test_a_split_view_inside_a_range_is_flagged_as_record_by_record(
     log.append(hashes)
     split = _log_note(federation, log, 20)
     book = CheckpointBook(federation.agreements, federation="jpg", keeper=JIANGSHAN)
-    options = ReplayOptions(mode=Mode.CHECKPOINT, workers=1, fast_path=False)
+    options = ReplayOptions(mode=Mode.CHECKPOINT, workers=1, ranges=False)
     expected = replay(
         records, federation.agreements, options=options, checkpoints=[*notes, split], book=book
     )

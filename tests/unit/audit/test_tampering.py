@@ -7,8 +7,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from agencies.keys import KeyAlg
-from bus.audit.anomaly import Anomaly, Kind
+from bus.audit.anomaly import Anomaly
 from bus.audit.replay import AuditReport, ReplayOptions, replay
+from bus.reasons import Reason
 from bus.transport.base import Record
 from tests.unit.audit.conftest import (
     GUANGFENG,
@@ -54,7 +55,7 @@ def test_an_altered_value_is_caught_at_its_record(federation: Federation) -> Non
     victim = records[3]
     records[3] = dataclasses.replace(victim, value=victim.value.replace(b"LM-", b"LX-", 1))
     anomaly = _only(_run(records, federation))
-    assert anomaly.kind is Kind.BAD_SIGNATURE
+    assert anomaly.kind is Reason.BAD_SIGNATURE
     assert (anomaly.topic, anomaly.partition, anomaly.offset) == (victim.topic, 0, 3)
     assert anomaly.seq == 4
     assert anomaly.chain == _header(victim, "ce_chainid").decode()
@@ -66,7 +67,7 @@ def test_an_altered_header_is_caught_at_its_record(federation: Federation) -> No
     headers = tuple((n, b"urgent" if n == "ce_priority" else v) for n, v in victim.headers)
     records[2] = dataclasses.replace(victim, headers=headers)
     anomaly = _only(_run(records, federation))
-    assert anomaly.kind is Kind.BAD_SIGNATURE
+    assert anomaly.kind is Reason.BAD_SIGNATURE
     assert (anomaly.offset, anomaly.seq) == (2, 3)
 
 
@@ -74,7 +75,7 @@ def test_a_record_deleted_from_the_middle_is_a_gap(federation: Federation) -> No
     records = liaison_records(federation.writer(JIANGSHAN), 8)
     del records[4]  # seq 5; the broker's offsets keep the hole
     anomaly = _only(_run(records, federation))
-    assert anomaly.kind is Kind.SEQUENCE_GAP
+    assert anomaly.kind is Reason.SEQUENCE_GAP
     assert anomaly.seq == 5
     assert anomaly.offset == 5  # the record right after the hole
     assert "never appeared" in anomaly.detail
@@ -84,7 +85,7 @@ def test_two_swapped_records_are_a_reorder(federation: Federation) -> None:
     records = liaison_records(federation.writer(JIANGSHAN), 8)
     records[3], records[4] = records[4], records[3]
     anomaly = _only(_run(_renumber(records), federation))
-    assert anomaly.kind is Kind.REORDERED
+    assert anomaly.kind is Reason.REORDERED
     assert (anomaly.seq, anomaly.offset) == (4, 4)
     assert "after seq 5" in anomaly.detail
 
@@ -93,7 +94,7 @@ def test_a_replayed_record_is_a_duplicate(federation: Federation) -> None:
     records = liaison_records(federation.writer(JIANGSHAN), 6)
     records.append(dataclasses.replace(records[2], offset=6))
     anomaly = _only(_run(records, federation))
-    assert anomaly.kind is Kind.DUPLICATE
+    assert anomaly.kind is Reason.DUPLICATE
     assert (anomaly.offset, anomaly.seq) == (6, 3)
     assert "offset 2" in anomaly.detail
 
@@ -106,7 +107,7 @@ def test_a_fork_two_records_for_one_seq(federation: Federation) -> None:
     forked = liaison_records(writer, 5, start=T0 + timedelta(hours=1))[3]
     records.append(dataclasses.replace(forked, offset=4))
     kinds = {a.kind for a in _run(records, federation).anomalies}
-    assert Kind.FORK in kinds
+    assert Reason.CHAIN_FORK in kinds
 
 
 def test_a_record_signed_after_its_key_was_revoked(tmp_path: Path) -> None:
@@ -121,7 +122,7 @@ def test_a_record_signed_after_its_key_was_revoked(tmp_path: Path) -> None:
     after = liaison_records(writer, 2, start=T_CHANGE + timedelta(minutes=5))
     records = _renumber([*before, *after])
     report = _run(records, fed)
-    anomalies = [a for a in report.anomalies if a.kind is Kind.KEY_REVOKED]
+    anomalies = [a for a in report.anomalies if a.kind is Reason.KEY_REVOKED]
     assert [(a.offset, a.seq) for a in anomalies] == [(3, 4), (4, 5)]
     assert "revoked" in anomalies[0].detail
     # the records signed before the revocation stand
@@ -135,8 +136,8 @@ def test_a_record_from_an_agency_before_it_joined(tmp_path: Path) -> None:
     late = liaison_records(writer, 2, start=T_CHANGE + timedelta(hours=1))
     report = _run(_renumber([*early, *late]), fed)
     assert [(a.kind, a.offset, a.seq) for a in report.anomalies] == [
-        (Kind.NOT_A_MEMBER, 0, 1),
-        (Kind.NOT_A_MEMBER, 1, 2),
+        (Reason.NOT_A_MEMBER, 0, 1),
+        (Reason.NOT_A_MEMBER, 1, 2),
     ]
     assert GUANGFENG in report.anomalies[0].detail
     assert report.verified == 2  # after joining, its records verify
@@ -153,7 +154,7 @@ def test_a_hit_on_a_cancelled_alert_makes_no_sense(federation: Federation) -> No
     writer = federation.writer(examples.PUCHENG)
     late = writer.event_record(event, at=T0 + timedelta(hours=2), offset=len(records))
     report = _run([*records, dataclasses.replace(late, offset=8)], federation)
-    lifecycle = [a for a in report.anomalies if a.kind is Kind.LIFECYCLE]
+    lifecycle = [a for a in report.anomalies if a.kind is Reason.LIFECYCLE]
     assert len(lifecycle) == 1
     assert "cancelled" in lifecycle[0].detail
     assert lifecycle[0].topic == hit.topic

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bus.consume import Outcome, Result
-from bus.rejections import Reason
+from bus.reasons import Reason
 from bus.timeline import EVENT_LABELS, event_label, render_line, result_json
 from bus.transport.base import Coordinates
 from contracts import examples

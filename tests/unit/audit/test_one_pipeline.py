@@ -1,11 +1,13 @@
-"""Checkpoint mode's fast path equals the full path: the same signature base byte for byte,
-the same verdict on every record it accepts, and it hands every odd record back."""
+"""One pipeline, with trust a parameter: the signature base is the documented one byte for
+byte, trusting a cosigned checkpoint changes the signature check and nothing else, and a
+bundle judged by byte ranges finds what a replay record by record finds."""
 
 from __future__ import annotations
 
 import base64
 import dataclasses
 import importlib
+import importlib.util
 import random
 from datetime import timedelta
 from pathlib import Path
@@ -15,19 +17,19 @@ import pytest
 from agencies.keys import KeyAlg
 from agencies.signatures import dump_signatures
 from bus.audit.bundle import BundleWriter, open_bundle
-from bus.audit.errors import BundleError
-from bus.audit.examine import STATEFUL_FAMILIES, examine, for_lifecycle
-from bus.audit.fast import FastJudge, fast_signature_base
+from bus.audit.examine import examine
 from bus.audit.replay import Mode, ReplayOptions, replay
 from bus.audit.runner import replay_bundle
 from bus.audit.trust import CheckpointBook
 from bus.envelope.signature import decode_headers, signature_base
-from bus.rejections import RecordRejectedError
+from bus.errors import BundleError, RecordRejectedError
+from bus.pipeline import VerifyPolicy
+from bus.reasons import Reason
 from bus.transport.base import Record
-from bus.verify import VerifyPolicy
 from contracts import examples, lifecycle
 from contracts.errors import LifecycleError
 from contracts.lifecycle import LifecycleTracker
+from contracts.registry import REGISTRY, spec_for_model
 from tests.unit.audit.conftest import (
     GUANGFENG,
     JIANGSHAN,
@@ -39,6 +41,8 @@ from tests.unit.audit.conftest import (
     story_records,
 )
 from tests.unit.audit.test_checkpoints import _cosigned_notes
+
+VERIFY_RECORD = Path(__file__).resolve().parents[3] / "docs" / "examples" / "verify_record.py"
 
 
 def _with(record: Record, name: str, value: bytes | None) -> Record:
@@ -77,33 +81,42 @@ def _variants(records: list[Record]) -> list[Record]:
     return [*records, *out]
 
 
-def test_the_fast_signature_base_is_the_signature_base_byte_for_byte(
-    federation: Federation,
-) -> None:
+def _documented_base(record: Record) -> bytes:
+    """The base as docs/examples/verify_record.py, an outside tool, builds it."""
+    spec = importlib.util.spec_from_file_location("verify_record", VERIFY_RECORD)
+    assert spec is not None
+    assert spec.loader is not None
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    headers = {n: (v or b"").decode("latin-1") for n, v in record.headers}
+    built: bytes = tool.signature_base(record.topic, record.key or b"", headers, record.value)
+    return built
+
+
+def test_the_signature_base_is_the_documented_one_byte_for_byte(federation: Federation) -> None:
     records = story_records(federation) + liaison_records(federation.writer(GUANGFENG), 200)
     accepted = refused = 0
     for record in _variants(records):
-        fast = fast_signature_base(record)
         try:
-            attributes, signature = decode_headers(record.headers)
-            slow = signature_base(
-                topic=record.topic, key=record.key, attributes=attributes, value=record.value
+            attributes, _ = decode_headers(record.headers)
+            ours = signature_base(
+                topic=record.topic,
+                key=record.key,
+                attributes=attributes,
+                value=record.value or b"",
             )
-        except (RecordRejectedError, UnicodeEncodeError):
-            assert fast is None, record.headers  # never accepted where the full path refuses
-            refused += 1
+        except RecordRejectedError:
+            refused += 1  # no base: not a record any signature can be over
             continue
-        if fast is None:  # allowed (the full path then runs), but only for odd headers
-            assert len({n for n, _ in record.headers}) < len(record.headers)
-            continue
-        assert fast == (slow, signature)
+        assert ours == _documented_base(record), record.headers
         accepted += 1
     assert accepted > 200
     assert refused >= 9
 
 
-@pytest.mark.parametrize("verify", [False, True], ids=["trusted", "verifying"])
-def test_the_fast_judge_agrees_with_the_full_examination(tmp_path: Path, verify: bool) -> None:
+def test_trusting_a_checkpoint_changes_the_signature_check_and_nothing_else(
+    tmp_path: Path,
+) -> None:
     # a key revoked at T_CHANGE and a member that joins at T_CHANGE
     fed = build_federation(tmp_path, late_member=GUANGFENG, revoke=JIANGSHAN)
     old_js = fed.writer(JIANGSHAN)  # its key is revoked at T_CHANGE
@@ -119,34 +132,31 @@ def test_the_fast_judge_agrees_with_the_full_examination(tmp_path: Path, verify:
     odd = [
         _with(base, "ce_keyid", sealing.key_id.encode()),  # a sealing key names the signer
         _with(base, "ce_signature", base64.b64encode(bytes(64))),  # well formed, wrong
-        dataclasses.replace(base, value=base.value + b" "),  # altered after signing
+        dataclasses.replace(base, value=(base.value or b"") + b" "),  # altered after signing
     ]
     policy = VerifyPolicy(max_behind=timedelta(days=9999), max_ahead=timedelta(days=9999))
-    judge = FastJudge(fed.agreements, policy, verify=verify)
-    fast_accepted = 0
+    accepted = vouched = 0
+    refusing: list[Reason] = []
     for record in [*_variants(records), *odd]:
-        if not record.topic.isascii():
-            continue  # Kafka topic names are ASCII; the full path does not expect others
-        full = examine(record, fed.agreements, policy, trusted=not verify)
-        quick = judge.examine(record)
-        if quick is None:
-            continue  # handed to the full path
-        fast_accepted += 1
-        assert full.hash is not None, (full.problems, record.offset)
-        assert quick == full
-    assert fast_accepted > 20
-    # the fast path refused what the full path refuses (revoked, not yet a member, a
-    # sealing key as signer; in full mode also every signature that does not verify)
-    refusing = [
-        r
-        for r in [*records, *odd]
-        if examine(r, fed.agreements, policy, trusted=not verify).hash is None
-    ]
-    assert len(refusing) >= (len(odd) + 1 if verify else 2)
-    assert all(judge.examine(r) is None for r in refusing)
+        full = examine(record, fed.agreements, policy, trusted=False)
+        trusted = examine(record, fed.agreements, policy, trusted=True)
+        if full.hash is not None:
+            accepted += 1
+            assert trusted == dataclasses.replace(full, trusted=True)
+        elif full.problems[0][0] is Reason.BAD_SIGNATURE:
+            vouched += 1  # what a checkpoint vouches for: its root, not the signature
+            assert trusted.hash is not None
+        else:
+            refusing.append(full.problems[0][0])
+            assert trusted.problems == full.problems  # refused alike, for the same reason
+            assert trusted.hash is None
+    assert accepted > 20
+    assert vouched >= 2  # the wrong signature and the altered value
+    # revoked, not yet a member, a sealing key as signer: refused whatever is trusted
+    assert {Reason.KEY_REVOKED, Reason.NOT_A_MEMBER, Reason.UNKNOWN_KEY} <= set(refusing)
 
 
-def test_checkpoint_mode_finds_the_same_with_and_without_the_fast_path(
+def test_checkpoint_mode_finds_the_same_by_ranges_and_record_by_record(
     federation: Federation, tmp_path: Path
 ) -> None:
     records = liaison_records(federation.writer(PUCHENG), 40)
@@ -155,35 +165,63 @@ def test_checkpoint_mode_finds_the_same_with_and_without_the_fast_path(
     tampered[4] = dataclasses.replace(records[4], value=records[4].value + b" ")
     tampered[7] = _with(records[7], "ce_subject", b"\xe5")  # malformed: the full path says why
 
-    def run(fast: bool) -> list[tuple[str, int | None, str]]:
-        book = CheckpointBook(federation.agreements, federation="jpg", keeper=JIANGSHAN)
-        options = ReplayOptions(mode=Mode.CHECKPOINT, workers=1, fast_path=fast)
-        report = replay(
-            tampered, federation.agreements, options=options, checkpoints=notes, book=book
-        )
+    documents = [(doc, dump_signatures(sigs)) for doc, sigs in federation.documents]
+    path = tmp_path / "b.jsonl"
+    with BundleWriter(
+        path,
+        federation="jpg",
+        agreements=federation.agreements,
+        documents=documents,
+        log_keeper=JIANGSHAN,
+    ) as writer:
+        for note in notes:
+            writer.checkpoint(note)
+        for record in tampered:
+            writer.record(record)
+
+    def run(source: str) -> list[tuple[str, int | None, str]]:
+        options = ReplayOptions(mode=Mode.CHECKPOINT, workers=1, ranges=source == "ranges")
+        if source == "records":
+            book = CheckpointBook(federation.agreements, federation="jpg", keeper=JIANGSHAN)
+            report = replay(
+                tampered, federation.agreements, options=options, checkpoints=notes, book=book
+            )
+        else:
+            report = replay_bundle(path, options=options)
         assert report.trusted == 29  # the malformed record is not accepted
         return [(a.kind.value, a.offset, a.detail) for a in report.anomalies]
 
-    found = run(fast=True)
-    assert found == run(fast=False)
-    assert {kind for kind, _, _ in found} >= {"fork", "checkpoint-mismatch", "malformed"}
+    found = run("records")
+    assert found == run("bundle, record by record") == run("ranges")
+    assert {kind for kind, _, _ in found} >= {
+        "chain-fork",
+        "checkpoint-mismatch",
+        "malformed-headers",
+    }
 
 
-def test_only_events_the_lifecycle_judge_keeps_state_for_are_kept() -> None:
+def test_only_events_the_lifecycle_judge_keeps_state_for_are_kept(
+    federation: Federation,
+) -> None:
     story = [event for _, event in examples.example_story()]
-    stateful: set[str] = set()
+    declared = {spec.family for spec in REGISTRY.specs() if spec.stateful}
+    judged_families = set()
     for event in story:
-        family = event.event_type.partition(".")[0]
         try:
             judged = LifecycleTracker()._judge(event, "x") is not lifecycle._NOTHING
         except LifecycleError:
             judged = True
         if judged:
-            stateful.add(family)
-        else:
-            assert for_lifecycle(event) is None or family in STATEFUL_FAMILIES
-    assert stateful == STATEFUL_FAMILIES
-    assert {e.event_type.partition(".")[0] for e in story} > STATEFUL_FAMILIES
+            judged_families.add(event.family)
+            assert spec_for_model(event).stateful, event.event_type
+    assert judged_families == declared  # the registry says what the tracker judges
+    assert {e.family for e in story} > declared
+    kept = {
+        item.ce_type
+        for record in story_records(federation)
+        if (item := examine(record, federation.agreements, VerifyPolicy())).event is not None
+    }
+    assert kept == {spec_for_model(e).ce_type for e in story if spec_for_model(e).stateful}
 
 
 def test_checkpoint_mode_over_a_bundle_on_workers_finds_the_same(
@@ -222,7 +260,11 @@ def test_checkpoint_mode_over_a_bundle_on_workers_finds_the_same(
             expected.to_json()
             | {"seconds": 0, "records_per_second": 0, "source": "", "workers": workers}
         )
-    assert {a.kind.value for a in expected.anomalies} >= {"fork", "duplicate", "malformed"}
+    assert {a.kind.value for a in expected.anomalies} >= {
+        "chain-fork",
+        "duplicate",
+        "malformed-headers",
+    }
     # a line that is not a well-formed record: the same refusal as the careful reading
     lines = path.read_bytes().splitlines(keepends=True)
     bad = next(i for i, line in enumerate(lines) if line.startswith(b'{"kind":"record"')) + 9

@@ -1,20 +1,25 @@
-"""Steps 1–6 of the consumer pipeline, shared with the auditor: is this record what its
-issuer sent? Verification never returns a bool: it returns the verified record or raises
-:class:`RecordRejectedError` with a reason an auditor can read.
+"""Steps 1–6 of the pipeline: is this record what its issuer sent?
+
+The consumer, the record-by-record audit and the range-by-range audit all run these steps,
+one implementation; an auditor who trusts a cosigned checkpoint passes ``checkpointed`` —
+the signature is then vouched for by the Merkle root the checkpoint signs (the replay
+proves the record hashes reproduce it), and every other step runs the same. Verification
+never returns a bool: it returns the verified record or raises :class:`RecordRejectedError`
+with a reason an auditor can read.
 
 The steps are *total*: whatever bytes a record holds — a tombstone, a null or non-UTF-8
 header, a huge value, a validly signed record with hostile fields — they end in a
-verified record or a refusal, never in another exception. Steps, numbered as
-docs/wire-format.md numbers them:
+verified record or a refusal, never in another exception.
 
 1. shape — a value is present (not a tombstone), the broker stamped the time
    (``LogAppendTime``), key, value and headers within the policy's limits — all before
    anything is parsed;
 2. headers — every signed attribute present once, printable ASCII, signature base64 of
-   64 bytes;
+   64 bytes (:func:`bus.envelope.signature.decode_headers`);
 3. issuer — ``ce_source`` an agency URN, ``ce_keyid`` owned by it, ``ce_time`` RFC 3339
    with offset and close to the broker's append time;
-4. key — declared in the agreement in force at ``ce_time``, in its window, not revoked;
+4. key — declared in the agreement in force at ``ce_time``, in its window, not revoked
+   (:meth:`agencies.history.AgreementHistory.signing_key`);
 5. signature — Ed25519 over the signature base built from the exact bytes received;
 6. fields — every other signed attribute well formed (``ce_id``, ``ce_type``,
    ``ce_chainseq``, ``ce_prevhash``, ``ce_priority``, ``ce_handling``, ``content-type``):
@@ -25,46 +30,34 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from agencies.errors import VerificationError, VerificationKind
 from agencies.history import AgreementHistory
+from bus.envelope.handling import HANDLING_VALUES
 from bus.envelope.headers import (
+    AGENCY_SOURCE_PREFIX,
     CONTENT_TYPE_JSON,
     CONTENT_TYPE_SEALED,
-    SIGNED_ATTRIBUTES,
     SPEC_VERSION,
     Attributes,
 )
 from bus.envelope.ids import parse_time
 from bus.envelope.signature import decode_headers, record_hash, signature_base
-from bus.rejections import Reason, RecordRejectedError
+from bus.errors import RecordRejectedError
+from bus.pipeline.policy import SEQ_MAX, VerifyPolicy
+from bus.reasons import Reason
 from bus.transport.base import Record, TimestampType
-from contracts.vocab import (
-    AGENCY_URN_PATTERN,
-    AGENCY_URN_PREFIX,
-    CE_TYPE_PATTERN,
-    EVENT_ID_PATTERN,
-    HandlingCode,
-    Priority,
-    Tlp,
-)
+from contracts.vocab import AGENCY_URN_PATTERN, CE_TYPE_PATTERN, EVENT_ID_PATTERN, Priority
 
 __all__ = [
-    "SEQ_MAX",
     "VerifiedRecord",
-    "VerifyPolicy",
     "check_fields",
-    "check_json_depth",
     "check_shape",
-    "check_sizes",
     "issuer_of",
     "parse_seq",
     "verify_record",
 ]
-
-# The largest ce_chainseq: what a signed 64-bit integer (SQLite's, Kafka's) holds.
-SEQ_MAX = 2**63 - 1
 
 _SOURCE = re.compile(AGENCY_URN_PATTERN)
 _EVENT_ID = re.compile(EVENT_ID_PATTERN)
@@ -72,23 +65,7 @@ _CE_TYPE = re.compile(CE_TYPE_PATTERN)
 _SEQ = re.compile(r"[1-9][0-9]{0,18}")  # decimal, no sign, no leading zero, no space or _
 _HASH = re.compile(r"[0-9a-f]{64}")
 _PRIORITIES = frozenset(p.value for p in Priority)
-_HANDLINGS = frozenset(
-    f"{code.value}/TLP:{tlp.value}" for code in HandlingCode for tlp in Tlp
-)  # the ce_handling values there are: bus.context.format_handling's
 _CONTENT_TYPES = frozenset({CONTENT_TYPE_JSON, CONTENT_TYPE_SEALED})
-(_I_SPEC, _I_ID, _I_TYPE, _I_HANDLING, _I_PRIORITY, _I_SEQ, _I_PREV, _I_CONTENT) = (
-    SIGNED_ATTRIBUTES.index(name)
-    for name in (
-        "ce_specversion",
-        "ce_id",
-        "ce_type",
-        "ce_handling",
-        "ce_priority",
-        "ce_chainseq",
-        "ce_prevhash",
-        "content-type",
-    )
-)
 
 _REASONS: dict[VerificationKind, Reason] = {
     VerificationKind.NO_AGREEMENT: Reason.NOT_A_MEMBER,
@@ -102,41 +79,22 @@ _REASONS: dict[VerificationKind, Reason] = {
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class VerifyPolicy:
-    """The limits a record must keep before anything of it is parsed, and the clock check."""
-
-    max_value_bytes: int = 512 * 1024
-    max_key_bytes: int = 1024
-    max_headers: int = 32
-    max_header_bytes: int = 4096  # one header: its name and its value
-    max_json_depth: int = 32  # arrays and objects inside one another, in a value
-    # ce_time may run ahead of the broker's clock by this much (clock skew) …
-    max_ahead: timedelta = timedelta(minutes=5)
-    # … and behind it by this much (signing happens when a record is sent, so a record is
-    # never older than the send; a larger lag means a backdated signature).
-    max_behind: timedelta = timedelta(hours=1)
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
 class VerifiedRecord:
-    """A record whose signature, key and chain attributes verified."""
+    """A record whose shape, headers, key, signature (or checkpoint) and fields verified."""
 
     record: Record
+    value: bytes  # never None once verified: step 1 refuses a tombstone
     attributes: Attributes
     signature: bytes
     base: bytes
     hash: str
     time: datetime
     seq: int
+    checkpointed: bool = False  # the signature is vouched for by a checkpoint, not checked
 
     @property
     def agency(self) -> str:
         return self.attributes.agency
-
-    @property
-    def value(self) -> bytes:
-        """The record's value (never None once verified: step 1 refuses a tombstone)."""
-        return self.record.value or b""
 
 
 def check_shape(record: Record, policy: VerifyPolicy) -> bytes:
@@ -154,47 +112,41 @@ def check_shape(record: Record, policy: VerifyPolicy) -> bytes:
             "the topic must stamp records on append (silian topics apply sets "
             "message.timestamp.type=LogAppendTime)",
         )
-    largest = max(
-        (len(name) + (0 if header is None else len(header)) for name, header in record.headers),
-        default=0,
-    )
-    check_sizes(policy, len(value), record.key, len(record.headers), largest)
-    return value
-
-
-def check_sizes(
-    policy: VerifyPolicy, value_bytes: int, key: bytes | None, headers: int, largest: int
-) -> None:
-    """Step 1's limits: the value's, the key's, the number of headers and the largest."""
-    if value_bytes > policy.max_value_bytes:
+    if len(value) > policy.max_value_bytes:
         raise RecordRejectedError(
             Reason.OVERSIZED,
-            f"value of {value_bytes} bytes exceeds the limit of {policy.max_value_bytes}",
+            f"value of {len(value)} bytes exceeds the limit of {policy.max_value_bytes}",
         )
+    key = record.key
     if key is not None and len(key) > policy.max_key_bytes:
         raise RecordRejectedError(
             Reason.OVERSIZED,
             f"key of {len(key)} bytes exceeds the limit of {policy.max_key_bytes}",
         )
-    if headers > policy.max_headers:
+    headers = record.headers
+    if len(headers) > policy.max_headers:
         raise RecordRejectedError(
-            Reason.OVERSIZED, f"{headers} headers exceed the limit of {policy.max_headers}"
+            Reason.OVERSIZED, f"{len(headers)} headers exceed the limit of {policy.max_headers}"
         )
+    largest = max((len(n) + (len(v) if v else 0) for n, v in headers), default=0)
     if largest > policy.max_header_bytes:
         raise RecordRejectedError(
             Reason.OVERSIZED,
             f"a header of {largest} bytes exceeds the limit of {policy.max_header_bytes}",
         )
+    return value
 
 
-def issuer_of(source: str, keyid: str) -> str:
+def issuer_of(attributes: Attributes) -> str:
     """Step 3, first half: the agency code of ``ce_source``, whose key ``ce_keyid`` is."""
+    source, keyid = attributes.source, attributes.keyid
     if not _SOURCE.fullmatch(source):
         raise RecordRejectedError(
             Reason.MALFORMED_HEADERS,
-            f"ce_source {source[:80]!r} is not an agency URN ({AGENCY_URN_PREFIX}<12-digit code>)",
+            f"ce_source {source[:80]!r} is not an agency URN "
+            f"({AGENCY_SOURCE_PREFIX}<12-digit code>)",
         )
-    agency = source[len(AGENCY_URN_PREFIX) :]
+    agency = source[len(AGENCY_SOURCE_PREFIX) :]
     if keyid.split(":", 1)[0] != agency:
         raise RecordRejectedError(
             Reason.UNKNOWN_KEY, f"key {keyid[:80]!r} does not belong to {source}"
@@ -202,11 +154,8 @@ def issuer_of(source: str, keyid: str) -> str:
     return agency
 
 
-def _check_issuer(
-    attributes: Attributes, record: Record, policy: VerifyPolicy
-) -> tuple[datetime, str]:
-    """Step 3: (ce_time, agency code) of an issuer whose key may be looked up."""
-    agency = issuer_of(attributes.source, attributes.keyid)
+def _check_time(attributes: Attributes, record: Record, policy: VerifyPolicy) -> datetime:
+    """Step 3, second half: ``ce_time`` is RFC 3339 and close to the broker's time."""
     try:
         moment = parse_time(attributes.time)
     except ValueError as error:
@@ -218,7 +167,7 @@ def _check_issuer(
             f"ce_time {attributes.time} is too far from the broker's append time "
             f"{appended.isoformat(timespec='seconds')}",
         )
-    return moment, agency
+    return moment
 
 
 def parse_seq(text: str) -> int:
@@ -228,30 +177,29 @@ def parse_seq(text: str) -> int:
     return int(text)
 
 
-def check_fields(values: tuple[str, ...], *, signer: str) -> int:
+def check_fields(attributes: Attributes, *, signer: str) -> int:
     """Step 6: every signed attribute not judged yet is well formed; returns the seq.
 
-    ``values`` are the signed attributes in :data:`SIGNED_ATTRIBUTES` order. The record
-    verified, so a refusal here is ``signer``'s: it says so.
+    The record verified, so a refusal here is ``signer``'s: it says so.
     """
     problem = None
-    if values[_I_SPEC] != SPEC_VERSION:
-        problem = f"ce_specversion {values[_I_SPEC][:40]!r} is not {SPEC_VERSION}"
-    elif not _EVENT_ID.fullmatch(values[_I_ID]):
-        problem = f"ce_id {values[_I_ID][:80]!r} is not an event id ({EVENT_ID_PATTERN})"
-    elif not _CE_TYPE.fullmatch(values[_I_TYPE]):
-        problem = f"ce_type {values[_I_TYPE][:80]!r} is not a silian event type"
-    elif not _HASH.fullmatch(values[_I_PREV]):
-        problem = f"ce_prevhash {values[_I_PREV][:80]!r} is not 64 lowercase hex"
-    elif values[_I_PRIORITY] not in _PRIORITIES:
-        problem = f"ce_priority {values[_I_PRIORITY][:40]!r} is not one of {sorted(_PRIORITIES)}"
-    elif values[_I_HANDLING] not in _HANDLINGS:
-        problem = f"ce_handling {values[_I_HANDLING][:40]!r} is not valid"
-    elif values[_I_CONTENT] not in _CONTENT_TYPES:
-        problem = f"content-type {values[_I_CONTENT][:80]!r} unknown"
+    if attributes.specversion != SPEC_VERSION:
+        problem = f"ce_specversion {attributes.specversion[:40]!r} is not {SPEC_VERSION}"
+    elif not _EVENT_ID.fullmatch(attributes.id):
+        problem = f"ce_id {attributes.id[:80]!r} is not an event id ({EVENT_ID_PATTERN})"
+    elif not _CE_TYPE.fullmatch(attributes.type):
+        problem = f"ce_type {attributes.type[:80]!r} is not a silian event type"
+    elif not _HASH.fullmatch(attributes.prevhash):
+        problem = f"ce_prevhash {attributes.prevhash[:80]!r} is not 64 lowercase hex"
+    elif attributes.priority not in _PRIORITIES:
+        problem = f"ce_priority {attributes.priority[:40]!r} is not one of {sorted(_PRIORITIES)}"
+    elif attributes.handling not in HANDLING_VALUES:
+        problem = f"ce_handling {attributes.handling[:40]!r} is not valid"
+    elif attributes.content_type not in _CONTENT_TYPES:
+        problem = f"content-type {attributes.content_type[:80]!r} unknown"
     if problem is None:
         try:
-            return parse_seq(values[_I_SEQ])
+            return parse_seq(attributes.chainseq)
         except ValueError as error:
             problem = str(error)
     raise RecordRejectedError(
@@ -260,65 +208,53 @@ def check_fields(values: tuple[str, ...], *, signer: str) -> int:
 
 
 def verify_record(
-    record: Record, agreements: AgreementHistory, policy: VerifyPolicy | None = None
+    record: Record,
+    agreements: AgreementHistory,
+    policy: VerifyPolicy | None = None,
+    *,
+    checkpointed: bool = False,
 ) -> VerifiedRecord:
-    """Steps 1–6 over the exact bytes of ``record``."""
+    """Steps 1–6 over the exact bytes of ``record``.
+
+    ``checkpointed``: the record lies under a checkpoint a quorum of witnesses cosigned;
+    its signature is vouched for by the checkpoint's root (which the caller must then
+    prove the record hashes reproduce) and is not checked here.
+    """
     policy = policy or VerifyPolicy()
     # 1. shape and limits
     value = check_shape(record, policy)
     # 2. headers
     attributes, signature = decode_headers(record.headers)
     # 3. issuer
-    moment, agency = _check_issuer(attributes, record, policy)
+    agency = issuer_of(attributes)
+    moment = _check_time(attributes, record, policy)
     # 4. key, as the agreement in force at ce_time judges it
     try:
         key = agreements.signing_key(attributes.keyid, moment)
     except VerificationError as error:
         reason = _REASONS.get(error.kind, Reason.UNKNOWN_KEY)
         raise RecordRejectedError(reason, str(error)) from None
-    # 5. signature over the exact bytes received
+    # 5. signature over the exact bytes received (or vouched for by a checkpoint)
     base = signature_base(topic=record.topic, key=record.key, attributes=attributes, value=value)
-    try:
-        key.verify(signature, base)
-    except VerificationError:
-        raise RecordRejectedError(
-            Reason.BAD_SIGNATURE,
-            f"signature does not verify with key {attributes.keyid}: the value or a signed "
-            "header was altered, or another key signed it",
-        ) from None
+    if not checkpointed:
+        try:
+            key.verify(signature, base)
+        except VerificationError:
+            raise RecordRejectedError(
+                Reason.BAD_SIGNATURE,
+                f"signature does not verify with key {attributes.keyid}: the value or a "
+                "signed header was altered, or another key signed it",
+            ) from None
     # 6. the other signed fields: the signer's own mistake (or malice) if malformed
-    seq = check_fields(attributes.values(), signer=agency)
+    seq = check_fields(attributes, signer=agency)
     return VerifiedRecord(
         record=record,
+        value=value,
         attributes=attributes,
         signature=signature,
         base=base,
         hash=record_hash(base, signature),
         time=moment,
         seq=seq,
+        checkpointed=checkpointed,
     )
-
-
-_KEEP = frozenset(b'[]{}"\\')
-_NOT_STRUCTURE = bytes(b for b in range(256) if b not in _KEEP)
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
-
-
-def check_json_depth(data: bytes, limit: int, *, what: str = "the value") -> None:
-    """Refuse JSON nested deeper than ``limit`` before any parser recurses into it.
-
-    Free for ordinary values (no more brackets than the limit); else the value is reduced
-    to its brackets outside strings (C-speed ``translate`` and one regular expression)
-    and their depth counted. Unbalanced brackets are not JSON: the parser says so.
-    """
-    if data.count(b"[") + data.count(b"{") <= limit:
-        return
-    skeleton = _STRING.sub(b"", data.translate(None, _NOT_STRUCTURE))
-    depth = 0
-    for byte in skeleton:
-        depth += _STEP.get(byte, 0)
-        if depth > limit:
-            raise RecordRejectedError(
-                Reason.TOO_DEEP, f"{what} nests arrays and objects deeper than {limit} levels"
-            )

@@ -1,0 +1,41 @@
+"""One pipeline of trust: the numbered steps of docs/wire-format.md, in one room.
+
+The consumer (:mod:`bus.consume`), the record-by-record audit and the range-by-range
+audit (:mod:`bus.audit.examine`) all run these steps; trusting a cosigned checkpoint is a
+parameter of the same steps (``verify_record(..., checkpointed=True)``), never a copy.
+
+========  ================================================  =============================
+step      what                                              where
+========  ================================================  =============================
+1–6       shape, headers, issuer, key, signature, fields    :func:`verify_record`
+7         placement and place in the chain                  :mod:`bus.pipeline.chain`
+8         contract known, publisher (and reader) permitted  :func:`event_spec`,
+                                                            :func:`authorise`
+9         depth, unseal, JSON, contract, subject, topic     :func:`decode`
+10        lifecycle                                         :func:`judge_lifecycle`
+========  ================================================  =============================
+"""
+
+from __future__ import annotations
+
+from bus.pipeline.chain import GENESIS, Place, check_placement, place
+from bus.pipeline.event import authorise, check_json_depth, decode, event_spec, judge_lifecycle
+from bus.pipeline.policy import SEQ_MAX, VerifyPolicy
+from bus.pipeline.record import VerifiedRecord, parse_seq, verify_record
+
+__all__ = [
+    "GENESIS",
+    "SEQ_MAX",
+    "Place",
+    "VerifiedRecord",
+    "VerifyPolicy",
+    "authorise",
+    "check_json_depth",
+    "check_placement",
+    "decode",
+    "event_spec",
+    "judge_lifecycle",
+    "parse_seq",
+    "place",
+    "verify_record",
+]
