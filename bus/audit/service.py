@@ -46,6 +46,7 @@ from bus.audit.witness import Witness, witness_name
 from bus.context import AgencyContext
 from bus.envelope.ids import format_time, now
 from bus.logs import get_logger
+from bus.private import open_private, private_folder
 from bus.rejections import RecordRejectedError
 from bus.transport.base import Record
 from bus.verify import VerifyPolicy, verify_record
@@ -86,7 +87,7 @@ class LogKeeper:
         # one: every record that verifies is a leaf, whatever else is wrong with it.
         self._policy = policy or VerifyPolicy()
         self._path = state_dir / "merkle.sqlite"
-        self._path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(self._path.parent)
         self._logs: dict[tuple[str, int], MerkleLog] = {}
         for origin in MerkleLog.origins(self._path):
             place = parse_origin(origin)
@@ -287,8 +288,8 @@ class WitnessService:
             reason=reason,
             detail=detail,
         )
-        self._state_dir.mkdir(parents=True, exist_ok=True)
-        with self.refusals_path.open("a", encoding="utf-8") as out:
+        private_folder(self._state_dir)
+        with open_private(self.refusals_path, "a") as out:
             out.write(json.dumps(refusal, ensure_ascii=False) + "\n")
         await self._ctx.transport.send(
             refusal_message(
