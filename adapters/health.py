@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from bus.logs import get_logger
+from bus.private import private_parents, write_private
 
 __all__ = ["HealthServer", "write_report"]
 
@@ -28,12 +28,8 @@ Report = Callable[[], Awaitable[dict[str, Any]]]
 
 def write_report(path: Path, report: dict[str, Any]) -> None:
     """Write ``report`` atomically: a reader sees the old file or the new one, whole."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(
-        json.dumps(report, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8"
-    )
-    os.replace(temporary, path)
+    private_parents(path)  # [health] file may name a folder of the operator's
+    write_private(path, json.dumps(report, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
 class HealthServer:

@@ -22,6 +22,7 @@ from typing import Any
 
 from bus.envelope.ids import format_time, now
 from bus.errors import NotConnectedError
+from bus.private import private_database, private_folder
 
 __all__ = ["AdapterState", "OutboxEntry"]
 
@@ -70,7 +71,8 @@ class AdapterState:
 
     async def open(self) -> AdapterState:
         def connect() -> sqlite3.Connection:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_folder(self.path.parent)
+            private_database(self.path)
             db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")  # an outbox row survives a power cut

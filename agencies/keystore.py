@@ -77,6 +77,19 @@ def _check_narrows(before: KeyRecord, after: KeyRecord, source: str) -> None:
 _IDENTITY = {"key_id", "agency", "alg", "public_key", "valid_from"}
 
 
+def _private_folder(path: Path) -> None:
+    """Make ``path`` and every missing folder above it 0700 (``mkdir(mode=, parents=True)``
+    gives the parents the umask's mode, and the umask may take the owner's bits)."""
+    if path.is_dir():
+        return
+    _private_folder(path.parent)
+    try:
+        path.mkdir(mode=0o700)
+    except FileExistsError:
+        return
+    os.chmod(path, 0o700)
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class KeyPair:
     """The public records of an agency's signing and sealing keys made together."""
@@ -277,14 +290,14 @@ class KeyStore:
 
     def _write_private(self, key_id: str, pem: bytes) -> None:
         path = self._private_path(key_id)
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _private_folder(path.parent)
         # O_EXCL: never overwrite a key; 0600 from creation, not chmod-ed after.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as out:
             out.write(pem)
 
     def _write_records(self, records: list[KeyRecord]) -> None:
-        self._dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _private_folder(self._dir)
         ordered = sorted(records, key=lambda r: (r.agency, r.valid_from, r.alg, r.key_id))
         payload = {
             "format": _FORMAT,

@@ -27,6 +27,7 @@ from agencies.folder import AgreementFolder
 from agencies.keystore import KeyStore
 from bus.errors import ConfigError
 from bus.node import Bus, BusConfig
+from bus.private import private_folder
 from bus.transport.base import Transport
 from bus.transport.embedded import EmbeddedTransport
 from bus.transport.kafka import KafkaConfig, KafkaTransport
@@ -155,6 +156,7 @@ async def open_bus(settings: Settings, *, publisher_name: str = "main") -> Async
     history = AgreementFolder(settings.agreement_dir).history()
     federation = history.latest.federation_id
     keystore = KeyStore(settings.key_dir, passphrase=settings.passphrase)
+    private_folder(settings.state_dir)  # the store makes and checks <state>/<agency> in it
     transport = open_transport(settings)
     await transport.start()
     try:

@@ -26,6 +26,7 @@ from bus.envelope.headers import Attributes
 from bus.envelope.ids import parse_time
 from bus.errors import NotConnectedError
 from bus.pipeline.chain import GENESIS
+from bus.private import private_database, private_folder
 
 __all__ = ["ChainHead", "LedgerEntry", "LocalStore", "PendingReceipt", "ReceiptNote", "Seen"]
 
@@ -147,7 +148,8 @@ class LocalStore:
         self._lock = asyncio.Lock()
 
     async def open(self) -> LocalStore:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(self.path.parent)
+        private_database(self.path)  # 0600 before SQLite makes its -wal beside it
         db = await asyncio.to_thread(
             sqlite3.connect, str(self.path), check_same_thread=False, isolation_level=None
         )

@@ -5,14 +5,19 @@ one topic per joint case (created when the case opens). Audit-relevant topics ke
 everything (``retention.ms=-1``); the broker stamps every record with its own append time
 (``message.timestamp.type=LogAppendTime``) so that a signer cannot backdate a record past
 the consumer's skew check. Applying the same plan twice changes nothing.
+
+:func:`topic_drift` says how the broker's topics differ from the plan (``silian topics
+list``): a config anyone with admin rights switched (``CreateTime`` lets a producer choose
+its records' times), a partition count or replication factor other than planned.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from agencies.agreement import Agreement
-from bus.transport.base import TopicChanges, TopicSpec, Transport
+from bus.transport.base import TopicChanges, TopicDescription, TopicSpec, Transport
 from contracts.topics import (
     agreement_topic,
     case_topic,
@@ -21,7 +26,7 @@ from contracts.topics import (
     quarantine_topic,
 )
 
-__all__ = ["TopicPlan", "apply_topics", "case_topic_spec", "plan_topics"]
+__all__ = ["Drift", "TopicPlan", "apply_topics", "case_topic_spec", "plan_topics", "topic_drift"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -89,3 +94,60 @@ def case_topic_spec(federation: str, case_id: str, plan: TopicPlan) -> TopicSpec
 
 async def apply_topics(transport: Transport, specs: list[TopicSpec]) -> TopicChanges:
     return await transport.ensure_topics(specs)
+
+
+_APPLY = "run: silian topics apply"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Drift:
+    """One way a topic on the broker differs from its spec.
+
+    ``setting`` is a config name, ``partitions`` or ``replication``; ``actual`` is None
+    for a config not set on the topic (the broker's default applies). ``fix`` says what
+    closes it; ``by_apply`` whether ``silian topics apply`` does.
+    """
+
+    topic: str
+    setting: str
+    actual: str | None
+    planned: str
+    fix: str
+
+    @property
+    def by_apply(self) -> bool:
+        return self.fix == _APPLY
+
+    def __str__(self) -> str:
+        actual = "unset" if self.actual is None else f"={self.actual}"
+        return f"{self.topic} {self.setting}{actual} (plan: {self.planned}) — {self.fix}"
+
+
+def topic_drift(specs: Iterable[TopicSpec], found: Mapping[str, TopicDescription]) -> list[Drift]:
+    """Every difference between ``specs`` and the topics ``found`` (missing ones excepted)."""
+    drift: list[Drift] = []
+    for spec in specs:
+        have = found.get(spec.name)
+        if have is None:
+            continue
+        if have.partitions != spec.partitions:
+            fix = (
+                "grow it by hand if you mean it (growing moves keys)"
+                if have.partitions < spec.partitions
+                else "partitions cannot be removed: plan with the topic's count"
+            )
+            drift.append(_drift(spec, "partitions", have.partitions, spec.partitions, fix))
+        if have.replication != spec.replication:
+            fix = "reassign its replicas by hand (kafka-reassign-partitions)"
+            drift.append(_drift(spec, "replication", have.replication, spec.replication, fix))
+        drift += [
+            _drift(spec, name, have.configs.get(name), value, _APPLY)
+            for name, value in sorted(spec.configs.items())
+            if have.configs.get(name) != value
+        ]
+    return drift
+
+
+def _drift(spec: TopicSpec, setting: str, actual: object, planned: object, fix: str) -> Drift:
+    shown = None if actual is None else str(actual)
+    return Drift(topic=spec.name, setting=setting, actual=shown, planned=str(planned), fix=fix)

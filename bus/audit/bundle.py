@@ -43,6 +43,7 @@ from agencies.folder import AgreementFolder
 from agencies.history import AgreementHistory
 from agencies.signatures import dump_signatures, load_signatures
 from bus.errors import BundleError
+from bus.private import open_private
 from bus.transport.base import Record, TimestampType
 
 __all__ = [
@@ -123,7 +124,7 @@ class BundleWriter:
         complete: bool = True,
     ) -> None:
         self.path = path
-        self._out: IO[str] = path.open("w", encoding="utf-8")
+        self._out: IO[str] = open_private(path, "w")
         self._stage = 0
         self.records = self.checkpoints = 0
         self._line(

@@ -28,6 +28,7 @@ from bus.audit.merkle import (
     node_hash,
 )
 from bus.errors import ProofError
+from bus.private import private_database
 
 __all__ = ["MerkleLog", "log_origin"]
 
@@ -52,6 +53,7 @@ class MerkleLog:
     def __init__(self, path: Path, origin: str) -> None:
         self.origin = origin
         # One user at a time, but maybe from a worker thread (the keeper ingests off-loop).
+        private_database(path)  # 0600 before SQLite makes its -wal beside it
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -67,7 +69,7 @@ class MerkleLog:
         """The origins of every log stored in ``path`` (none if the file does not exist)."""
         if not path.exists():
             return []
-        db = sqlite3.connect(str(path))
+        db = sqlite3.connect(private_database(path))
         try:
             db.executescript(_SCHEMA)
             return [str(row[0]) for row in db.execute("SELECT origin FROM logs ORDER BY id")]

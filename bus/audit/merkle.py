@@ -4,7 +4,7 @@
   the root of the empty tree is ``SHA-256("")``;
 * :func:`verify_inclusion` and :func:`verify_consistency` follow the verification
   algorithms of RFC 9162 §2.1.3.2 and §2.1.4.2 step by step; they return the verified
-  root or raise :class:`~bus.audit.errors.ProofError` with the reason;
+  root or raise :class:`~bus.errors.ProofError` with the reason;
 * :func:`inclusion_proof` / :func:`consistency_proof` generate proofs (RFC 9162 §2.1.3.1,
   §2.1.4.1) from any source of subtree hashes — a list in memory or the persisted log;
 * :class:`CompactRange` keeps only the O(log n) roots of the perfect subtrees of a

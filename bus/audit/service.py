@@ -2,7 +2,7 @@
 
 * :class:`LogKeeper` (``silian serve --log-keeper``, one agency of the federation) reads
   every audited topic with a consumer group of its own, accepts each record exactly as
-  the auditor's stage 1 does (:func:`bus.verify.verify_record`: headers, key at the
+  the auditor's stage 1 does (:func:`bus.pipeline.verify_record`: headers, key at the
   record's time, Ed25519 signature), appends the record hashes of each (topic,
   partition) in offset order to a persisted :class:`~bus.audit.log.MerkleLog`, and every
   ``interval`` seconds (or after ``every`` new records) publishes a signed checkpoint of
@@ -59,6 +59,7 @@ from bus.errors import (
 )
 from bus.logs import get_logger
 from bus.pipeline import VerifyPolicy, verify_record
+from bus.private import open_private, private_folder
 from bus.quarantine import quarantine
 from bus.reasons import Reason
 from bus.transport.base import Record
@@ -100,7 +101,7 @@ class LogKeeper:
         # one: every record that verifies is a leaf, whatever else is wrong with it.
         self._policy = policy or VerifyPolicy()
         self._path = state_dir / "merkle.sqlite"
-        self._path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(self._path.parent)
         self._logs: dict[tuple[str, int], MerkleLog] = {}
         for origin in MerkleLog.origins(self._path):
             place = parse_origin(origin)
@@ -350,8 +351,8 @@ class WitnessService:
             reason=reason,
             detail=detail,
         )
-        self._state_dir.mkdir(parents=True, exist_ok=True)
-        with self.refusals_path.open("a", encoding="utf-8") as out:
+        private_folder(self._state_dir)
+        with open_private(self.refusals_path, "a") as out:
             out.write(json.dumps(refusal, ensure_ascii=False) + "\n")
         await self._ctx.transport.send(
             refusal_message(

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from bus.audit.checkpoint import Checkpoint, Cosigner, SignedNote, open_checkpoi
 from bus.audit.merkle import verify_consistency
 from bus.errors import CheckpointError, InconsistentCheckpointError, ProofError, SplitViewError
 from bus.logs import get_logger
+from bus.private import check_private, private_folder, write_private
 
 __all__ = ["Witness", "WitnessedHead", "witness_name"]
 
@@ -162,6 +162,7 @@ class Witness:
     def _load(self) -> dict[str, WitnessedHead]:
         if not self._path.exists():
             return {}
+        check_private(self._path)  # a ConfigError, not the ValueError of damaged state
         try:
             raw = json.loads(self._path.read_bytes())
             self._history = {
@@ -195,7 +196,5 @@ class Witness:
                 for origin, sizes in sorted(self._history.items())
             },
         }
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._path.with_name(f".{self._path.name}.tmp")
-        tmp.write_text(json.dumps(payload, indent=1) + "\n", "utf-8")
-        os.replace(tmp, self._path)
+        private_folder(self._path.parent)
+        write_private(self._path, json.dumps(payload, indent=1) + "\n")

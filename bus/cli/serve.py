@@ -27,6 +27,7 @@ from bus.consume import Delivery, Outcome, Result, Subscription
 from bus.envelope.ids import format_time, now
 from bus.logs import get_logger
 from bus.node import Bus
+from bus.private import open_private, private_database, private_folder
 from bus.settings import add_bus_arguments, open_bus, settings_from_args
 from contracts.base import EventModel
 from contracts.registry import REGISTRY
@@ -78,7 +79,8 @@ class Effects:
     """The service's side effects: one row per event, however often it is delivered."""
 
     def __init__(self, path: Path, handle_log: Path | None) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(path.parent)
+        private_database(path)
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_EFFECTS_SCHEMA)
@@ -113,7 +115,7 @@ class Effects:
             "subject": delivery.event.entity_id(),
             "applied": applied,
         }
-        with self._handle_log.open("a", encoding="utf-8") as out:
+        with open_private(self._handle_log, "a") as out:
             out.write(json.dumps(line, ensure_ascii=False) + "\n")
 
     async def handle(self, delivery: Delivery[EventModel]) -> str:

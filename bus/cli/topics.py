@@ -1,7 +1,8 @@
 """``silian topics``: provision the federation's topics from the contracts and the agreement.
 
 ``apply`` creates what is missing and sets configs that differ; running it twice changes
-nothing. ``list`` shows each planned topic as the broker has it (or that it is missing).
+nothing. ``list`` shows each planned topic as the broker has it, and exits 1 if one is
+missing or drifts from the plan (a config, its partitions, its replication).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from agencies.folder import AgreementFolder
 from bus.cli._common import ExitCode, add_json_flag, emit_json
 from bus.errors import ConfigError
 from bus.settings import Settings, add_bus_arguments, open_transport, settings_from_args
-from bus.topics import TopicPlan, apply_topics, plan_topics
+from bus.topics import Drift, TopicPlan, apply_topics, plan_topics, topic_drift
 from bus.transport.base import TopicChanges, TopicDescription, TopicSpec
 
 __all__ = ["register"]
@@ -31,7 +32,8 @@ def register(sub: Any) -> None:
     apply.set_defaults(func=_apply)
 
     listing = t_sub.add_parser(
-        "list", help="the planned topics as the broker has them (exit 1 if one is missing)"
+        "list",
+        help="the planned topics as the broker has them (exit 1 if one is missing or drifts)",
     )
     _plan_arguments(listing)
     listing.set_defaults(func=_list)
@@ -171,20 +173,10 @@ def _list(args: argparse.Namespace) -> int:
 
     found = asyncio.run(run())
     missing = [s.name for s in specs if s.name not in found]
-    code = ExitCode.FAILED if missing else ExitCode.OK
+    drift = topic_drift(specs, found)
+    code = ExitCode.FAILED if missing or drift else ExitCode.OK
     if args.json:
-        emit_json(
-            [
-                {
-                    "topic": spec.name,
-                    "exists": spec.name in found,
-                    "partitions": found[spec.name].partitions if spec.name in found else None,
-                    "replication": found[spec.name].replication if spec.name in found else None,
-                    "configs": dict(found[spec.name].configs) if spec.name in found else {},
-                }
-                for spec in specs
-            ]
-        )
+        emit_json([_row(spec, found.get(spec.name), drift) for spec in specs])
         return code
     for spec in specs:
         have = found.get(spec.name)
@@ -196,4 +188,30 @@ def _list(args: argparse.Namespace) -> int:
             f"{spec.name}  partitions={have.partitions} replication={have.replication} "
             f"retention.ms={retention}"
         )
+        for item in drift:
+            if item.topic == spec.name:
+                print(f"DRIFT {item}")
+    if code == ExitCode.OK:
+        print(f"all {len(specs)} topics as planned, on {settings.transport_label}")
+    else:
+        drifting = len({item.topic for item in drift})
+        print(
+            f"{len(missing)} missing, {drifting} drifting from the plan, of {len(specs)} "
+            f"topics on {settings.transport_label} (compared with the plan these flags give)"
+        )
     return code
+
+
+def _row(spec: TopicSpec, have: TopicDescription | None, drift: list[Drift]) -> dict[str, Any]:
+    return {
+        "topic": spec.name,
+        "exists": have is not None,
+        "partitions": None if have is None else have.partitions,
+        "replication": None if have is None else have.replication,
+        "configs": {} if have is None else dict(have.configs),
+        "drift": [
+            {"setting": d.setting, "actual": d.actual, "planned": d.planned, "fix": d.fix}
+            for d in drift
+            if d.topic == spec.name
+        ],
+    }

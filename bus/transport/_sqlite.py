@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from bus.errors import TransportError
+from bus.private import private_database, private_parents
 from bus.transport.base import Headers
 
 __all__ = [
@@ -143,7 +144,8 @@ class Database:
     @classmethod
     async def open(cls, path: Path) -> Database:
         def connect() -> sqlite3.Connection:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_parents(path)  # --embedded may name a folder of the operator's
+            private_database(path)
             conn = sqlite3.connect(
                 path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
             )

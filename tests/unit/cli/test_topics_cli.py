@@ -42,7 +42,7 @@ def test_list_says_what_is_missing(setup: Setup, silian: Callable[..., Ran]) -> 
     assert before.code == 1
     assert "MISSING (run: silian topics apply)" in before.out
     silian("topics", "apply", "--partitions", "3", "--case", "JS-CASE-2024-031")
-    after = silian("topics", "list", "--json", "--case", "JS-CASE-2024-031")
+    after = silian("topics", "list", "--json", "--partitions", "3", "--case", "JS-CASE-2024-031")
     assert after.code == 0
     rows = {row["topic"]: row for row in after.json()}
     fed = setup.fed.federation_id
