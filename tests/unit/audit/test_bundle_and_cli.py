@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from bus.audit.replay import Mode, ReplayOptions, replay
 from bus.audit.report import render_html, render_json, render_text
 from bus.audit.runner import replay_bundle
 from bus.cli import audit as audit_cli
+from bus.cli._common import ExitCode
 from bus.cli.main import build_parser
 from bus.transport.base import Record
 from tests.unit.audit.conftest import JIANGSHAN, PUCHENG, Federation, liaison_records, story_records
@@ -130,3 +133,59 @@ def test_public_surface_is_pinned() -> None:
     for name in bus.audit.__all__:
         assert getattr(bus.audit, name) is not None
     assert {"verify_inclusion", "verify_consistency", "Witness", "replay"} <= set(bus.audit.__all__)
+
+
+# -- the verdict is the exit code, whatever happens to stdout or the workers ---------------
+
+SILIAN = str(Path(sys.executable).with_name("silian"))
+
+
+def test_a_reader_gone_before_the_report_keeps_the_exit_code(
+    federation: Federation, tmp_path: Path
+) -> None:
+    records = liaison_records(federation.writer(JIANGSHAN), 6)
+    clean = _write(tmp_path / "clean.jsonl", federation, records)
+    del records[2]
+    dirty = _write(tmp_path / "dirty.jsonl", federation, records)
+    for bundle, verdict in ((clean, 0), (dirty, 1)):
+        for output in ([], ["--json"]):
+            argv = [SILIAN, "audit", "verify-bundle", str(bundle), "--quiet", "--workers", "1"]
+            process = subprocess.Popen(
+                [*argv, *output], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            )
+            assert process.stdout is not None
+            assert process.stderr is not None
+            process.stdout.close()  # `| head -0`: nobody reads the report
+            err = process.stderr.read()
+            process.stderr.close()
+            assert (process.wait(timeout=120), err) == (verdict, b"")
+
+
+def test_a_bundle_whose_workers_cannot_start_is_an_error_not_silence(
+    federation: Federation, tmp_path: Path
+) -> None:
+    # Long enough for two byte ranges, so that worker processes are started.
+    bundle = _write(
+        tmp_path / "b.jsonl", federation, liaison_records(federation.writer(JIANGSHAN), 900)
+    )
+    assert bundle.stat().st_size > 1 << 20  # replay.py's _SPAN_BYTES
+    # A worker starts as `python -c "from multiprocessing.spawn import …"` in this folder,
+    # which has its own multiprocessing module: every worker dies before it reads a task.
+    folder = tmp_path / "here"
+    folder.mkdir()
+    (folder / "multiprocessing.py").write_text('raise ImportError("not the real one")\n')
+    ran = subprocess.run(
+        [SILIAN, "audit", "verify-bundle", str(bundle), "--quiet", "--workers", "2"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert ran.returncode == ExitCode.INTERNAL
+    assert ran.stdout == ""  # no report: nothing was verified
+    said = [line for line in ran.stderr.splitlines() if line.startswith("silian:")]
+    assert len(said) == 1
+    assert said[0].startswith("silian: internal error: ")
+    assert said[0].endswith("(run again with --log-level DEBUG for the traceback)")
+    assert "bus/cli" not in ran.stderr  # the workers' own tracebacks only, none of silian's
