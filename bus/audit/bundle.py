@@ -275,7 +275,7 @@ class Bundle:
             for line in source:
                 if not line.startswith(RECORD_LINE):
                     where = self._where(count + 1)
-                    item = _parse(line, where)
+                    item = _parse_at(line, where)
                     kind = item.get("kind")
                     if kind == "end":
                         records = self._end(item, where)
@@ -298,14 +298,15 @@ class Bundle:
     def record_at(self, line: bytes, index: int) -> Record:
         """The record of record line ``index`` (as :meth:`record_lines` counts them);
         BundleError, naming the line of the file and saying why, if it is not one."""
-        where = self._where(index)
-        item = _parse(line, where)
-        if item.get("kind") != "record":
-            raise BundleError(f"{where}: a {_brief(item.get('kind'))} line among the records")
-        try:
-            return _record(item, self.text_headers)
+        try:  # where it is is worked out only for a malformed line
+            item = _parse(line)
+            record = _record(item, self.text_headers) if item.get("kind") == "record" else None
         except BundleError as error:
-            raise BundleError(f"{where}: {error}") from None
+            raise BundleError(f"{self._where(index)}: {error}") from None
+        if record is None:
+            kind = _brief(item.get("kind"))
+            raise BundleError(f"{self._where(index)}: a {kind} line among the records")
+        return record
 
     def record_section(self) -> tuple[int, int, int] | None:
         """(start, end, records) of the record lines, if the file ends with an end line.
@@ -327,7 +328,7 @@ class Bundle:
         if not last.startswith(_END_LINE):
             return None
         try:
-            records = self._end(_parse(last, "the end line"), "the end line")
+            records = self._end(_parse(last), "the end line")
         except BundleError:
             return None
         return self.records_at, tail_at + start, records
@@ -375,17 +376,25 @@ def byte_spans(path: Path, start: int, end: int, size: int) -> Iterator[tuple[in
             start = cut
 
 
-def _parse(line: bytes, where: str) -> dict[str, Any]:
-    """One line as a JSON object; BundleError starting with ``where`` if it is not one."""
+def _parse(line: bytes) -> dict[str, Any]:
+    """One line as a JSON object; BundleError (its place left to the caller) if not one."""
     if nests_deeper(line, FILE_DEPTH):  # before json.loads recurses into it
-        raise BundleError(f"{where}: nested deeper than {FILE_DEPTH} levels")
+        raise BundleError(f"nested deeper than {FILE_DEPTH} levels")
     try:
         item = json.loads(line)
     except ValueError:
-        raise BundleError(f"{where}: not JSON") from None
+        raise BundleError("not JSON") from None
     if not isinstance(item, dict):
-        raise BundleError(f"{where}: not a JSON object")
+        raise BundleError("not a JSON object")
     return item
+
+
+def _parse_at(line: bytes, where: str) -> dict[str, Any]:
+    """:func:`_parse`, its BundleError starting with ``where``."""
+    try:
+        return _parse(line)
+    except BundleError as error:
+        raise BundleError(f"{where}: {error}") from None
 
 
 def _brief(value: object) -> str:
@@ -517,7 +526,7 @@ def open_bundle(path: Path) -> Bundle:
             if header is None:
                 header = _header_line(line, path)
             else:
-                item = _parse(line, where)
+                item = _parse_at(line, where)
                 kind, stage = _section(item, stage, where)
                 if kind in ("record", "end"):
                     break
@@ -585,7 +594,7 @@ def _header_line(line: bytes, path: Path) -> _Header:
     where = f"{path}: line 1"
     formats = " or ".join(BUNDLE_FORMATS)
     try:
-        item = _parse(line, where)
+        item = _parse_at(line, where)
     except BundleError as error:
         raise BundleError(
             f"{path} is not a silian audit bundle this version reads ({formats}): {error}"
