@@ -313,8 +313,10 @@ class KeyStore:
         path = self._private_path(key_id)
         try:
             mode = path.stat().st_mode
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             raise KeyStoreError(f"no private key for {key_id} in {self._dir}") from None
+        except OSError as error:
+            raise KeyStoreError(f"cannot read {path}: {error.strerror or error}") from None
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise KeyStoreError(
                 f"private key file {path} is readable by group or others "

@@ -179,3 +179,11 @@ def test_a_key_list_that_cannot_be_read_is_a_key_store_error(keystore: KeyStore)
     (keystore.directory / "keys.json").mkdir(parents=True)
     with pytest.raises(KeyStoreError, match=r"cannot read .*keys\.json"):
         keystore.records()
+    (keystore.directory / "private").write_text("not a folder")
+    with pytest.raises(KeyStoreError, match="no private key for"):
+        keystore.signing_key("330881000000:ed25519:0000000000000000")
+    (keystore.directory / "private").unlink()
+    pem = keystore.directory / "private" / "330881000000_ed25519_0000000000000000.pem"
+    pem.mkdir(mode=0o700, parents=True)
+    with pytest.raises(KeyStoreError, match=r"cannot read .*0000\.pem"):
+        keystore.signing_key("330881000000:ed25519:0000000000000000")
