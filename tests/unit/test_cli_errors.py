@@ -21,6 +21,7 @@ from bus.logs import configure_logging
 from bus.settings import check_bootstrap
 from contracts import examples
 from contracts.alerts import AlertIssued
+from tests.unit.cli.conftest import bus_env, write_federation
 
 
 @pytest.mark.parametrize(
@@ -53,6 +54,16 @@ def cli_logs_reset() -> Iterator[None]:
     # main() points logging at the test's captured stderr; undo it for later tests.
     structlog.reset_defaults()
     logging.basicConfig(force=True, handlers=[logging.NullHandler()])
+
+
+@pytest.fixture
+def federation_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A signed federation on disk, named by the environment: only the flag is wrong."""
+    write_federation(tmp_path)
+    for name in ("SILIAN_AGENCY", "SILIAN_KAFKA_BOOTSTRAP", "SILIAN_EMBEDDED"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in bus_env(tmp_path).items():
+        monkeypatch.setenv(name, value)
 
 
 def _write_to_a_pipe_nobody_reads(_: argparse.Namespace) -> int:
@@ -139,7 +150,7 @@ def test_log_flags_go_before_or_after_the_sub_command(
         ("--embedded", "{dir}", "embedded transport file {dir} is a folder"),
     ],
 )
-@pytest.mark.usefixtures("cli_logs_reset")
+@pytest.mark.usefixtures("cli_logs_reset", "federation_env")
 def test_bus_flags_that_cannot_be_used_are_one_line(
     flag: str, value: str, named: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -159,8 +170,9 @@ def test_bus_flags_that_cannot_be_used_are_one_line(
     assert named in err
 
 
+@pytest.mark.usefixtures("cli_logs_reset", "federation_env")
 def test_a_bad_bootstrap_from_the_environment_is_named(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], cli_logs_reset: None
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("SILIAN_KAFKA_BOOTSTRAP", "broker:9092;broker2:9092")
     code = main(["status", "--agency", "330881000000"])
