@@ -97,11 +97,15 @@ class AgreementFolder:
             document = path.read_bytes()
         except FileNotFoundError:
             raise AgreementError(f"no {path}") from None
+        except OSError as error:
+            raise AgreementError(f"cannot read {path}: {error.strerror or error}") from None
         sig_path = self.signatures_path(version)
         if not sig_path.exists():
             return document, ()
         try:
             return document, load_signatures(sig_path.read_bytes())
+        except OSError as error:
+            raise AgreementError(f"cannot read {sig_path}: {error.strerror or error}") from None
         except AgreementError as error:
             raise AgreementError(f"{sig_path}: {error}") from None
 

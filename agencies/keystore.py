@@ -13,8 +13,10 @@ find out who could have read it. Key material never reaches a log line or an err
 
 from __future__ import annotations
 
+import hmac
 import json
 import os
+import re
 import stat
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,7 +26,16 @@ import structlog
 from pydantic import TypeAdapter, ValidationError
 
 from agencies.errors import KeyStoreError
-from agencies.keys import KeyAlg, KeyRecord, SealingKey, SigningKey, newest_usable
+from agencies.keys import (
+    KeyAlg,
+    KeyRecord,
+    SealingKey,
+    SealingPublicKey,
+    SigningKey,
+    VerifyKey,
+    newest_usable,
+)
+from contracts.json_depth import FILE_DEPTH, nests_deeper
 
 __all__ = ["Imported", "KeyPair", "KeyStore"]
 
@@ -44,6 +55,8 @@ class Imported:
 
 def _parse_records(data: bytes, fmt: str, lead: str, what: str) -> tuple[KeyRecord, ...]:
     """The records of a key list or export (format ``fmt``); KeyStoreError saying why not."""
+    if nests_deeper(data, FILE_DEPTH):  # before json.loads recurses into it
+        raise KeyStoreError(f"{lead} valid {what}: nested deeper than {FILE_DEPTH} levels")
     try:
         raw = json.loads(data)
     except ValueError as error:
@@ -53,7 +66,9 @@ def _parse_records(data: bytes, fmt: str, lead: str, what: str) -> tuple[KeyReco
     try:
         return _RECORDS.validate_python(raw.get("records"))
     except ValidationError as error:
-        raise KeyStoreError(f"{lead} valid {what}: {error}") from None
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in ("records", *first["loc"]))
+        raise KeyStoreError(f"{lead} valid {what}: {where}: {first['msg']}") from None
 
 
 def _check_narrows(before: KeyRecord, after: KeyRecord, source: str) -> None:
@@ -75,6 +90,31 @@ def _check_narrows(before: KeyRecord, after: KeyRecord, source: str) -> None:
 
 
 _IDENTITY = {"key_id", "agency", "alg", "public_key", "valid_from"}
+_KEY_ID = re.compile(r"[0-9]{12}:(ed25519|x25519):[0-9a-f]{16}")
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise KeyStoreError(f"cannot read {path}: {error.strerror or error}") from None
+
+
+def _check_pair(key_id: str, public: VerifyKey | SealingPublicKey, path: Path) -> None:
+    """KeyStoreError unless ``public`` (the file's key) is the key ``key_id`` names.
+
+    A key id ends with the fingerprint of its public key: a private key file swapped or
+    copied over would sign records (or open seals) that no receiver accepts as this key's.
+    """
+    agency = key_id.split(":", 1)[0]
+    if not hmac.compare_digest(public.key_id(agency), key_id):
+        raise KeyStoreError(
+            f"private key file {path} does not hold key {key_id} (its public key is "
+            f"sha256:{public.fingerprint}): it was replaced or copied over. Put the right "
+            "file back from a backup; if it is lost, revoke and replace the keys: silian "
+            f"keys revoke --agency {agency} --reason …, then keys new and agreement next "
+            "(docs/agreement.md, Revoking a key)"
+        )
 
 
 def _private_folder(path: Path) -> None:
@@ -120,7 +160,7 @@ class KeyStore:
         path = self._dir / "keys.json"
         if not path.exists():
             return ()
-        records = _parse_records(path.read_bytes(), _FORMAT, f"{path} is not a", "key list")
+        records = _parse_records(_read(path), _FORMAT, f"{path} is not a", "key list")
         return tuple(r for r in records if agency is None or r.agency == agency)
 
     def record(self, key_id: str) -> KeyRecord:
@@ -199,15 +239,21 @@ class KeyStore:
     # -- private keys ---------------------------------------------------------------------
 
     def has_private(self, key_id: str) -> bool:
-        return self._private_path(key_id).exists()
+        return _KEY_ID.fullmatch(key_id) is not None and self._private_path(key_id).exists()
 
     def signing_key(self, key_id: str) -> SigningKey:
+        """The private signing key ``key_id``; KeyStoreError unless its file holds just that."""
         path = self._checked_private_path(key_id)
-        return SigningKey.from_pkcs8_pem(path.read_bytes(), self._passphrase, source=str(path))
+        key = SigningKey.from_pkcs8_pem(_read(path), self._passphrase, source=str(path))
+        _check_pair(key_id, key.public_key, path)
+        return key
 
     def sealing_key(self, key_id: str) -> SealingKey:
+        """The private sealing key ``key_id``; KeyStoreError unless its file holds just that."""
         path = self._checked_private_path(key_id)
-        return SealingKey.from_pkcs8_pem(path.read_bytes(), self._passphrase, source=str(path))
+        key = SealingKey.from_pkcs8_pem(_read(path), self._passphrase, source=str(path))
+        _check_pair(key_id, key.public_key, path)
+        return key
 
     # -- operations -----------------------------------------------------------------------
 
@@ -272,14 +318,18 @@ class KeyStore:
         return pair
 
     def _private_path(self, key_id: str) -> Path:
+        if _KEY_ID.fullmatch(key_id) is None:  # nor a path out of the folder: ../
+            raise KeyStoreError(f"{key_id!r} is not a key id (<agency>:<alg>:<16 hex>)")
         return self._dir / "private" / (key_id.replace(":", "_") + ".pem")
 
     def _checked_private_path(self, key_id: str) -> Path:
         path = self._private_path(key_id)
         try:
             mode = path.stat().st_mode
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             raise KeyStoreError(f"no private key for {key_id} in {self._dir}") from None
+        except OSError as error:
+            raise KeyStoreError(f"cannot read {path}: {error.strerror or error}") from None
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise KeyStoreError(
                 f"private key file {path} is readable by group or others "

@@ -32,6 +32,7 @@ from agencies.agreement import Agreement
 from agencies.errors import AgreementError, AgreementVerificationError, VerificationError
 from agencies.identity import AgencyCodeStr
 from agencies.keys import KeyAlg, SigningKey
+from contracts.json_depth import FILE_DEPTH, nests_deeper
 
 __all__ = [
     "DOMAIN_LINE",
@@ -109,6 +110,8 @@ def _spans(text: str, start: int, close: str) -> Iterable[tuple[str | None, int,
 
 def field_digests(document_bytes: bytes) -> dict[str, str]:
     """Field name -> SHA-256 of the exact bytes of its value (``members`` split per member)."""
+    if nests_deeper(document_bytes, FILE_DEPTH):  # before json.loads recurses into it
+        raise AgreementError(f"agreement document nests deeper than {FILE_DEPTH} levels")
     try:
         text = document_bytes.decode("utf-8")
         json.loads(text)  # well-formed JSON first; the span walk below may then trust it
@@ -274,4 +277,6 @@ def load_signatures(data: bytes) -> tuple[AgreementSignature, ...]:
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise AgreementError(f"signature file: {where}: {first['msg']}") from None
+        raise AgreementError(
+            f"signature file: {where + ': ' if where else ''}{first['msg']}"
+        ) from None

@@ -78,6 +78,10 @@ def load_template(name_or_path: str | Path) -> FederationTemplate:
         ) from None
     except tomllib.TOMLDecodeError as error:
         raise AgreementError(f"{source} is not valid TOML: {error}") from None
+    except RecursionError:  # tomllib recurses per nested array or table: not ours to bound
+        raise AgreementError(f"{source} nests arrays or tables too deeply") from None
+    except (UnicodeDecodeError, OSError) as error:
+        raise AgreementError(f"cannot read {name_or_path} as UTF-8 text: {error}") from None
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"])

@@ -19,9 +19,20 @@ from typing import Any, Literal, TextIO
 
 import structlog
 
-__all__ = ["LogFormat", "bound_record", "configure_logging", "get_logger"]
+from bus.errors import ConfigError
+
+__all__ = [
+    "LOG_FORMATS",
+    "LOG_LEVELS",
+    "LogFormat",
+    "bound_record",
+    "configure_logging",
+    "get_logger",
+]
 
 LogFormat = Literal["auto", "json", "console"]
+LOG_FORMATS: tuple[LogFormat, ...] = ("auto", "json", "console")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 # Names of fields that must never reach a log line, whatever a caller binds.
 _REDACTED_KEYS = frozenset({"private_key", "secret", "passphrase", "password", "data_key"})
@@ -42,7 +53,13 @@ def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMap
 def configure_logging(
     *, fmt: LogFormat = "auto", level: str = "INFO", stream: TextIO | None = None
 ) -> None:
-    """Configure structlog (and the stdlib root logger it feeds) once per process."""
+    """Configure structlog (and the stdlib root logger it feeds) once per process.
+
+    ``level`` is one of :data:`LOG_LEVELS`, in any case; another is a ConfigError (a typo
+    must not quietly log at some other level).
+    """
+    if level.upper() not in LOG_LEVELS:
+        raise ConfigError(f"unknown log level {level!r}; use one of {', '.join(LOG_LEVELS)}")
     out = stream if stream is not None else sys.stderr
     use_json = fmt == "json" or (fmt == "auto" and not out.isatty())
     renderer: Any = (
@@ -50,7 +67,7 @@ def configure_logging(
         if use_json
         else structlog.dev.ConsoleRenderer(colors=out.isatty())
     )
-    numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+    numeric = logging.getLevelNamesMapping()[level.upper()]
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

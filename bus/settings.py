@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,7 @@ __all__ = [
     "Settings",
     "add_bus_arguments",
     "agreement_dir",
+    "check_bootstrap",
     "kafka_bootstrap",
     "open_bus",
     "open_transport",
@@ -117,16 +119,31 @@ def settings_from_args(args: argparse.Namespace, *, agency_required: bool = True
         if not value:
             raise ConfigError(f"environment variable {args.passphrase_env} is not set or empty")
         passphrase = value.encode("utf-8")
-    kafka = args.kafka or (None if args.embedded else kafka_bootstrap(None))
+    kafka = kafka_bootstrap(args.kafka, flag="--kafka") if args.kafka or not args.embedded else None
+    keys = args.keys or Path(env.get("SILIAN_KEY_DIR") or Path.home() / ".config/silian/keys")
+    embedded = args.embedded or Path(env.get("SILIAN_EMBEDDED") or state / "embedded.sqlite")
+    if embedded.is_dir():
+        raise ConfigError(f"embedded transport file {embedded} is a folder; name a file in it")
     return Settings(
         agency=agency,
-        key_dir=args.keys or Path(env.get("SILIAN_KEY_DIR") or Path.home() / ".config/silian/keys"),
+        key_dir=_folder(keys, "key folder (--keys, $SILIAN_KEY_DIR)"),
         agreement_dir=agreement_dir(args.agreement),
-        state_dir=state,
+        state_dir=_folder(state, "state folder (--state, $SILIAN_STATE_DIR)"),
         kafka=kafka,
-        embedded=args.embedded or Path(env.get("SILIAN_EMBEDDED") or state / "embedded.sqlite"),
+        embedded=embedded,
         passphrase=passphrase,
     )
+
+
+def _folder(path: Path, what: str) -> Path:
+    """``path``, if it is a folder or can be made one; ConfigError naming ``what`` if not."""
+    for place in (path, *path.parents):
+        if place.exists():
+            if not place.is_dir():
+                named = "" if place == path else f" ({place} is a file)"
+                raise ConfigError(f"{what} {path} is not a folder{named}")
+            break
+    return path
 
 
 def agreement_dir(given: Path | None) -> Path:
@@ -134,9 +151,32 @@ def agreement_dir(given: Path | None) -> Path:
     return given or Path(os.environ.get("SILIAN_AGREEMENT_DIR") or "agreement")
 
 
-def kafka_bootstrap(given: str | None) -> str | None:
-    """``given``, else ``$SILIAN_KAFKA_BOOTSTRAP`` (None: no Kafka named)."""
-    return given or os.environ.get("SILIAN_KAFKA_BOOTSTRAP") or None
+def kafka_bootstrap(given: str | None, *, flag: str = "--bootstrap") -> str | None:
+    """``given``, else ``$SILIAN_KAFKA_BOOTSTRAP`` (None: no Kafka named), checked.
+
+    A list that is not ``HOST:PORT[,HOST:PORT…]`` is a ConfigError naming where it came
+    from (``flag`` or the variable), before any client tries to connect.
+    """
+    if given:
+        return check_bootstrap(given, source=flag)
+    from_env = os.environ.get("SILIAN_KAFKA_BOOTSTRAP")
+    return check_bootstrap(from_env, source="$SILIAN_KAFKA_BOOTSTRAP") if from_env else None
+
+
+_HOST_PORT = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):([0-9]{1,5})")
+
+
+def check_bootstrap(servers: str, *, source: str) -> str:
+    """``servers`` if it is a list of ``HOST:PORT`` (an IPv6 host in brackets); else a
+    ConfigError saying which entry is wrong and what ``source`` it came from."""
+    for entry in servers.split(","):
+        match = _HOST_PORT.fullmatch(entry.strip())
+        if match is None or not 0 < int(match.group(2)) < 65536:
+            raise ConfigError(
+                f"{source} {servers!r}: {entry.strip()!r} is not HOST:PORT "
+                "(a list is HOST:PORT,HOST:PORT; an IPv6 address goes in brackets, [::1]:9092)"
+            )
+    return servers
 
 
 def open_transport(settings: Settings) -> Transport:

@@ -2,9 +2,9 @@
 
 JSON Lines, UTF-8, one object a line, in this order (docs/audit.md gives every field)::
 
-    {"kind": "header", "format": "silian-audit-bundle-v1", "federation": …, "log_keeper": …}
+    {"kind": "header", "format": "silian-audit-bundle-v2", "federation": …, "log_keeper": …}
     {"kind": "agreement", "version": 1, "document": <base64 exact bytes>, "signatures": <base64>}
-    {"kind": "key", …}                        every public key record, for outside tools
+    {"kind": "key", "version": V, …}         a key record version V declares, for outside tools
     {"kind": "checkpoint", "note": "<signed note text, with cosignatures>"}
     {"kind": "record", "topic", "partition", "offset", "timestamp_ms", "key", "value",
      "headers": [[name, "text"], [name, {"base64": …}], …]}  key/value base64, as stored
@@ -20,9 +20,12 @@ Format v1 (every header value base64) is still read.
 
 Nothing in a bundle is trusted because it is in the bundle: agreement versions are
 verified (every member's signature, chained by digest), records by their signatures,
-checkpoints by the log's and witnesses' keys from the agreement. The ``end`` line only
-catches a file cut short by accident; deletion at the end of a partition is caught by
-the signed checkpoints.
+checkpoints by the log's and witnesses' keys from the agreement; a key line must repeat
+exactly a key record of the version it names. The ``end`` line only catches a file cut
+short by accident (its counts must match, nothing may follow it); deletion at the end of
+a partition is caught by the signed checkpoints. Every line is checked before use (JSON
+depth first, then each field's type and range) and a malformed one is a BundleError
+naming its line in the file, 1 being the header.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import base64
 import binascii
 import json
 import json.scanner
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,13 +42,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from agencies.errors import AgencyError
+from pydantic import ValidationError
+
 from agencies.folder import AgreementFolder
 from agencies.history import AgreementHistory
+from agencies.keys import KeyRecord
 from agencies.signatures import dump_signatures, load_signatures
-from bus.errors import BundleError
+from bus.errors import BundleError, SilianError
 from bus.private import open_private
 from bus.transport.base import Record, TimestampType
+from contracts.json_depth import FILE_DEPTH, nests_deeper
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -226,7 +233,11 @@ class BundleWriter:
 
 @dataclass(kw_only=True)
 class Bundle:
-    """A bundle's header, verified agreement history and checkpoint notes; records stream."""
+    """A bundle's header, verified agreement history and checkpoint notes; records stream.
+
+    Record lines are counted from 1 (the first record line); every BundleError names the
+    line of the file (1 = the header line), as :meth:`line_of` gives it.
+    """
 
     path: Path
     format: str
@@ -236,20 +247,26 @@ class Bundle:
     complete: bool
     agreements: AgreementHistory
     checkpoints: list[bytes] = field(default_factory=list)
-    records_at: int = 0
+    records_at: int = 0  # the byte offset of the first record line
+    records_line: int = 1  # the file's line number of the first record line
 
     @property
     def text_headers(self) -> bool:
         """Whether header values are stored as text (v2) rather than base64 (v1)."""
         return self.format != BUNDLE_FORMAT_V1
 
+    def line_of(self, index: int) -> int:
+        """The file's line number of record line ``index`` (1 = the first record line)."""
+        return self.records_line + index - 1
+
     def records(self) -> Iterator[Record]:
         """Every record, read lazily; BundleError if the file is cut short or malformed."""
-        for number, line in self.record_lines():
-            yield self.record_at(line, number)
+        for index, line in self.record_lines():
+            yield self.record_at(line, index)
 
     def record_lines(self) -> Iterator[tuple[int, bytes]]:
-        """Each record line as stored, unparsed, with its number; checks the end line.
+        """Each record line as stored, unparsed, with its index (1 = the first record line);
+        checks the end line, and that nothing follows it.
 
         For readers that parse elsewhere: a line that starts like a record line is handed
         out as one, and :meth:`record_at` judges it; any other line is judged here.
@@ -257,28 +274,41 @@ class Bundle:
         count = 0
         with self.path.open("rb") as source:
             source.seek(self.records_at)
-            for number, line in enumerate(source, start=1):
+            for line in source:
                 if not line.startswith(RECORD_LINE):
-                    item = _parse(line, number)
-                    if item.get("kind") == "end":
-                        if item.get("records") != count:
+                    where = self._where(count + 1)
+                    item = _parse_at(line, where)
+                    kind = item.get("kind")
+                    if kind == "end":
+                        records = self._end(item, where)
+                        if records != count:
                             raise BundleError(
-                                f"{self.path}: the end line says {item.get('records')} records, "
+                                f"{where}: the end line says {records} records, "
                                 f"the bundle holds {count}"
                             )
+                        if source.read(1):
+                            raise BundleError(
+                                f"{self._where(count + 2)}: nothing may follow the end line"
+                            )
                         return
-                    if item.get("kind") != "record":
-                        raise BundleError(f"{self.path}: a {item.get('kind')} line among records")
+                    if kind != "record":
+                        raise BundleError(f"{where}: a {_brief(kind)} line among the records")
                 count += 1
-                yield number, line
+                yield count, line
         raise BundleError(f"{self.path}: no end line: the bundle is truncated or incomplete")
 
-    def record_at(self, line: bytes, number: int) -> Record:
-        """The record of one record line; BundleError, saying why, if it is not one."""
-        item = _parse(line, number)
-        if item.get("kind") != "record":
-            raise BundleError(f"{self.path}: a {item.get('kind')} line among records")
-        return _record(item, self.text_headers)
+    def record_at(self, line: bytes, index: int) -> Record:
+        """The record of record line ``index`` (as :meth:`record_lines` counts them);
+        BundleError, naming the line of the file and saying why, if it is not one."""
+        try:  # where it is is worked out only for a malformed line
+            item = _parse(line)
+            record = _record(item, self.text_headers) if item.get("kind") == "record" else None
+        except BundleError as error:
+            raise BundleError(f"{self._where(index)}: {error}") from None
+        if record is None:
+            kind = _brief(item.get("kind"))
+            raise BundleError(f"{self._where(index)}: a {kind} line among the records")
+        return record
 
     def record_section(self) -> tuple[int, int, int] | None:
         """(start, end, records) of the record lines, if the file ends with an end line.
@@ -300,10 +330,8 @@ class Bundle:
         if not last.startswith(_END_LINE):
             return None
         try:
-            records = json.loads(last)["records"]
-        except (ValueError, KeyError, TypeError):
-            return None
-        if not isinstance(records, int):
+            records = self._end(_parse(last), "the end line")
+        except BundleError:
             return None
         return self.records_at, tail_at + start, records
 
@@ -312,6 +340,25 @@ class Bundle:
         with self.path.open("rb") as source:
             source.seek(start)
             return source.read(end - start).splitlines(keepends=True)
+
+    def _where(self, index: int) -> str:
+        return f"{self.path}: line {self.line_of(index)}"
+
+    def _end(self, item: dict[str, Any], where: str) -> int:
+        """The records an end line counts; BundleError unless it is well formed and counts
+        the checkpoints this bundle holds."""
+        for name in ("records", "checkpoints"):
+            value = item.get(name)
+            if type(value) is not int or value < 0:
+                raise BundleError(
+                    f"{where}: the end line's {name} must be a whole number, not {_brief(value)}"
+                )
+        if item["checkpoints"] != len(self.checkpoints):
+            raise BundleError(
+                f"{where}: the end line says {item['checkpoints']} checkpoints, "
+                f"the bundle holds {len(self.checkpoints)}"
+            )
+        return int(item["records"])
 
 
 def byte_spans(path: Path, start: int, end: int, size: int) -> Iterator[tuple[int, int]]:
@@ -331,14 +378,31 @@ def byte_spans(path: Path, start: int, end: int, size: int) -> Iterator[tuple[in
             start = cut
 
 
-def _parse(line: bytes, number: int) -> dict[str, Any]:
+def _parse(line: bytes) -> dict[str, Any]:
+    """One line as a JSON object; BundleError (its place left to the caller) if not one."""
+    if nests_deeper(line, FILE_DEPTH):  # before json.loads recurses into it
+        raise BundleError(f"nested deeper than {FILE_DEPTH} levels")
     try:
         item = json.loads(line)
     except ValueError:
-        raise BundleError(f"line {number} is not JSON") from None
+        raise BundleError("not JSON") from None
     if not isinstance(item, dict):
-        raise BundleError(f"line {number} is not a JSON object")
+        raise BundleError("not a JSON object")
     return item
+
+
+def _parse_at(line: bytes, where: str) -> dict[str, Any]:
+    """:func:`_parse`, its BundleError starting with ``where``."""
+    try:
+        return _parse(line)
+    except BundleError as error:
+        raise BundleError(f"{where}: {error}") from None
+
+
+def _brief(value: object) -> str:
+    """A value as an error message shows it: its repr, cut short."""
+    shown = repr(value)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
 
 
 _INT32 = 2**31 - 1
@@ -467,55 +531,170 @@ def _record(item: dict[str, Any], text_headers: bool) -> Record:
 
 
 def open_bundle(path: Path) -> Bundle:
-    """Read the header, agreements (verified) and checkpoints; records are left on disk."""
+    """Read the header, the agreements (verified), the key lines (each one checked against
+    the agreement version it names) and the checkpoints; records are left on disk.
+
+    Anything malformed is a BundleError naming the line of the file.
+    """
     agreements = AgreementHistory()
     checkpoints: list[bytes] = []
-    header: dict[str, Any] | None = None
-    position = 0
+    header: _Header | None = None
+    position = lines = stage = 0
     with path.open("rb") as source:
         for number, line in enumerate(iter(source.readline, b""), start=1):
-            item = _parse(line, number)
-            kind = item.get("kind")
+            where = f"{path}: line {number}"
             if header is None:
-                if kind != "header" or item.get("format") not in BUNDLE_FORMATS:
-                    found = item.get("format") if kind == "header" else None
-                    raise BundleError(
-                        f"{path} is not a silian audit bundle this version reads "
-                        f"({' or '.join(BUNDLE_FORMATS)})"
-                        + (f"; its format is {found!r}" if found else "")
-                    )
-                header = item
-            elif kind == "agreement":
-                document = _unb64(item.get("document"), "agreement document")
-                signatures = load_signatures(_unb64(item.get("signatures"), "signatures"))
+                header = _header_line(line, path)
+            else:
+                item = _parse_at(line, where)
+                kind, stage = _section(item, stage, where)
+                if kind in ("record", "end"):
+                    break
                 try:
-                    agreements.add(document, signatures)
-                except AgencyError as error:
-                    raise BundleError(
-                        f"agreement version {item.get('version')} does not verify: {error}"
-                    ) from None
-            elif kind == "checkpoint":
-                checkpoints.append(str(item.get("note", "")).encode("utf-8"))
-            elif kind in ("record", "end"):
-                break
-            elif kind != "key":
-                raise BundleError(f"line {number}: unknown kind {kind!r}")
+                    if kind == "agreement":
+                        _agreement_line(item, agreements)
+                    elif kind == "key":
+                        _key_line(item, agreements)
+                    else:
+                        checkpoints.append(_checkpoint_line(item))
+                except BundleError as error:
+                    raise BundleError(f"{where}: {error}") from None
             position += len(line)
+            lines += 1
     if header is None:
         raise BundleError(f"{path} is empty")
     if not agreements.versions:
         raise BundleError(f"{path} holds no agreement version: nothing to verify against")
+    if header.federation != agreements.latest.federation_id:
+        raise BundleError(
+            f"{path}: line 1: the header names federation {_brief(header.federation)}, "
+            f"its agreement is of {agreements.latest.federation_id}"
+        )
     return Bundle(
         path=path,
-        format=str(header["format"]),
-        federation=str(header.get("federation")),
-        log_keeper=header.get("log_keeper"),
-        from_start=bool(header.get("from_start", True)),
-        complete=bool(header.get("complete", True)),
+        format=header.format,
+        federation=header.federation,
+        log_keeper=header.log_keeper,
+        from_start=header.from_start,
+        complete=header.complete,
         agreements=agreements,
         checkpoints=checkpoints,
         records_at=position,
+        records_line=lines + 1,
     )
+
+
+def _section(item: dict[str, Any], stage: int, where: str) -> tuple[str, int]:
+    """(kind, its place in the order) of a line after the header; BundleError if the kind
+    is unknown or comes after a later section."""
+    kind = item.get("kind")
+    order = _ORDER.get(kind, 0) if isinstance(kind, str) else 0
+    if not order:
+        what = "a second header line" if kind == "header" else f"unknown kind {_brief(kind)}"
+        raise BundleError(f"{where}: {what}")
+    if order < stage:
+        raise BundleError(f"{where}: a {kind} line cannot follow the later sections")
+    return str(kind), order
+
+
+@dataclass(frozen=True, slots=True)
+class _Header:
+    format: str
+    federation: str
+    log_keeper: str | None
+    from_start: bool
+    complete: bool
+
+
+_AGENCY_CODE = re.compile(r"[1-8][0-9]{11}")  # agencies.identity.AgencyCodeStr
+
+
+def _header_line(line: bytes, path: Path) -> _Header:
+    """The header (line 1); BundleError unless it is one of a format this version reads."""
+    where = f"{path}: line 1"
+    formats = " or ".join(BUNDLE_FORMATS)
+    try:
+        item = _parse_at(line, where)
+    except BundleError as error:
+        raise BundleError(
+            f"{path} is not a silian audit bundle this version reads ({formats}): {error}"
+        ) from None
+    if item.get("kind") != "header" or item.get("format") not in BUNDLE_FORMATS:
+        found = item.get("format") if item.get("kind") == "header" else None
+        raise BundleError(
+            f"{path} is not a silian audit bundle this version reads ({formats})"
+            + (f"; its format is {_brief(found)}" if found else "")
+        )
+    federation, keeper = item.get("federation"), item.get("log_keeper")
+    if not isinstance(federation, str):
+        raise BundleError(f"{where}: federation must be a federation id, not {_brief(federation)}")
+    if keeper is not None and not (isinstance(keeper, str) and _AGENCY_CODE.fullmatch(keeper)):
+        raise BundleError(
+            f"{where}: log_keeper must be an agency code or null, not {_brief(keeper)}"
+        )
+    for name in ("from_start", "complete"):
+        if type(item.get(name)) is not bool:
+            raise BundleError(
+                f"{where}: {name} must be true or false, not {_brief(item.get(name))}"
+            )
+    return _Header(
+        format=str(item["format"]),
+        federation=federation,
+        log_keeper=keeper,
+        from_start=item["from_start"],
+        complete=item["complete"],
+    )
+
+
+def _agreement_line(item: dict[str, Any], agreements: AgreementHistory) -> None:
+    """Verify the version an agreement line holds and add it to ``agreements``."""
+    version, expected = item.get("version"), len(agreements.versions) + 1
+    if type(version) is not int or version != expected:
+        raise BundleError(
+            f"agreement version {_brief(version)} where version {expected} comes "
+            "(versions come in order from 1)"
+        )
+    document = _unb64(item.get("document"), "agreement document")
+    signature_file = _unb64(item.get("signatures"), "agreement signatures")
+    try:
+        agreements.add(document, load_signatures(signature_file))
+    except SilianError as error:
+        raise BundleError(f"agreement version {version} does not verify: {error}") from None
+
+
+def _key_line(item: dict[str, Any], agreements: AgreementHistory) -> None:
+    """A key line must repeat, exactly, a key record that the version it names declares."""
+    version, versions = item.get("version"), agreements.versions
+    if type(version) is not int or not 1 <= version <= len(versions):
+        raise BundleError(
+            f"a key line names agreement version {_brief(version)}, which this bundle "
+            f"does not hold (it holds 1 to {len(versions)})"
+        )
+    try:
+        record = KeyRecord.model_validate(
+            {name: value for name, value in item.items() if name not in ("kind", "version")}
+        )
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(record)"
+        raise BundleError(f"not a public key record: {where}: {first['msg']}") from None
+    agreement = versions[version - 1]
+    member = agreement.member(record.agency) if agreement.is_member(record.agency) else None
+    declared = None if member is None else member.key(record.key_id)
+    if declared is None:
+        raise BundleError(f"key {record.key_id} is not declared by {agreement.label}")
+    if declared != record:
+        raise BundleError(f"key {record.key_id} is not as {agreement.label} declares it")
+
+
+def _checkpoint_line(item: dict[str, Any]) -> bytes:
+    note = item.get("note")
+    if not isinstance(note, str):
+        raise BundleError(f"a checkpoint note must be text, not {_brief(note)}")
+    try:
+        return note.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, written as a \u escape
+        raise BundleError("a checkpoint note must be UTF-8 text") from None
 
 
 def agreement_documents(folder: AgreementFolder) -> list[tuple[bytes, bytes]]:

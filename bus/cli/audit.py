@@ -7,7 +7,9 @@
     silian audit export --bootstrap HOST:PORT --agreement DIR --out FILE [--topic T …]
     silian audit verify-bundle FILE
 
-Exit codes: 0 clean, 1 anomalies found (or the input could not be verified), 2 usage.
+Exit codes: 0 clean, 1 anomalies found (or the input could not be verified), 2 usage,
+70 internal error (e.g. worker processes that could not start). The code is the verdict
+even when stdout's reader went away before the report was written (``… | head``).
 Progress goes to stderr on long runs; ``--json`` prints the report for programs and
 ``--html FILE`` writes a standalone report to print and file.
 """

@@ -17,10 +17,12 @@ from typing import Any
 
 from bus.cli._common import ExitCode, add_json_flag, emit_json
 from bus.errors import ConfigError, ContractError
+from bus.pipeline import VerifyPolicy
 from bus.publish import Published
 from bus.settings import add_bus_arguments, open_bus, settings_from_args
 from bus.timeline import agency_name, local_time
 from contracts.base import Family
+from contracts.json_depth import nests_deeper
 from contracts.registry import CE_TYPE_PREFIX, REGISTRY, EventSpec
 from contracts.vocab import Priority
 
@@ -78,6 +80,12 @@ def read_event(source: str, spec: EventSpec) -> Any:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise ConfigError(f"{where}: not UTF-8 (byte {error.start})") from None
+    limit = VerifyPolicy().max_json_depth
+    if nests_deeper(raw, limit):  # before json.loads recurses into it
+        raise ConfigError(
+            f"{where}: nests arrays and objects deeper than {limit} levels "
+            "(every receiver would refuse it)"
+        )
     try:
         json.loads(text)
     except json.JSONDecodeError as error:

@@ -9,7 +9,8 @@ A watcher only observes: a fresh consumer group per run that never commits, and 
 throw-away local store, so it never answers, quarantines or disturbs the agency's own
 ``silian serve``. It replays the topics from the start (lifecycle state and chains need
 the history); ``--no-from-beginning`` replays silently and shows only what happens after
-it started. ``--no-follow`` exits once it has caught up.
+it started. ``--no-follow`` exits once it has caught up; a watcher whose reader went away
+(``silian watch alerts | head``) stops at its next line, with exit 0.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bus.cli._common import ExitCode, add_json_flag
+from bus.cli._common import ExitCode, add_json_flag, reader_gone
 from bus.consume import Outcome, Result, Subscription
 from bus.envelope.ids import now
 from bus.node import Bus
@@ -177,8 +178,8 @@ async def _run(args: argparse.Namespace) -> int:
                         for result, pending in shown:
                             if args.from_beginning or (result.time or started) >= started:
                                 _emit(result, pending, as_json=args.json)
-                        if watcher.caught_up and not args.follow:
-                            break
+                        if reader_gone() or (watcher.caught_up and not args.follow):
+                            break  # nobody reads any more (``| head``), or caught up
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)

@@ -17,7 +17,6 @@ consumer stops at the first, the auditor notes every one.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 
 from agencies.errors import PermissionDeniedError, UnknownAgencyError, VerificationError
@@ -29,6 +28,7 @@ from bus.pipeline.record import VerifiedRecord
 from bus.reasons import Reason
 from contracts.base import EventModel
 from contracts.errors import ContractError, LifecycleError
+from contracts.json_depth import nests_deeper
 from contracts.lifecycle import LifecycleTracker
 from contracts.registry import REGISTRY, EventSpec
 from contracts.vocab import Handling
@@ -73,29 +73,16 @@ def authorise(
     return handling
 
 
-_KEEP = frozenset(b'[]{}"\\')
-_NOT_STRUCTURE = bytes(b for b in range(256) if b not in _KEEP)
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
-
-
 def check_json_depth(data: bytes, limit: int, *, what: str = "the value") -> None:
     """Refuse JSON nested deeper than ``limit`` before any parser recurses into it.
 
-    Free for ordinary values (no more brackets than the limit); else the value is reduced
-    to its brackets outside strings (C-speed ``translate`` and one regular expression)
-    and their depth counted. Unbalanced brackets are not JSON: the parser says so.
+    Judged on the bytes, in linear time (:func:`contracts.json_depth.nests_deeper`).
+    Unbalanced brackets are not JSON: the parser says so.
     """
-    if data.count(b"[") + data.count(b"{") <= limit:
-        return
-    skeleton = _STRING.sub(b"", data.translate(None, _NOT_STRUCTURE))
-    depth = 0
-    for byte in skeleton:
-        depth += _STEP.get(byte, 0)
-        if depth > limit:
-            raise RecordRejectedError(
-                Reason.TOO_DEEP, f"{what} nests arrays and objects deeper than {limit} levels"
-            )
+    if nests_deeper(data, limit):
+        raise RecordRejectedError(
+            Reason.TOO_DEEP, f"{what} nests arrays and objects deeper than {limit} levels"
+        )
 
 
 def decode(

@@ -124,3 +124,35 @@ def test_keys_list_on_an_empty_folder_says_so(
 
     assert main(["keys", "list", "--dir", str(tmp_path / "none")]) == 0
     assert "no keys in" in capsys.readouterr().out
+
+
+def test_deeply_nested_files_are_one_line(tmp_path: Path, cli: RunCli):
+    keys, folder = _setup(tmp_path, cli)
+    deep = b"[" * 100_000 + b"]" * 100_000
+    document = Path(folder) / "v1" / "agreement.json"
+    signed = document.read_bytes()
+    document.write_bytes(signed.replace(b'"name_zh"', b'"x": ' + deep + b',\n  "name_zh"', 1))
+    code, _, err = cli("agreement", "verify", "--agreement", folder)
+    assert (code, err) == (1, f"silian: error: {folder}/v1: agreement document nests deeper "
+                              "than 32 levels\n")  # fmt: skip
+    document.write_bytes(signed)
+    signatures = Path(folder) / "v1" / "signatures.json"
+    signatures.write_bytes(b'{"format": "silian-agreement-signatures-v1", "signatures": ' + deep)
+    code, _, err = cli("agreement", "verify", "--agreement", folder)
+    assert code == 1
+    assert err.startswith(f"silian: error: {signatures}: signature file: Invalid JSON: recursion")
+    assert err.count("\n") == 1
+    (Path(keys) / "keys.json").write_bytes(b'{"format": "silian-keys-v1", "records": ' + deep)
+    code, _, err = cli("keys", "list", "--dir", keys)
+    assert (code, err) == (1, f"silian: error: {keys}/keys.json is not a valid key list: "
+                              "nested deeper than 32 levels\n")  # fmt: skip
+    exported = tmp_path / "export.json"
+    exported.write_bytes(b'{"format": "silian-public-keys-v1", "records": ' + deep)
+    code, _, err = cli("keys", "import", str(exported), "--dir", keys)
+    assert code == 1
+    assert "is not a valid public key file: nested deeper than 32 levels" in err
+    template = tmp_path / "deep.toml"
+    template.write_text("members = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    new = str(tmp_path / "new")
+    code, _, err = cli("agreement", "init", "--federation", str(template), "--out", new)
+    assert (code, err) == (1, f"silian: error: {template} nests arrays or tables too deeply\n")

@@ -117,3 +117,73 @@ def test_revoke_one_key_only(keystore: KeyStore):
     keystore.revoke(JIANGSHAN, now=T0, reason="test", key_id=pair.sealing.key_id)
     assert keystore.record(pair.signing.key_id).revoked_at is None
     assert keystore.record(pair.sealing.key_id).revoked_at == T0
+
+
+def _swap(keystore: KeyStore, key_id: str, other: str) -> Path:
+    """Copy ``other``'s private key file over ``key_id``'s (kept 0600): a swapped file."""
+    target = keystore.directory / "private" / (key_id.replace(":", "_") + ".pem")
+    source = keystore.directory / "private" / (other.replace(":", "_") + ".pem")
+    target.write_bytes(source.read_bytes())
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    return target
+
+
+def test_a_private_key_file_that_holds_another_key_is_refused(keystore: KeyStore):
+    first = keystore.new(JIANGSHAN, now=T0)
+    second = keystore.rotate(JIANGSHAN, now=T0 + timedelta(days=1))
+    swapped = _swap(keystore, first.signing.key_id, second.signing.key_id)
+    with pytest.raises(KeyStoreError) as refused:
+        keystore.signing_key(first.signing.key_id)
+    said = str(refused.value)
+    assert f"private key file {swapped} does not hold key {first.signing.key_id}" in said
+    assert f"its public key is sha256:{second.signing.verify_key().fingerprint}" in said
+    assert "from a backup" in said
+    assert "silian keys revoke --agency 330881000000" in said
+    sealed = _swap(keystore, second.sealing.key_id, first.sealing.key_id)
+    with pytest.raises(KeyStoreError, match=f"private key file {sealed} does not hold key"):
+        keystore.sealing_key(second.sealing.key_id)
+    assert keystore.signing_key(second.signing.key_id).public_key == second.signing.verify_key()
+
+
+@pytest.mark.parametrize(
+    "key_id", ["../../outside", "330881000000:ed25519:0000", "330881000000_ed25519_" + "0" * 16]
+)
+def test_a_key_id_is_not_a_path(keystore: KeyStore, key_id: str):
+    keystore.new(JIANGSHAN, now=T0)
+    assert not keystore.has_private(key_id)
+    with pytest.raises(KeyStoreError, match="is not a key id"):
+        keystore.signing_key(key_id)
+
+
+@pytest.mark.parametrize(
+    ("keys_json", "said"),
+    [
+        (b'{"format":"silian-keys-v1","records":' + b"[" * 50_000 + b"]" * 50_000 + b"}", "deeper"),
+        (b'{"format":"silian-keys-v1","records":[{"key_id":1e400}]}', "records.0.key_id: "),
+        (b'{"format":"silian-keys-v1","records":[1,2]}', "records.0: "),
+        (b'{"format":"silian-keys-v1","records":7}', "records: "),
+        (b"\xff\xfe", "is not a valid key list"),
+        (b"[]", "is not a silian key list"),
+    ],
+)
+def test_a_malformed_key_list_is_one_line(keystore: KeyStore, keys_json: bytes, said: str):
+    keystore.directory.mkdir(mode=0o700)
+    (keystore.directory / "keys.json").write_bytes(keys_json)
+    with pytest.raises(KeyStoreError) as refused:
+        keystore.records()
+    assert said in str(refused.value)
+    assert "\n" not in str(refused.value)
+
+
+def test_a_key_list_that_cannot_be_read_is_a_key_store_error(keystore: KeyStore):
+    (keystore.directory / "keys.json").mkdir(parents=True)
+    with pytest.raises(KeyStoreError, match=r"cannot read .*keys\.json"):
+        keystore.records()
+    (keystore.directory / "private").write_text("not a folder")
+    with pytest.raises(KeyStoreError, match="no private key for"):
+        keystore.signing_key("330881000000:ed25519:0000000000000000")
+    (keystore.directory / "private").unlink()
+    pem = keystore.directory / "private" / "330881000000_ed25519_0000000000000000.pem"
+    pem.mkdir(mode=0o700, parents=True)
+    with pytest.raises(KeyStoreError, match=r"cannot read .*0000\.pem"):
+        keystore.signing_key("330881000000:ed25519:0000000000000000")

@@ -6,10 +6,12 @@ import io
 import json
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from agencies.keys import KeyAlg
 from contracts import examples
 from contracts.alerts import AlertIssued
 from tests.unit.cli.conftest import Ran, Setup
@@ -113,3 +115,29 @@ def test_unprovisioned_topic_says_what_to_run(setup: Setup, silian: Callable[...
     event_file = _write(setup.root / "alert.json", issued_json())
     ran = silian("publish", event_file, "--type", "alert.issued", "--agency", examples.JIANGSHAN)
     _one_line_error(ran, 1, "silian topics apply")
+
+
+def test_a_swapped_private_key_is_refused_before_anything_is_published(
+    provisioned: Setup, silian: Callable[..., Ran]
+) -> None:
+    keystore = provisioned.fed.keystore
+    now = datetime.now(UTC)
+    mine = keystore.current(examples.JIANGSHAN, KeyAlg.ED25519, at=now).key_id
+    theirs = keystore.current(examples.PUCHENG, KeyAlg.ED25519, at=now).key_id
+    private = keystore.directory / "private"
+    mine_file = private / (mine.replace(":", "_") + ".pem")
+    kept = mine_file.read_bytes()
+    mine_file.write_bytes((private / (theirs.replace(":", "_") + ".pem")).read_bytes())
+    event_file = _write(provisioned.root / "alert.json", issued_json())
+    argv = ("publish", event_file, "--type", "alert.issued", "--agency", examples.JIANGSHAN)
+    ran = silian(*argv, "--json")
+    assert ran.code == 1
+    assert ran.out == ""
+    assert ran.err.count("\n") == 1
+    assert ran.err.startswith(
+        f"silian: error: private key file {mine_file} does not hold key {mine}"
+    )
+    mine_file.write_bytes(kept)
+    ran = silian(*argv, "--json")
+    assert ran.code == 0, ran.err
+    assert ran.json()["offset"] == 0  # the refused publish sent nothing

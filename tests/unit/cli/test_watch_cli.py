@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from bus.transport.base import OutgoingRecord
@@ -11,7 +16,7 @@ from bus.transport.embedded import EmbeddedTransport
 from contracts import examples
 from contracts.base import Family
 from contracts.topics import family_topic
-from tests.unit.cli.conftest import Ran, Setup, alert_story, case_story, run_story
+from tests.unit.cli.conftest import Ran, Setup, alert_story, bus_env, case_story, run_story
 
 CASE = "JS-CASE-2024-031"
 
@@ -101,3 +106,27 @@ def test_no_from_beginning_shows_only_new_events(setup: Setup, silian: Callable[
     )
     assert ran.code == 0, ran.err
     assert ran.out == ""
+
+
+def test_a_watcher_whose_reader_went_away_stops(setup: Setup) -> None:
+    asyncio.run(run_story(setup, alert_story()))
+    env = {**os.environ, **bus_env(setup.root)}
+    env.pop("SILIAN_KAFKA_BOOTSTRAP", None)
+    watcher = subprocess.Popen(
+        [str(Path(sys.executable).with_name("silian")), "watch", "alerts", "--json",
+         "--agency", examples.PUCHENG],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+    )  # fmt: skip
+    assert watcher.stdout is not None
+    assert watcher.stderr is not None
+    try:
+        assert json.loads(watcher.stdout.readline())["event_type"] == "alert.issued"
+        watcher.stdout.close()  # `silian watch alerts | head -1`
+        asyncio.run(_tamper_first_alert(setup))  # one more line to show: nobody reads it
+        assert watcher.wait(timeout=60) == 0  # following forever no more
+        assert watcher.stderr.read() == b""
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+            watcher.wait()
+        watcher.stderr.close()
