@@ -464,12 +464,15 @@ def _name(name: object) -> str:
         return name
     if isinstance(name, dict) and set(name) == {"base64"}:
         return _unb64(name["base64"], "a header name").decode("utf-8", "surrogateescape")
-    raise BundleError(f'header name {name!r} is not text or {{"base64": …}}')
+    raise BundleError(f'header name {_shown(name)} is not text or {{"base64": …}}')
 
 
-def _shown(name: str) -> str:
-    """A header name as an error message can print it (a hostile one, quoted and escaped)."""
-    return name if name.isascii() and name.isprintable() else repr(name)
+def _shown(value: object, limit: int = 80) -> str:
+    """A value as an error message can print it: a hostile one quoted, escaped and cut."""
+    text = value if isinstance(value, str) else repr(value)
+    if not (text.isascii() and text.isprintable()):
+        text = repr(text)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
 def _header(name: object, stored: object, text_headers: bool) -> tuple[str, bytes | None]:
@@ -492,7 +495,7 @@ def _header(name: object, stored: object, text_headers: bool) -> tuple[str, byte
 def _whole(item: dict[str, Any], field: str, top: int) -> int:
     value = item.get(field)
     if type(value) is not int or not 0 <= value <= top:
-        raise BundleError(f"{field} must be a whole number from 0 to {top}, not {value!r}")
+        raise BundleError(f"{field} must be a whole number from 0 to {top}, not {_shown(value)}")
     return value
 
 
@@ -508,14 +511,14 @@ def _record(item: dict[str, Any], text_headers: bool) -> Record:
         item.get("headers"),
     )
     if not isinstance(topic, str) or not topic:
-        raise BundleError(f"topic must be a topic name, not {topic!r}")
+        raise BundleError(f"topic must be a topic name, not {_shown(topic)}")
     if not isinstance(stored, list) or not all(
         isinstance(pair, list) and len(pair) == 2 for pair in stored
     ):
         raise BundleError("headers must be a list of [name, value] pairs")
     stamped = item.get("timestamp_type", "append")
     if stamped not in ("append", "create"):
-        raise BundleError(f'timestamp_type must be "append" or "create", not {stamped!r}')
+        raise BundleError(f'timestamp_type must be "append" or "create", not {_shown(stamped)}')
     return Record(
         topic=topic,
         partition=_whole(item, "partition", _INT32),
