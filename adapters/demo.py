@@ -29,8 +29,8 @@ from adapters.runner import AgencyRunner
 from agencies.folder import AgreementFolder
 from bus.envelope.ids import now
 from bus.errors import TransportError
-from bus.federation import create_federation
-from bus.topics import TopicPlan, plan_topics
+from bus.node.topics import TopicPlan, plan_topics
+from bus.sandbox.federation import create_federation
 from bus.transport.base import (
     Consumer,
     Coordinates,

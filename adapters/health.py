@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bus.logs import get_logger
-from bus.private import private_parents, write_private
+from bus.state.private import private_parents, write_private
 
 __all__ = ["HealthServer", "write_report"]
 

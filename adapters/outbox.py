@@ -22,7 +22,7 @@ from typing import Any
 
 from bus.envelope.ids import format_time, now
 from bus.errors import NotConnectedError
-from bus.private import private_database, private_folder
+from bus.state.private import private_database, private_folder
 
 __all__ = ["AdapterState", "OutboxEntry"]
 

@@ -43,13 +43,13 @@ from adapters.mapping import Mapping, load_mapping
 from adapters.outbox import AdapterState, OutboxEntry
 from agencies.folder import AgreementFolder
 from agencies.keystore import KeyStore
-from bus.consume import Outcome, Subscription
 from bus.envelope.ids import format_time, now, parse_time
 from bus.errors import ContractError, LifecycleError, PermissionDeniedError, TransportError
 from bus.logs import bound_record, get_logger
-from bus.node import Bus, BusConfig
-from bus.publish import Published
-from bus.topics import TopicPlan, plan_topics
+from bus.node.bus import Bus, BusConfig
+from bus.node.consume import Outcome, Subscription
+from bus.node.publish import Published
+from bus.node.topics import TopicPlan, plan_topics
 from bus.transport.base import Transport
 from contracts.base import EventModel, Family
 from contracts.registry import REGISTRY, encode, spec_for_model

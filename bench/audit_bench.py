@@ -41,15 +41,15 @@ from typing import Any
 from agencies.keys import KeyAlg, SigningKey
 from agencies.signatures import dump_signatures
 from bus.audit.bundle import BUNDLE_FORMAT, BundleWriter, byte_spans, open_bundle
-from bus.audit.checkpoint import Checkpoint, Cosigner, NoteSigner
-from bus.audit.log import log_origin
-from bus.audit.merkle import CompactRange, leaf_hash
 from bus.audit.replay import Mode, ReplayOptions
 from bus.audit.runner import replay_bundle
-from bus.audit.synthetic import ChainWriter
-from bus.audit.witness import witness_name
 from bus.envelope.signature import decode_headers, record_hash, signature_base
-from bus.federation import create_federation
+from bus.sandbox.federation import create_federation
+from bus.sandbox.synthetic import ChainWriter
+from bus.tlog.checkpoint import Checkpoint, Cosigner, NoteSigner
+from bus.tlog.log import log_origin
+from bus.tlog.merkle import CompactRange, leaf_hash
+from bus.tlog.witness import witness_name
 from contracts import examples
 from contracts.registry import encode, spec_for_model
 

@@ -3,14 +3,14 @@
 Measured in the same process, with the same bytes, one after the other:
 
 1. silian on Kafka — Jiangshan publishes N ~1 KB ``liaison.meeting`` events
-   (``await bus.publish``), Pucheng's subscription verifies, authorises, decodes,
+   (``await bus.node.publish``), Pucheng's subscription verifies, authorises, decodes,
    deduplicates and hands each to a handler. Latency runs from the publish call to the
    handler (monotonic clock, one process); throughput from the first publish call to
    the last delivery.
 2. raw aiokafka on Kafka — the very records silian sent (key, value, headers), to a fresh
    topic of the same layout (partitions, replication, min ISR), idempotent producer with
    ``acks="all"``, consumer group with manual commits: once awaiting each send (as
-   ``bus.publish`` does today) and once pipelined (as Kafka is meant to be fed).
+   ``bus.node.publish`` does today) and once pipelined (as Kafka is meant to be fed).
 3. Ed25519 on one core — sign/s and verify/s over the signature bases of those records,
    and silian's whole verification step (``verify_record``) per second.
 4. silian on the embedded (SQLite) transport, measured like 1.
@@ -47,13 +47,13 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from bus.consume import Delivery, Outcome, Result
 from bus.devkafka import KAFKA_VERSION, LocalKafka
-from bus.federation import Federation, create_federation
 from bus.logs import configure_logging
-from bus.node import Bus, BusConfig
+from bus.node.bus import Bus, BusConfig
+from bus.node.consume import Delivery, Outcome, Result
+from bus.node.topics import TopicPlan, plan_topics
 from bus.pipeline import verify_record
-from bus.topics import TopicPlan, plan_topics
+from bus.sandbox.federation import Federation, create_federation
 from bus.transport import (
     Coordinates,
     EmbeddedTransport,

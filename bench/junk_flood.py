@@ -47,16 +47,16 @@ from pathlib import Path
 from typing import Any
 
 from agencies.keys import KeyAlg, SigningKey
-from bus.consume import Delivery, Outcome
 from bus.devkafka import KAFKA_VERSION, LocalKafka
 from bus.envelope.handling import format_handling
 from bus.envelope.headers import CONTENT_TYPE_JSON, SIGNATURE_HEADER, SPEC_VERSION, Attributes
 from bus.envelope.ids import format_time, new_event_id, now
 from bus.envelope.signature import signature_base
-from bus.federation import Federation, create_federation
 from bus.logs import configure_logging
-from bus.node import Bus, BusConfig
-from bus.topics import TopicPlan, plan_topics
+from bus.node.bus import Bus, BusConfig
+from bus.node.consume import Delivery, Outcome
+from bus.node.topics import TopicPlan, plan_topics
+from bus.sandbox.federation import Federation, create_federation
 from bus.transport import (
     EmbeddedTransport,
     KafkaConfig,

@@ -27,8 +27,8 @@ from pathlib import Path
 from agencies.folder import AgreementFolder
 from agencies.keystore import KeyStore
 from bus.errors import ConfigError
-from bus.node import Bus, BusConfig
-from bus.private import private_folder
+from bus.node.bus import Bus, BusConfig
+from bus.state.private import private_folder
 from bus.transport.base import Transport
 from bus.transport.embedded import EmbeddedTransport
 from bus.transport.kafka import KafkaConfig, KafkaTransport

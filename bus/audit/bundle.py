@@ -49,7 +49,7 @@ from agencies.history import AgreementHistory
 from agencies.keys import KeyRecord
 from agencies.signatures import dump_signatures, load_signatures
 from bus.errors import BundleError, SilianError
-from bus.private import open_private
+from bus.state.private import open_private
 from bus.transport.base import Record, TimestampType
 from contracts.json_depth import FILE_DEPTH, nests_deeper
 

@@ -26,10 +26,10 @@ from agencies.folder import AgreementFolder
 from bus.audit.replay import AuditReport, Mode, ReplayOptions
 from bus.audit.report import render_html, render_json, render_text
 from bus.audit.runner import export_bundle, replay_bundle, replay_transport
-from bus.audit.service import AuditServiceConfig
 from bus.audit.source import RecordRange
 from bus.cli._common import ExitCode, add_json_flag, emit_json, run_async
 from bus.errors import ConfigError
+from bus.node.services import AuditServiceConfig
 from bus.settings import agreement_dir, kafka_bootstrap
 from bus.transport.kafka import KafkaConfig, KafkaTransport
 from contracts.topics import family_topics

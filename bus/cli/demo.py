@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bus.cli._common import ExitCode, add_json_flag, emit_json, run_async
-from bus.demo import run_demo
+from bus.cli.scenario import run_demo
 
 __all__ = ["register"]
 

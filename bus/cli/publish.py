@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from bus.cli._common import ExitCode, add_json_flag, emit_json
+from bus.cli.timeline import agency_name, local_time
 from bus.errors import ConfigError, ContractError
+from bus.node.publish import Published
 from bus.pipeline import VerifyPolicy
-from bus.publish import Published
 from bus.settings import add_bus_arguments, open_bus, settings_from_args
-from bus.timeline import agency_name, local_time
 from contracts.base import Family
 from contracts.json_depth import nests_deeper
 from contracts.registry import CE_TYPE_PREFIX, REGISTRY, EventSpec

@@ -20,15 +20,15 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from bus.audit.service import run_audit_services
 from bus.cli._common import ExitCode
 from bus.cli.audit import add_service_arguments, service_config
-from bus.consume import Delivery, Outcome, Result, Subscription
 from bus.envelope.ids import format_time, now
 from bus.logs import get_logger
-from bus.node import Bus
-from bus.private import open_private, private_database, private_folder
+from bus.node.bus import Bus
+from bus.node.consume import Delivery, Outcome, Result, Subscription
+from bus.node.services import run_audit_services
 from bus.settings import add_bus_arguments, open_bus, settings_from_args
+from bus.state.private import open_private, private_database, private_folder
 from contracts.base import EventModel
 from contracts.registry import REGISTRY
 from contracts.topics import TOPIC_PREFIX
@@ -70,7 +70,7 @@ def register(sub: Any) -> None:
         help="process what is there, then exit (for scripts and tests)",
     )
     add_bus_arguments(p)
-    add_service_arguments(p)  # audit: --log-keeper, --no-witness (bus.audit.service)
+    add_service_arguments(p)  # audit: --log-keeper, --no-witness (bus.node.services)
     # A service's deliveries are its output: logged at INFO unless --log-level says otherwise.
     p.set_defaults(func=_serve, default_log_level="INFO")
 
@@ -171,7 +171,7 @@ async def _run(args: argparse.Namespace) -> int:
             cases = sorted({*args.cases, *await _member_cases(bus)})
             subscription = bus.subscribe(cases=cases)
             effects.attach(subscription)
-            # Audit services (bus.audit.service) run beside the subscription until the end.
+            # Audit services (bus.node.services) run beside the subscription until the end.
             audit = run_audit_services(
                 bus.context, state_dir=bus.config.state_dir, config=service_config(args)
             )

@@ -17,10 +17,10 @@ from datetime import datetime
 from typing import Any
 
 from bus.cli._common import ExitCode, add_json_flag, emit_json
+from bus.cli.timeline import agency_name, event_label, local_time
 from bus.envelope.ids import now, parse_time
 from bus.settings import add_bus_arguments, open_bus, settings_from_args
-from bus.store import PendingReceipt
-from bus.timeline import agency_name, event_label, local_time
+from bus.state.store import PendingReceipt
 
 __all__ = ["EventStatus", "register"]
 

@@ -14,8 +14,8 @@ from typing import Any
 from agencies.folder import AgreementFolder
 from bus.cli._common import ExitCode, add_json_flag, emit_json
 from bus.errors import ConfigError
+from bus.node.topics import Drift, TopicPlan, apply_topics, plan_topics, topic_drift
 from bus.settings import Settings, add_bus_arguments, open_transport, settings_from_args
-from bus.topics import Drift, TopicPlan, apply_topics, plan_topics, topic_drift
 from bus.transport.base import TopicChanges, TopicDescription, TopicSpec
 
 __all__ = ["register"]

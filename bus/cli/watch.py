@@ -1,6 +1,6 @@
 """``silian watch case <id>`` / ``silian watch alerts``: a live view for liaison officers.
 
-One line per event (see :mod:`bus.timeline`): local time, agency, event, summary, a
+One line per event (see :mod:`bus.cli.timeline`): local time, agency, event, summary, a
 verification mark and who has not answered yet. Answers come from the receipt topic, so a
 receipt prints a line too, showing who is still pending for the event it answers; the
 line of the last answer shows nobody pending.
@@ -29,12 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from bus.cli._common import ExitCode, add_json_flag, reader_gone
-from bus.consume import Outcome, Result, Subscription
+from bus.cli.timeline import render_line, result_json
 from bus.envelope.ids import now
-from bus.node import Bus
+from bus.node.bus import Bus
+from bus.node.consume import Outcome, Result, Subscription
 from bus.reasons import Reason
 from bus.settings import add_bus_arguments, open_bus, settings_from_args
-from bus.timeline import render_line, result_json
 from contracts.base import EventModel, Family
 from contracts.receipts import ReceiptHandled, ReceiptReceived, ReceiptRejected
 from contracts.registry import spec_for_model

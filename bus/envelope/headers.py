@@ -15,6 +15,7 @@ __all__ = [
     "AGENCY_SOURCE_PREFIX",
     "CONTENT_TYPE_JSON",
     "CONTENT_TYPE_SEALED",
+    "GENESIS",
     "SIGNATURE_HEADER",
     "SIGNED_ATTRIBUTES",
     "SPEC_VERSION",
@@ -26,6 +27,8 @@ CONTENT_TYPE_JSON = "application/json"
 CONTENT_TYPE_SEALED = "application/vnd.silian.sealed+json"
 SIGNATURE_HEADER = "ce_signature"
 AGENCY_SOURCE_PREFIX = "urn:silian:agency:"
+GENESIS = "0" * 64
+"""``ce_prevhash`` of the first record of every chain: it names no record before it."""
 
 
 class Attributes(NamedTuple):

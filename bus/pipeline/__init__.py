@@ -1,6 +1,6 @@
 """One pipeline of trust: the numbered steps of docs/wire-format.md, in one room.
 
-The consumer (:mod:`bus.consume`), the record-by-record audit and the range-by-range
+The consumer (:mod:`bus.node.consume`), the record-by-record audit and the range-by-range
 audit (:mod:`bus.audit.examine`) all run these steps; trusting a cosigned checkpoint is a
 parameter of the same steps (``verify_record(..., checkpointed=True)``), never a copy.
 

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import enum
 
+from bus.envelope.headers import GENESIS
 from bus.errors import RecordRejectedError
 from bus.reasons import Reason
 
 __all__ = ["GENESIS", "Place", "check_placement", "place"]
-
-GENESIS = "0" * 64
-"""What the first record of every chain names as its previous record."""
 
 
 def check_placement(chain_id: str, *, agency: str | None, partition: int) -> None:

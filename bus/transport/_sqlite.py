@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from bus.errors import TransportError
-from bus.private import private_database, private_parents
+from bus.state.private import private_database, private_parents
 from bus.transport.base import Headers
 
 __all__ = [

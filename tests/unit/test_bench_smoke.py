@@ -12,7 +12,7 @@ from types import ModuleType
 
 import pytest
 
-from bus.federation import create_federation
+from bus.sandbox.federation import create_federation
 from contracts.registry import encode
 from tests.bench_scripts import load_bench
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from bus.federation import create_federation
+from bus.sandbox.federation import create_federation
 from bus.transport import EmbeddedTransport
 from tests.bench_scripts import load_bench
 

@@ -16,13 +16,10 @@ from adapters.outbox import AdapterState
 from agencies.keys import KeyAlg
 from agencies.keystore import KeyStore
 from bus.audit.bundle import BundleWriter
-from bus.audit.checkpoint import NoteSigner
-from bus.audit.log import MerkleLog
-from bus.audit.witness import Witness
 from bus.cli.serve import Effects
 from bus.errors import ConfigError
-from bus.federation import create_federation
-from bus.private import (
+from bus.sandbox.federation import create_federation
+from bus.state.private import (
     open_private,
     private_database,
     private_file,
@@ -30,7 +27,10 @@ from bus.private import (
     private_parents,
     write_private,
 )
-from bus.store import LocalStore
+from bus.state.store import LocalStore
+from bus.tlog.checkpoint import NoteSigner
+from bus.tlog.log import MerkleLog
+from bus.tlog.witness import Witness
 from bus.transport.embedded import EmbeddedTransport
 
 # 0o022 is the usual default, 0o000 the most permissive; 0o277 would take the owner's own

@@ -16,7 +16,7 @@ from pathlib import Path
 from adapters.demo import AGENCIES, prepare_agencies
 from adapters.reference.rest_case_system import RestCaseSystem
 from agencies.folder import AgreementFolder
-from bus.topics import TopicPlan, plan_topics
+from bus.node.topics import TopicPlan, plan_topics
 from bus.transport.kafka import KafkaConfig, KafkaTransport
 
 

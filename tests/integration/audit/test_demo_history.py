@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bus.demo import run_demo
+from bus.cli.scenario import run_demo
 from bus.transport.kafka import KafkaConfig, KafkaTransport
 from tests.unit.audit.demo_history import injected, keep_federation, write_agreement
 

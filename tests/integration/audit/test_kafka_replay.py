@@ -11,10 +11,10 @@ import pytest
 from agencies.keys import KeyAlg
 from bus.audit.replay import ReplayOptions
 from bus.audit.runner import export_bundle, replay_bundle, replay_transport
-from bus.audit.synthetic import ChainWriter
 from bus.envelope.ids import now
-from bus.federation import create_federation
 from bus.reasons import Reason
+from bus.sandbox.federation import create_federation
+from bus.sandbox.synthetic import ChainWriter
 from bus.transport.base import OutgoingRecord, Record
 from bus.transport.kafka import KafkaConfig, KafkaTransport
 from contracts import examples

@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 
 from agencies.keys import KeyAlg
-from bus.audit.checkpoint import Checkpoint, NoteSigner, SignedNote
-from bus.audit.messages import NoteKind, NoteMessage, checkpoint_message, read_message
 from bus.audit.source import read_records
 from bus.envelope.ids import now
-from bus.federation import create_federation
+from bus.sandbox.federation import create_federation
+from bus.tlog.checkpoint import Checkpoint, NoteSigner, SignedNote
+from bus.tlog.messages import NoteKind, NoteMessage, checkpoint_message, read_message
 from bus.transport.kafka import KafkaConfig, KafkaTransport
 from contracts import examples
 from contracts.topics import checkpoints_topic

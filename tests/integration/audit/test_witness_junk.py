@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from bus.audit.messages import checkpoint_message
-from bus.federation import create_federation
+from bus.sandbox.federation import create_federation
+from bus.tlog.messages import checkpoint_message
 from bus.transport.base import OutgoingRecord
 from bus.transport.kafka import KafkaConfig, KafkaTransport
 from contracts import examples

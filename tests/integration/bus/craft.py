@@ -16,8 +16,8 @@ from bus.envelope.handling import format_handling
 from bus.envelope.headers import CONTENT_TYPE_JSON, SIGNATURE_HEADER, SPEC_VERSION, Attributes
 from bus.envelope.ids import format_time, new_event_id, now
 from bus.envelope.signature import record_hash, signature_base
-from bus.federation import Federation
 from bus.pipeline import GENESIS
+from bus.sandbox.federation import Federation
 from bus.transport.base import OutgoingRecord
 from bus.transport.partitioner import partition_for_key
 from contracts.base import EventModel, Family

@@ -17,13 +17,13 @@ import pytest
 
 from agencies.keys import KeyAlg, SigningKey
 from agencies.templates import next_agreement, sign_as
-from bus.consume import Delivery, Outcome, Result
 from bus.envelope.ids import now
-from bus.federation import Federation, create_federation
-from bus.node import Bus, BusConfig
-from bus.quarantine import read_quarantine_headers
+from bus.node.bus import Bus, BusConfig
+from bus.node.consume import Delivery, Outcome, Result
+from bus.node.quarantine import read_quarantine_headers
+from bus.node.topics import TopicPlan, plan_topics
 from bus.reasons import Reason
-from bus.topics import TopicPlan, plan_topics
+from bus.sandbox.federation import Federation, create_federation
 from bus.transport.base import OutgoingRecord, Record, TopicSpec, Transport
 from bus.transport.embedded import EmbeddedTransport
 from bus.transport.kafka import KafkaConfig, KafkaTransport

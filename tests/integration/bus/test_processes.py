@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from bus.federation import Federation, create_federation
 from bus.pipeline import verify_record
+from bus.sandbox.federation import Federation, create_federation
 from bus.transport.base import Record
 from bus.transport.kafka import KafkaConfig, KafkaTransport
 from contracts import examples

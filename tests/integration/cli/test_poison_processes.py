@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from bus.federation import Federation, create_federation
+from bus.sandbox.federation import Federation, create_federation
 from bus.transport.base import OutgoingRecord
 from bus.transport.kafka import KafkaConfig, KafkaTransport
 from contracts import examples

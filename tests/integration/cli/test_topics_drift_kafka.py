@@ -12,7 +12,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from bus.federation import create_federation
+from bus.sandbox.federation import create_federation
 from bus.transport.kafka import KafkaConfig, KafkaTransport
 from tests.unit.cli.conftest import Ran, cli_main
 

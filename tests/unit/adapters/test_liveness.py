@@ -18,7 +18,7 @@ from adapters.reference import pucheng_app
 from adapters.reference.rest_case_system import RestCaseSystem
 from adapters.runner import AgencyRunner
 from agencies.folder import AgreementFolder
-from bus.topics import TopicPlan, plan_topics
+from bus.node.topics import TopicPlan, plan_topics
 from bus.transport.base import (
     Record,
     Transport,

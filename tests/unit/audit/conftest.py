@@ -17,7 +17,7 @@ from agencies.keys import KeyAlg
 from agencies.keystore import KeyStore
 from agencies.signatures import AgreementSignature, parse_agreement
 from agencies.templates import init_agreement, load_template, sign_as
-from bus.audit.synthetic import ChainWriter
+from bus.sandbox.synthetic import ChainWriter
 from bus.transport.base import Record
 from contracts import examples
 from contracts.registry import spec_for_model

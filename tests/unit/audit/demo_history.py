@@ -1,4 +1,4 @@
-"""Shared by the demo-replay tests: run ``bus.demo`` keeping its federation, then say where
+"""Shared by the demo-replay tests: run ``bus.cli.scenario`` keeping its federation, then say where
 its three injected records (forged, tampered, replayed) must be found."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-import bus.demo
+import bus.cli.scenario
 from bus.audit.source import read_records
 from bus.envelope.signature import decode_headers
-from bus.federation import Federation
+from bus.sandbox.federation import Federation
 from bus.transport.base import Record, Transport
 from contracts import examples
 from contracts.base import Family
@@ -30,14 +30,14 @@ class DemoHistory:
 def keep_federation(monkeypatch: pytest.MonkeyPatch, directory: Path) -> list[Federation]:
     """Capture the federation the demo creates (it keeps keys, not the agreement folder)."""
     made: list[Federation] = []
-    create = bus.demo.create_federation
+    create = bus.cli.scenario.create_federation
 
     def capturing(*args: object, **kwargs: object) -> Federation:
         fed = create(*args, **kwargs)  # type: ignore[arg-type]
         made.append(fed)
         return fed
 
-    monkeypatch.setattr(bus.demo, "create_federation", capturing)
+    monkeypatch.setattr(bus.cli.scenario, "create_federation", capturing)
     del directory
     return made
 

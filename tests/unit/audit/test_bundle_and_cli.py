@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 import bus.audit
+import bus.tlog
 from agencies.keys import KeyAlg, SealingKey, SigningKey, make_key_id
 from agencies.signatures import dump_signatures
 from bus.audit.bundle import BundleWriter, open_bundle
@@ -140,10 +141,12 @@ def test_reports_escape_and_name_the_place(federation: Federation) -> None:
 
 
 def test_public_surface_is_pinned() -> None:
-    assert sorted(bus.audit.__all__) == sorted(set(bus.audit.__all__))
-    for name in bus.audit.__all__:
-        assert getattr(bus.audit, name) is not None
-    assert {"verify_inclusion", "verify_consistency", "Witness", "replay"} <= set(bus.audit.__all__)
+    for package in (bus.audit, bus.tlog):
+        assert sorted(package.__all__) == sorted(set(package.__all__))
+        for name in package.__all__:
+            assert getattr(package, name) is not None
+    assert {"replay", "replay_bundle", "open_bundle"} <= set(bus.audit.__all__)
+    assert {"verify_inclusion", "verify_consistency", "Witness"} <= set(bus.tlog.__all__)
 
 
 # -- every line of a bundle is checked, and an error names the line of the file ----------

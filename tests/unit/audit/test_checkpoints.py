@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 
 from agencies.keys import KeyAlg, SigningKey
-from bus.audit.checkpoint import (
+from bus.audit.examine import examine
+from bus.audit.replay import Mode, ReplayOptions, replay
+from bus.errors import CheckpointError, InconsistentCheckpointError, SplitViewError
+from bus.pipeline import VerifyPolicy
+from bus.reasons import Reason
+from bus.tlog.checkpoint import (
     Checkpoint,
     CosignatureVerifier,
     Cosigner,
@@ -18,14 +23,9 @@ from bus.audit.checkpoint import (
     SignedNote,
     open_checkpoint,
 )
-from bus.audit.examine import examine
-from bus.audit.log import MerkleLog, log_origin
-from bus.audit.replay import Mode, ReplayOptions, replay
-from bus.audit.trust import CheckpointBook
-from bus.audit.witness import Witness, witness_name
-from bus.errors import CheckpointError, InconsistentCheckpointError, SplitViewError
-from bus.pipeline import VerifyPolicy
-from bus.reasons import Reason
+from bus.tlog.log import MerkleLog, log_origin
+from bus.tlog.trust import CheckpointBook
+from bus.tlog.witness import Witness, witness_name
 from bus.transport.base import Record
 from tests.unit.audit.conftest import (
     GUANGFENG,

@@ -10,7 +10,7 @@ import pytest
 from agencies.folder import AgreementFolder
 from bus.audit.replay import ReplayOptions
 from bus.audit.runner import replay_transport
-from bus.demo import run_demo
+from bus.cli.scenario import run_demo
 from bus.transport.embedded import EmbeddedTransport
 from tests.unit.audit.demo_history import injected, keep_federation, write_agreement
 

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from bus.audit.log import MerkleLog
-from bus.audit.merkle import (
+from bus.errors import ProofError
+from bus.tlog.log import MerkleLog
+from bus.tlog.merkle import (
     EMPTY_ROOT,
     CompactRange,
     consistency_proof,
@@ -20,7 +21,6 @@ from bus.audit.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from bus.errors import ProofError
 
 VECTORS: dict[str, Any] = json.loads(
     (Path(__file__).parent / "data" / "rfc6962_vectors.json").read_text()

@@ -20,11 +20,11 @@ from bus.audit.bundle import BundleWriter, open_bundle
 from bus.audit.examine import examine
 from bus.audit.replay import Mode, ReplayOptions, replay
 from bus.audit.runner import replay_bundle
-from bus.audit.trust import CheckpointBook
 from bus.envelope.signature import decode_headers, signature_base
 from bus.errors import BundleError, RecordRejectedError
 from bus.pipeline import VerifyPolicy
 from bus.reasons import Reason
+from bus.tlog.trust import CheckpointBook
 from bus.transport.base import Record
 from contracts import examples, lifecycle
 from contracts.errors import LifecycleError

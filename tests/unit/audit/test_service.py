@@ -9,28 +9,30 @@ from pathlib import Path
 
 import pytest
 
-from bus.audit.checkpoint import (
+from bus.audit.replay import ReplayOptions
+from bus.audit.runner import replay_transport
+from bus.audit.source import read_records
+from bus.envelope.ids import now
+from bus.node.bus import Bus, BusConfig
+from bus.node.keeper import LogKeeper
+from bus.node.quarantine import read_quarantine_headers
+from bus.node.services import AuditServiceConfig, run_audit_services
+from bus.node.topics import TopicPlan, plan_topics
+from bus.node.witnessing import WitnessService
+from bus.reasons import Reason
+from bus.sandbox.federation import Federation, create_federation
+from bus.tlog.checkpoint import (
     Checkpoint,
     CosignatureVerifier,
     NoteSigner,
     SignedNote,
     open_checkpoint,
 )
-from bus.audit.log import MerkleLog
-from bus.audit.merkle import verify_consistency
-from bus.audit.messages import NoteKind, checkpoint_message, read_message
-from bus.audit.replay import ReplayOptions
-from bus.audit.runner import replay_transport
-from bus.audit.service import AuditServiceConfig, LogKeeper, WitnessService, run_audit_services
-from bus.audit.source import read_records
-from bus.audit.trust import log_keys_of
-from bus.audit.witness import witness_name
-from bus.envelope.ids import now
-from bus.federation import Federation, create_federation
-from bus.node import Bus, BusConfig
-from bus.quarantine import read_quarantine_headers
-from bus.reasons import Reason
-from bus.topics import TopicPlan, plan_topics
+from bus.tlog.log import MerkleLog
+from bus.tlog.merkle import verify_consistency
+from bus.tlog.messages import NoteKind, checkpoint_message, read_message
+from bus.tlog.trust import log_keys_of
+from bus.tlog.witness import witness_name
 from bus.transport.base import Record, Transport
 from bus.transport.embedded import EmbeddedTransport
 from contracts import examples

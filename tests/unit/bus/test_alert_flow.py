@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bus.consume import Delivery, Outcome
-from bus.federation import create_federation
-from bus.node import Bus, BusConfig
-from bus.topics import TopicPlan, plan_topics
+from bus.node.bus import Bus, BusConfig
+from bus.node.consume import Delivery, Outcome
+from bus.node.topics import TopicPlan, plan_topics
+from bus.sandbox.federation import create_federation
 from bus.transport.embedded import EmbeddedTransport
 from contracts import examples
 from contracts.alerts import AlertHit, AlertIssued

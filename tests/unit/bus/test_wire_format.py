@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 from bus.envelope.signature import decode_headers, record_hash, signature_base
-from bus.federation import create_federation
-from bus.node import Bus, BusConfig
-from bus.topics import TopicPlan, plan_topics
+from bus.node.bus import Bus, BusConfig
+from bus.node.topics import TopicPlan, plan_topics
+from bus.sandbox.federation import create_federation
 from bus.transport.embedded import EmbeddedTransport
 from contracts import examples
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from bus.consume import Delivery, Outcome, Subscription
-from bus.federation import Federation, create_federation
-from bus.node import Bus, BusConfig
-from bus.topics import TopicPlan, plan_topics
+from bus.node.bus import Bus, BusConfig
+from bus.node.consume import Delivery, Outcome, Subscription
+from bus.node.topics import TopicPlan, plan_topics
+from bus.sandbox.federation import Federation, create_federation
 from bus.transport.embedded import EmbeddedTransport
 from contracts import examples
 from contracts.base import EventModel, Family

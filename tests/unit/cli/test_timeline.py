@@ -1,12 +1,12 @@
-"""bus.timeline: every event type has its Chinese name; lines read as officers expect."""
+"""bus.cli.timeline: every event type has its Chinese name; lines read as officers expect."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bus.consume import Outcome, Result
+from bus.cli.timeline import EVENT_LABELS, event_label, render_line, result_json
+from bus.node.consume import Outcome, Result
 from bus.reasons import Reason
-from bus.timeline import EVENT_LABELS, event_label, render_line, result_json
 from bus.transport.base import Coordinates
 from contracts import examples
 from contracts.alerts import AlertIssued

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from bus.topics import TopicPlan, plan_topics
+from bus.node.topics import TopicPlan, plan_topics
 from bus.transport.base import TopicSpec
 from bus.transport.embedded import EmbeddedTransport
 from tests.unit.cli.conftest import Ran, Setup

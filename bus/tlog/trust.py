@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from agencies.history import AgreementHistory
 from agencies.keys import KeyAlg, VerifyKey
 from bus.audit.anomaly import Anomaly
-from bus.audit.checkpoint import Checkpoint, CosignatureVerifier, open_checkpoint
-from bus.audit.log import log_origin
-from bus.audit.witness import witness_name
 from bus.errors import CheckpointError
 from bus.reasons import Reason
+from bus.tlog.checkpoint import Checkpoint, CosignatureVerifier, open_checkpoint
+from bus.tlog.log import log_origin
+from bus.tlog.witness import witness_name
 
 __all__ = ["CheckpointBook", "log_keys_of", "parse_origin"]
 

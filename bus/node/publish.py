@@ -20,7 +20,6 @@ from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bus.context import AgencyContext
 from bus.envelope.handling import format_handling
 from bus.envelope.headers import (
     CONTENT_TYPE_JSON,
@@ -33,8 +32,9 @@ from bus.envelope.seal import seal
 from bus.envelope.signature import sign_record
 from bus.errors import NotConnectedError, TransportError
 from bus.logs import bound_record, get_logger
-from bus.store import ChainHead, LedgerEntry
-from bus.topics import case_topic_spec
+from bus.node.context import AgencyContext
+from bus.node.topics import case_topic_spec
+from bus.state.store import ChainHead, LedgerEntry
 from bus.transport.base import Coordinates, OutgoingRecord
 from bus.transport.partitioner import partition_for_key
 from contracts.base import EventModel, Family

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from bus.audit.merkle import HASH_SIZE
+from bus.tlog.merkle import HASH_SIZE
 from bus.transport.base import OutgoingRecord, Record
 
 __all__ = [

@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agencies.keys import SigningKey, VerifyKey
-from bus.audit.checkpoint import Checkpoint, Cosigner, SignedNote, open_checkpoint
-from bus.audit.merkle import verify_consistency
 from bus.errors import CheckpointError, InconsistentCheckpointError, ProofError, SplitViewError
 from bus.logs import get_logger
-from bus.private import check_private, private_folder, write_private
+from bus.state.private import check_private, private_folder, write_private
+from bus.tlog.checkpoint import Checkpoint, Cosigner, SignedNote, open_checkpoint
+from bus.tlog.merkle import verify_consistency
 
 __all__ = ["Witness", "WitnessedHead", "witness_name"]
 

@@ -27,7 +27,6 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from bus.context import AgencyContext
 from bus.envelope.headers import CONTENT_TYPE_SEALED
 from bus.envelope.ids import now
 from bus.envelope.seal import open_sealed
@@ -38,6 +37,9 @@ from bus.errors import (
     RedeliveryError,
 )
 from bus.logs import bound_record, get_logger
+from bus.node.context import AgencyContext
+from bus.node.publish import Publisher
+from bus.node.quarantine import quarantine
 from bus.pipeline import (
     GENESIS,
     Place,
@@ -50,10 +52,8 @@ from bus.pipeline import (
     place,
     verify_record,
 )
-from bus.publish import Publisher
-from bus.quarantine import quarantine
 from bus.reasons import Reason
-from bus.store import ChainHead, LedgerEntry, ReceiptNote
+from bus.state.store import ChainHead, LedgerEntry, ReceiptNote
 from bus.transport.base import Consumer, Coordinates, Record
 from contracts.base import EventModel
 from contracts.errors import LifecycleError

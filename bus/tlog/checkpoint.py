@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 from agencies.errors import VerificationError
 from agencies.keys import SigningKey, VerifyKey
-from bus.audit.merkle import HASH_SIZE
 from bus.errors import CheckpointError
+from bus.tlog.merkle import HASH_SIZE
 
 __all__ = [
     "Checkpoint",

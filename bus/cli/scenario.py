@@ -19,16 +19,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agencies.keys import SigningKey
-from bus.consume import Delivery, Outcome, Result, Subscription
+from bus.cli.timeline import agency_name, event_label, summary
 from bus.envelope.headers import SIGNATURE_HEADER
 from bus.envelope.ids import FEDERATION_TZ
 from bus.envelope.signature import decode_headers, signature_base
-from bus.federation import Federation, create_federation
-from bus.node import Bus, BusConfig
-from bus.quarantine import read_quarantine_headers
-from bus.store import PendingReceipt
-from bus.timeline import agency_name, event_label, summary
-from bus.topics import TopicPlan, plan_topics
+from bus.node.bus import Bus, BusConfig
+from bus.node.consume import Delivery, Outcome, Result, Subscription
+from bus.node.quarantine import read_quarantine_headers
+from bus.node.topics import TopicPlan, plan_topics
+from bus.sandbox.federation import Federation, create_federation
+from bus.state.store import PendingReceipt
 from bus.transport.base import OutgoingRecord, Record, Transport
 from bus.transport.embedded import EmbeddedTransport
 from bus.transport.kafka import KafkaConfig, KafkaTransport

@@ -1,7 +1,7 @@
 """Signed records made without a broker: for the benchmark, the tests and demos of audit.
 
 A :class:`ChainWriter` is one publishing process of one agency: it signs records exactly
-as :mod:`bus.publish` does (:func:`bus.envelope.signature.sign_record`, the same chain
+as :mod:`bus.node.publish` does (:func:`bus.envelope.signature.sign_record`, the same chain
 fields), but hands back :class:`~bus.transport.base.Record` objects at offsets the caller
 chooses, so a history of any size can be written straight into a bundle.
 """
@@ -14,7 +14,7 @@ from datetime import datetime
 
 from agencies.keys import SigningKey
 from bus.envelope.handling import DEFAULT_HANDLING, format_handling
-from bus.envelope.headers import CONTENT_TYPE_JSON, SPEC_VERSION, Attributes
+from bus.envelope.headers import CONTENT_TYPE_JSON, GENESIS, SPEC_VERSION, Attributes
 from bus.envelope.ids import format_time, new_event_id
 from bus.envelope.signature import sign_record
 from bus.transport.base import Record
@@ -22,8 +22,6 @@ from contracts.base import EventModel
 from contracts.registry import encode, spec_for_model
 
 __all__ = ["ChainWriter"]
-
-GENESIS = "0" * 64
 
 
 @dataclass(kw_only=True)

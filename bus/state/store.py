@@ -22,11 +22,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bus.envelope.headers import Attributes
+from bus.envelope.headers import GENESIS, Attributes
 from bus.envelope.ids import parse_time
 from bus.errors import NotConnectedError
-from bus.pipeline.chain import GENESIS
-from bus.private import private_database, private_folder
+from bus.state.private import private_database, private_folder
 
 __all__ = ["ChainHead", "LedgerEntry", "LocalStore", "PendingReceipt", "ReceiptNote", "Seen"]
 

@@ -13,10 +13,13 @@ its records' times), a partition count or replication factor other than planned.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from agencies.agreement import Agreement
+from bus.logs import get_logger
 from bus.transport.base import TopicChanges, TopicDescription, TopicSpec, Transport
 from contracts.topics import (
     agreement_topic,
@@ -26,7 +29,15 @@ from contracts.topics import (
     quarantine_topic,
 )
 
-__all__ = ["Drift", "TopicPlan", "apply_topics", "case_topic_spec", "plan_topics", "topic_drift"]
+__all__ = [
+    "RETRY_S",
+    "Drift",
+    "TopicPlan",
+    "apply_topics",
+    "case_topic_spec",
+    "plan_topics",
+    "topic_drift",
+]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -151,3 +162,26 @@ def topic_drift(specs: Iterable[TopicSpec], found: Mapping[str, TopicDescription
 def _drift(spec: TopicSpec, setting: str, actual: object, planned: object, fix: str) -> Drift:
     shown = None if actual is None else str(actual)
     return Drift(topic=spec.name, setting=setting, actual=shown, planned=str(planned), fix=fix)
+
+
+log = get_logger("silian.topics")
+
+RETRY_S = 5.0  # a service that waits for topics (or failed) looks again after this long
+
+
+async def wait_for_topics(
+    look: Callable[[], Awaitable[list[str]]], stop: asyncio.Event, *, what: str
+) -> list[str]:
+    """Poll until ``look`` finds some topics (they are the operator's to create): warn once,
+    then look again every :data:`RETRY_S` seconds, until ``stop``."""
+    warned = False
+    while not stop.is_set():
+        found = await look()
+        if found:
+            return found
+        if not warned:
+            log.warning("audit.waiting", detail=f"{what} do(es) not exist yet: silian topics apply")
+            warned = True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), RETRY_S)
+    return []

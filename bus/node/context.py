@@ -1,6 +1,6 @@
 """What one agency's bus process knows and holds: identity, keys, agreement, store, state.
 
-Shared by the publisher and the subscriptions of one :class:`bus.node.Bus`, so that what
+Shared by the publisher and the subscriptions of one :class:`bus.node.bus.Bus`, so that what
 one publishes the other judges against (lifecycle state, entity handling, chains).
 """
 
@@ -21,9 +21,9 @@ from agencies.keys import (
 )
 from agencies.keystore import KeyStore
 from bus.envelope.handling import DEFAULT_HANDLING
+from bus.node.topics import TopicPlan
 from bus.pipeline import VerifyPolicy
-from bus.store import LocalStore
-from bus.topics import TopicPlan
+from bus.state.store import LocalStore
 from bus.transport.base import Transport
 from contracts.base import EventModel, Family
 from contracts.lifecycle import LifecycleTracker

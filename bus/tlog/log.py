@@ -17,8 +17,10 @@ import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
-from bus.audit.checkpoint import Checkpoint
-from bus.audit.merkle import (
+from bus.errors import ProofError
+from bus.state.private import private_database
+from bus.tlog.checkpoint import Checkpoint
+from bus.tlog.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
     CompactRange,
@@ -27,8 +29,6 @@ from bus.audit.merkle import (
     leaf_hash,
     node_hash,
 )
-from bus.errors import ProofError
-from bus.private import private_database
 
 __all__ = ["MerkleLog", "log_origin"]
 

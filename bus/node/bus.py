@@ -19,15 +19,15 @@ from pathlib import Path
 
 from agencies.history import AgreementHistory
 from agencies.keystore import KeyStore
-from bus.consume import Subscription
-from bus.context import AgencyContext
 from bus.envelope.ids import now
 from bus.errors import PermissionDeniedError
 from bus.logs import bound_record, get_logger
+from bus.node.consume import Subscription
+from bus.node.context import AgencyContext
+from bus.node.publish import Published, Publisher
+from bus.node.topics import TopicPlan
 from bus.pipeline import VerifyPolicy
-from bus.publish import Published, Publisher
-from bus.store import LocalStore, PendingReceipt
-from bus.topics import TopicPlan
+from bus.state.store import LocalStore, PendingReceipt
 from bus.transport.base import Transport
 from contracts.base import EventModel, Family
 from contracts.topics import case_topic, family_topic

@@ -1,0 +1,29 @@
+"""One agency's bus process: its :class:`Bus` — publisher, subscriptions, quarantine,
+topics — and the audit services it runs beside them.
+
+Records go through :mod:`bus.pipeline` on their way in; what the agency knows between
+records is its :class:`AgencyContext` and local store (:mod:`bus.state`).
+"""
+
+from __future__ import annotations
+
+from bus.node.bus import Bus, BusConfig
+from bus.node.consume import Delivery, Outcome, Result, Subscription
+from bus.node.context import AgencyContext
+from bus.node.publish import Published, Publisher
+from bus.node.topics import TopicPlan, apply_topics, plan_topics
+
+__all__ = [
+    "AgencyContext",
+    "Bus",
+    "BusConfig",
+    "Delivery",
+    "Outcome",
+    "Published",
+    "Publisher",
+    "Result",
+    "Subscription",
+    "TopicPlan",
+    "apply_topics",
+    "plan_topics",
+]

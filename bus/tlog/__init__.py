@@ -1,0 +1,58 @@
+"""The transparency log: RFC 9162 Merkle trees over accepted records, C2SP checkpoints
+signed by the log keeper and cosigned by witnesses, and the book an auditor keeps of them.
+
+The proof functions follow RFC 9162 and are public API:
+``verify_inclusion(leaf_hash, index, tree_size, proof, root)`` and
+``verify_consistency(size1, size2, root1, root2, proof)``. The services that keep the log
+and witness it run in an agency's node (:mod:`bus.node.keeper`, :mod:`bus.node.witnessing`).
+"""
+
+from __future__ import annotations
+
+from bus.tlog.checkpoint import (
+    Checkpoint,
+    Cosignature,
+    CosignatureVerifier,
+    Cosigner,
+    NoteSigner,
+    NoteVerifier,
+    SignedNote,
+    open_checkpoint,
+)
+from bus.tlog.log import MerkleLog, log_origin
+from bus.tlog.merkle import (
+    EMPTY_ROOT,
+    CompactRange,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    node_hash,
+    verify_consistency,
+    verify_inclusion,
+)
+from bus.tlog.trust import CheckpointBook
+from bus.tlog.witness import Witness, witness_name
+
+__all__ = [
+    "EMPTY_ROOT",
+    "Checkpoint",
+    "CheckpointBook",
+    "CompactRange",
+    "Cosignature",
+    "CosignatureVerifier",
+    "Cosigner",
+    "MerkleLog",
+    "NoteSigner",
+    "NoteVerifier",
+    "SignedNote",
+    "Witness",
+    "consistency_proof",
+    "inclusion_proof",
+    "leaf_hash",
+    "log_origin",
+    "node_hash",
+    "open_checkpoint",
+    "verify_consistency",
+    "verify_inclusion",
+    "witness_name",
+]
