@@ -13,8 +13,9 @@ from adapters.base import (
 )
 from adapters.mapping import Mapping
 from adapters.outbox import AdapterState
+from bus.errors import EventRejectedError
 from bus.logs import bound_record, get_logger
-from bus.node.consume import Delivery, EventRejectedError
+from bus.node.results import Delivery
 from contracts.base import EventModel
 from contracts.receipts import RejectReason
 

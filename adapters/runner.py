@@ -47,8 +47,9 @@ from bus.envelope.ids import format_time, now, parse_time
 from bus.errors import ContractError, LifecycleError, PermissionDeniedError, TransportError
 from bus.logs import bound_record, get_logger
 from bus.node.bus import Bus, BusConfig
-from bus.node.consume import Outcome, Subscription
+from bus.node.consume import Subscription
 from bus.node.publish import Published
+from bus.node.results import Outcome
 from bus.node.topics import TopicPlan, plan_topics
 from bus.transport.base import Transport
 from contracts.base import EventModel, Family

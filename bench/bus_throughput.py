@@ -50,7 +50,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from bus.devkafka import KAFKA_VERSION, LocalKafka
 from bus.logs import configure_logging
 from bus.node.bus import Bus, BusConfig
-from bus.node.consume import Delivery, Outcome, Result
+from bus.node.results import Delivery, Outcome, Result
 from bus.node.topics import TopicPlan, plan_topics
 from bus.pipeline import verify_record
 from bus.sandbox.federation import Federation, create_federation

@@ -54,7 +54,7 @@ from bus.envelope.ids import format_time, new_event_id, now
 from bus.envelope.signature import signature_base
 from bus.logs import configure_logging
 from bus.node.bus import Bus, BusConfig
-from bus.node.consume import Delivery, Outcome
+from bus.node.results import Delivery, Outcome
 from bus.node.topics import TopicPlan, plan_topics
 from bus.sandbox.federation import Federation, create_federation
 from bus.transport import (

@@ -24,8 +24,9 @@ from bus.envelope.headers import SIGNATURE_HEADER
 from bus.envelope.ids import FEDERATION_TZ
 from bus.envelope.signature import decode_headers, signature_base
 from bus.node.bus import Bus, BusConfig
-from bus.node.consume import Delivery, Outcome, Result, Subscription
+from bus.node.consume import Subscription
 from bus.node.quarantine import read_quarantine_headers
+from bus.node.results import Delivery, Outcome, Result
 from bus.node.topics import TopicPlan, plan_topics
 from bus.sandbox.federation import Federation, create_federation
 from bus.state.store import PendingReceipt

@@ -25,7 +25,8 @@ from bus.cli.audit import add_service_arguments, service_config
 from bus.envelope.ids import format_time, now
 from bus.logs import get_logger
 from bus.node.bus import Bus
-from bus.node.consume import Delivery, Outcome, Result, Subscription
+from bus.node.consume import Subscription
+from bus.node.results import Delivery, Outcome, Result
 from bus.node.services import run_audit_services
 from bus.settings import add_bus_arguments, open_bus, settings_from_args
 from bus.state.private import open_private, private_database, private_folder

@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from agencies.identity import KNOWN_AGENCIES
-from bus.node.consume import Outcome, Result
+from bus.node.results import Outcome, Result
 from contracts.base import EventModel
 from contracts.receipts import ReceiptHandled, ReceiptReceived, ReceiptRejected
 from contracts.registry import CE_TYPE_PREFIX

@@ -32,7 +32,8 @@ from bus.cli._common import ExitCode, add_json_flag, reader_gone
 from bus.cli.timeline import render_line, result_json
 from bus.envelope.ids import now
 from bus.node.bus import Bus
-from bus.node.consume import Outcome, Result, Subscription
+from bus.node.consume import Subscription
+from bus.node.results import Outcome, Result
 from bus.reasons import Reason
 from bus.settings import add_bus_arguments, open_bus, settings_from_args
 from contracts.base import EventModel, Family

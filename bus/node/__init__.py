@@ -8,9 +8,10 @@ records is its :class:`AgencyContext` and local store (:mod:`bus.state`).
 from __future__ import annotations
 
 from bus.node.bus import Bus, BusConfig
-from bus.node.consume import Delivery, Outcome, Result, Subscription
+from bus.node.consume import Subscription
 from bus.node.context import AgencyContext
 from bus.node.publish import Published, Publisher
+from bus.node.results import Delivery, Outcome, Result
 from bus.node.topics import TopicPlan, apply_topics, plan_topics
 
 __all__ = [

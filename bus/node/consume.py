@@ -22,14 +22,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
-from datetime import datetime
-from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from bus.envelope.headers import CONTENT_TYPE_SEALED
 from bus.envelope.ids import now
-from bus.envelope.seal import open_sealed
 from bus.errors import (
     EventRejectedError,
     RecordRejectedError,
@@ -37,21 +33,12 @@ from bus.errors import (
     RedeliveryError,
 )
 from bus.logs import bound_record, get_logger
+from bus.node.admission import admit, check_chain, described, judged
 from bus.node.context import AgencyContext
 from bus.node.publish import Publisher
 from bus.node.quarantine import quarantine
-from bus.pipeline import (
-    GENESIS,
-    Place,
-    VerifiedRecord,
-    authorise,
-    check_placement,
-    decode,
-    event_spec,
-    judge_lifecycle,
-    place,
-    verify_record,
-)
+from bus.node.results import HANDLER_ATTEMPTS, Delivery, Handler, Outcome, Result, call_handler
+from bus.pipeline import VerifiedRecord, verify_record
 from bus.reasons import Reason
 from bus.state.store import ChainHead, LedgerEntry, ReceiptNote
 from bus.transport.base import Consumer, Coordinates, Record
@@ -67,62 +54,11 @@ from contracts.receipts import (
 from contracts.registry import REGISTRY, EventSpec
 from contracts.vocab import Handling
 
-__all__ = [
-    "Delivery",
-    "EventRejectedError",
-    "Outcome",
-    "RedeliverError",
-    "Result",
-    "Subscription",
-]
+__all__ = ["Subscription"]
 
 log = get_logger("silian.consume")
 E = TypeVar("E", bound=EventModel)
 T = TypeVar("T")
-
-# A handler that raises something unforeseen is tried this many times in all, with these
-# pauses between, before its record is quarantined (a poison record must not stop us).
-_HANDLER_ATTEMPTS = 3
-_HANDLER_PAUSES = (0.2, 1.0)
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Delivery(Generic[E]):
-    """A verified, authorised, decoded event, as a handler receives it."""
-
-    event: E
-    source: str
-    event_id: str
-    ce_type: str
-    time: datetime
-    handling: Handling
-    priority: str
-    coordinates: Coordinates
-    sealed: bool
-
-
-Handler = Callable[[Delivery[Any]], Awaitable[str | None]]
-
-
-class Outcome(StrEnum):
-    DELIVERED = "delivered"  # passed every step (handled if a handler is registered)
-    QUARANTINED = "quarantined"
-    OWN = "own"  # this agency's own record: already applied when published
-    REDELIVERY = "redelivery"  # the same record at the same offset again: already dealt with
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Result:
-    outcome: Outcome
-    coordinates: Coordinates
-    event_id: str | None = None
-    source: str | None = None
-    ce_type: str | None = None
-    time: datetime | None = None
-    reason: Reason | None = None
-    detail: str | None = None
-    event: EventModel | None = None
-    handled: bool = False
 
 
 class Subscription:
@@ -242,7 +178,7 @@ class Subscription:
     async def _process(self, record: Record) -> Result:
         origin = f"{record.topic}/{record.partition}/{record.offset}"
         try:
-            verified = _judged(
+            verified = judged(
                 "verify", verify_record, record, self._ctx.agreements, self._ctx.policy
             )
         except RecordRejectedError as error:
@@ -265,7 +201,7 @@ class Subscription:
                     time=verified.time,
                 )
             try:
-                await self._check_chain(verified, origin)
+                await check_chain(self._ctx, verified, origin)
             except RedeliveryError as again:
                 reason = again.quarantined
                 if reason is not None and not self._observe:
@@ -285,89 +221,10 @@ class Subscription:
                     record, error, verified, advance=error.reason is Reason.SEQUENCE_GAP
                 )
             try:
-                event, handling, spec = _judged("admit", self._admit, verified, own=own)
+                event, handling, spec = judged("admit", admit, self._ctx, verified, own=own)
             except RecordRejectedError as error:
                 return await self._reject(record, error, verified, advance=True)
             return await self._deliver(verified, event, handling, spec, origin, own=own)
-
-    async def _check_chain(self, verified: VerifiedRecord, origin: str) -> None:
-        """Step 7 against this agency's store: the record is the next of its chain (else a
-        gap, a fork or a replay — or the same record at the same offset again)."""
-        attributes = verified.attributes
-        check_placement(
-            attributes.chainid, agency=attributes.agency, partition=verified.record.partition
-        )
-        head, seen = await self._ctx.store.chain_view(
-            attributes.chainid, verified.record.topic, attributes.source, attributes.id
-        )
-        seq, head_seq = verified.seq, 0 if head is None else head.seq
-        head_hash = GENESIS if head is None else head.hash
-        placed = place(head_seq, head_hash, seq, attributes.prevhash)
-        if placed is Place.BEHIND:
-            if seen is not None and seen.origin == origin:
-                raise RedeliveryError(seen.outcome, seen.detail)
-            if seen is not None:
-                raise RecordRejectedError(
-                    Reason.DUPLICATE,
-                    f"event {attributes.id} was already delivered from {seen.origin}; this "
-                    f"copy at {origin} is a replay",
-                )
-            raise RecordRejectedError(
-                Reason.CHAIN_FORK,
-                f"chain {attributes.chainid} is already at seq {head_seq}; seq {seq} "
-                "arrives out of order or forks the chain",
-            )
-        if placed is Place.AHEAD:
-            missing = seq - head_seq - 1
-            raise RecordRejectedError(
-                Reason.SEQUENCE_GAP,
-                f"chain {attributes.chainid} jumps from seq {head_seq} to {seq}: "
-                f"{missing} record{'s' if missing > 1 else ''} missing before this one",
-            )
-        if placed is Place.FORKED:
-            raise RecordRejectedError(
-                Reason.CHAIN_FORK,
-                f"seq {seq} of chain {attributes.chainid} names a previous record "
-                f"{attributes.prevhash[:16]}… but the record seen before it is "
-                f"{head_hash[:16]}…",
-            )
-        if seen is not None:
-            raise RecordRejectedError(
-                Reason.DUPLICATE, f"event id {attributes.id} was already used by this agency"
-            )
-
-    def _admit(
-        self, verified: VerifiedRecord, *, own: bool
-    ) -> tuple[EventModel, Handling, EventSpec]:
-        """Steps 8–10 for this agency. ``own``: a record of this agency from another of its
-        processes, which judged the lifecycle before publishing; this process may have it
-        in its state already (rebuilt from the ledger they share)."""
-        ctx = self._ctx
-        spec = event_spec(verified)
-        handling = authorise(ctx.agreements, verified, spec, reader=ctx.agency)
-        event = decode(
-            verified,
-            spec,
-            federation=ctx.federation,
-            depth=ctx.policy.max_json_depth,
-            unseal=self._unseal,
-        )
-        if event is None:  # pragma: no cover - a consumer opens every seal it reads
-            raise RecordRejectedError(Reason.SEALED_NOT_FOR_US, "the sealed value was not opened")
-        if not own:
-            judge_lifecycle(ctx.tracker, event, publisher=verified.agency)
-        return event, handling, spec
-
-    def _unseal(self, verified: VerifiedRecord) -> bytes:
-        attributes = verified.attributes
-        return open_sealed(
-            verified.value,
-            agency=self._ctx.agency,
-            key_for=self._ctx.sealing_key,
-            event_id=attributes.id,
-            ce_type=attributes.type,
-            topic=verified.record.topic,
-        )
 
     def _should_answer(self, event: EventModel, spec: EventSpec) -> bool:
         """This agency must answer ``event`` (事事有回音): it expects receipts and this
@@ -413,13 +270,13 @@ class Subscription:
                 sealed=attributes.content_type == CONTENT_TYPE_SEALED,
             )
             try:
-                action = await _handled(handler, delivery)
+                action = await call_handler(handler, delivery)
             except EventRejectedError as refusal:
                 rejected = refusal
             except RedeliverError:
                 raise
             except Exception as crash:  # noqa: BLE001 - a poison record must not stop us
-                crashed = f"the handler failed {_HANDLER_ATTEMPTS} times: {_described(crash)}"
+                crashed = f"the handler failed {HANDLER_ATTEMPTS} times: {described(crash)}"
         if own:
             # Already in this state when it was rebuilt from the shared ledger: that is fine.
             with contextlib.suppress(LifecycleError):
@@ -561,37 +418,3 @@ class Subscription:
             reason=error.reason,
             detail=error.detail,
         )
-
-
-def _described(error: BaseException) -> str:
-    text = str(error)
-    return f"{type(error).__name__}: {text[:300]}" if text else type(error).__name__
-
-
-def _judged(step: str, run: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run a pure step of the pipeline: anything it raises but a refusal is a defect the
-    record uncovered — logged with its traceback, and the record refused as such."""
-    try:
-        return run(*args, **kwargs)
-    except RecordRejectedError:
-        raise
-    except Exception as error:  # total over hostile bytes: a defect, not a stop
-        log.exception("pipeline.step_failed", step=step)
-        raise RecordRejectedError(
-            Reason.UNPROCESSABLE, f"step {step} failed on this record: {_described(error)}"
-        ) from None
-
-
-async def _handled(handler: Handler, delivery: Delivery[Any]) -> str | None:
-    """Call ``handler``; an unforeseen failure is tried again (it may pass), then raised."""
-    for attempt in range(_HANDLER_ATTEMPTS):
-        try:
-            return await handler(delivery)
-        except (EventRejectedError, RedeliverError):
-            raise
-        except Exception:
-            log.exception("handler.failed", attempt=attempt + 1, of=_HANDLER_ATTEMPTS)
-            if attempt + 1 == _HANDLER_ATTEMPTS:
-                raise
-            await asyncio.sleep(_HANDLER_PAUSES[min(attempt, len(_HANDLER_PAUSES) - 1)])
-    raise AssertionError("unreachable")  # pragma: no cover

@@ -19,8 +19,8 @@ from agencies.keys import KeyAlg, SigningKey
 from agencies.templates import next_agreement, sign_as
 from bus.envelope.ids import now
 from bus.node.bus import Bus, BusConfig
-from bus.node.consume import Delivery, Outcome, Result
 from bus.node.quarantine import read_quarantine_headers
+from bus.node.results import Delivery, Outcome, Result
 from bus.node.topics import TopicPlan, plan_topics
 from bus.reasons import Reason
 from bus.sandbox.federation import Federation, create_federation

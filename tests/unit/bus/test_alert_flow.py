@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bus.node.bus import Bus, BusConfig
-from bus.node.consume import Delivery, Outcome
+from bus.node.results import Delivery, Outcome
 from bus.node.topics import TopicPlan, plan_topics
 from bus.sandbox.federation import create_federation
 from bus.transport.embedded import EmbeddedTransport

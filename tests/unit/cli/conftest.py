@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from bus.node.bus import Bus, BusConfig
-from bus.node.consume import Delivery, Outcome, Subscription
+from bus.node.consume import Subscription
+from bus.node.results import Delivery, Outcome
 from bus.node.topics import TopicPlan, plan_topics
 from bus.sandbox.federation import Federation, create_federation
 from bus.transport.embedded import EmbeddedTransport

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bus.cli.timeline import EVENT_LABELS, event_label, render_line, result_json
-from bus.node.consume import Outcome, Result
+from bus.node.results import Outcome, Result
 from bus.reasons import Reason
 from bus.transport.base import Coordinates
 from contracts import examples

@@ -124,7 +124,10 @@ def test_a_watcher_whose_reader_went_away_stops(setup: Setup) -> None:
         watcher.stdout.close()  # `silian watch alerts | head -1`
         asyncio.run(_tamper_first_alert(setup))  # one more line to show: nobody reads it
         assert watcher.wait(timeout=60) == 0  # following forever no more
-        assert watcher.stderr.read() == b""
+        # Nothing went wrong: at most the warning about the tampered record, if the watcher
+        # had written every earlier line before its reader went away.
+        errors = [line for line in watcher.stderr.read().splitlines() if b'"warning"' not in line]
+        assert errors == []
     finally:
         if watcher.poll() is None:
             watcher.kill()

@@ -1,0 +1,140 @@
+"""Steps 7–10 of the pipeline for one agency: against its store and its state.
+
+The record-level steps and rules are :mod:`bus.pipeline`'s; here they meet what this
+agency knows: the chain heads it read before (step 7), its own read permission and
+sealing keys (steps 8–9), the lifecycle state it keeps (step 10). :func:`judged` runs a
+pure step so that a failure nobody foresaw refuses the record instead of stopping the
+consumer.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from bus.envelope.seal import open_sealed
+from bus.errors import RecordRejectedError, RedeliveryError
+from bus.logs import get_logger
+from bus.node.context import AgencyContext
+from bus.pipeline import (
+    GENESIS,
+    Place,
+    VerifiedRecord,
+    authorise,
+    check_placement,
+    decode,
+    event_spec,
+    judge_lifecycle,
+    place,
+)
+from bus.reasons import Reason
+from contracts.base import EventModel
+from contracts.registry import EventSpec
+from contracts.vocab import Handling
+
+__all__ = ["admit", "check_chain", "described", "judged", "unseal"]
+
+log = get_logger("silian.consume")
+T = TypeVar("T")
+
+
+async def check_chain(ctx: AgencyContext, verified: VerifiedRecord, origin: str) -> None:
+    """Step 7 against this agency's store: the record is the next of its chain (else a
+    gap, a fork or a replay — or the same record at the same offset again)."""
+    attributes = verified.attributes
+    check_placement(
+        attributes.chainid, agency=attributes.agency, partition=verified.record.partition
+    )
+    head, seen = await ctx.store.chain_view(
+        attributes.chainid, verified.record.topic, attributes.source, attributes.id
+    )
+    seq, head_seq = verified.seq, 0 if head is None else head.seq
+    head_hash = GENESIS if head is None else head.hash
+    placed = place(head_seq, head_hash, seq, attributes.prevhash)
+    if placed is Place.BEHIND:
+        if seen is not None and seen.origin == origin:
+            raise RedeliveryError(seen.outcome, seen.detail)
+        if seen is not None:
+            raise RecordRejectedError(
+                Reason.DUPLICATE,
+                f"event {attributes.id} was already delivered from {seen.origin}; this "
+                f"copy at {origin} is a replay",
+            )
+        raise RecordRejectedError(
+            Reason.CHAIN_FORK,
+            f"chain {attributes.chainid} is already at seq {head_seq}; seq {seq} "
+            "arrives out of order or forks the chain",
+        )
+    if placed is Place.AHEAD:
+        missing = seq - head_seq - 1
+        raise RecordRejectedError(
+            Reason.SEQUENCE_GAP,
+            f"chain {attributes.chainid} jumps from seq {head_seq} to {seq}: "
+            f"{missing} record{'s' if missing > 1 else ''} missing before this one",
+        )
+    if placed is Place.FORKED:
+        raise RecordRejectedError(
+            Reason.CHAIN_FORK,
+            f"seq {seq} of chain {attributes.chainid} names a previous record "
+            f"{attributes.prevhash[:16]}… but the record seen before it is "
+            f"{head_hash[:16]}…",
+        )
+    if seen is not None:
+        raise RecordRejectedError(
+            Reason.DUPLICATE, f"event id {attributes.id} was already used by this agency"
+        )
+
+
+def admit(
+    ctx: AgencyContext, verified: VerifiedRecord, *, own: bool
+) -> tuple[EventModel, Handling, EventSpec]:
+    """Steps 8–10 for this agency. ``own``: a record of this agency from another of its
+    processes, which judged the lifecycle before publishing; this process may have it
+    in its state already (rebuilt from the ledger they share)."""
+    spec = event_spec(verified)
+    handling = authorise(ctx.agreements, verified, spec, reader=ctx.agency)
+    event = decode(
+        verified,
+        spec,
+        federation=ctx.federation,
+        depth=ctx.policy.max_json_depth,
+        unseal=functools.partial(unseal, ctx),
+    )
+    if event is None:  # pragma: no cover - a consumer opens every seal it reads
+        raise RecordRejectedError(Reason.SEALED_NOT_FOR_US, "the sealed value was not opened")
+    if not own:
+        judge_lifecycle(ctx.tracker, event, publisher=verified.agency)
+    return event, handling, spec
+
+
+def unseal(ctx: AgencyContext, verified: VerifiedRecord) -> bytes:
+    """The plaintext of a sealed record, for this agency (else sealed-not-for-us)."""
+    attributes = verified.attributes
+    return open_sealed(
+        verified.value,
+        agency=ctx.agency,
+        key_for=ctx.sealing_key,
+        event_id=attributes.id,
+        ce_type=attributes.type,
+        topic=verified.record.topic,
+    )
+
+
+def described(error: BaseException) -> str:
+    text = str(error)
+    return f"{type(error).__name__}: {text[:300]}" if text else type(error).__name__
+
+
+def judged(step: str, run: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a pure step of the pipeline: anything it raises but a refusal is a defect the
+    record uncovered — logged with its traceback, and the record refused as such."""
+    try:
+        return run(*args, **kwargs)
+    except RecordRejectedError:
+        raise
+    except Exception as error:  # total over hostile bytes: a defect, not a stop
+        log.exception("pipeline.step_failed", step=step)
+        raise RecordRejectedError(
+            Reason.UNPROCESSABLE, f"step {step} failed on this record: {described(error)}"
+        ) from None
