@@ -29,7 +29,15 @@ from typing import Any
 
 from bus.errors import BusError
 
+# How deeply arrays and objects may nest in a local system's JSON (a database payload, a
+# REST answer) unless ``[local] max_json_depth`` says otherwise: far more than a record
+# needs, far less than a parser's recursion can take. Checked before parsing.
+DEFAULT_MAX_JSON_DEPTH = 64
+MAX_JSON_DEPTH_LIMIT = 500  # the most a setting may allow: the parser recurses per level
+
 __all__ = [
+    "DEFAULT_MAX_JSON_DEPTH",
+    "MAX_JSON_DEPTH_LIMIT",
     "BadLocalDataError",
     "InboundEvent",
     "LocalRecord",
