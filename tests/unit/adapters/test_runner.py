@@ -8,6 +8,7 @@ locks; a patch only where the fault cannot be made for real (a task ending anywa
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from bus.transport.base import OutgoingRecord, Transport
 from bus.transport.partitioner import partition_for_key
 from contracts.base import Family
 from contracts.topics import family_topic
+from tests.unit.adapters.http_server import Answer, Request, serve
 from tests.unit.adapters.scene import Logs, Running, agencies, alert_fields
 
 JIANGSHAN, PUCHENG = "330881000000", "350722000000"
@@ -221,6 +223,32 @@ async def test_a_record_the_mapping_fails_on_unforeseen_is_set_aside_and_the_res
 async def _published(running: Running, count: int) -> dict[str, Any] | None:
     report = await running.health()
     return report if report["published"] >= count and report["status"] == "ok" else None
+
+
+async def test_a_change_without_a_cursor_is_set_aside_and_the_rest_flow(tmp_path: Path) -> None:
+    """A REST change with no cursor raised KeyError in every fetch (``KeyError: 'cursor'``
+    in health): no change behind it ever went out."""
+    alert = {"id": "JS-1", "type": "alert", "data": alert_fields("JS-CURSOR-1")}
+
+    async def case_system(request: Request) -> Answer:
+        if request.path == "/api/changes":
+            changes = [{"id": "JS-0", "type": "alert", "data": {}}, {**alert, "cursor": 2}]
+            after = int(request.query.get("after", "0"))
+            listed = [] if after >= 2 else changes
+            return Answer(body=json.dumps({"changes": listed}).encode())
+        return Answer(status=201, body=b"{}")
+
+    async with serve(case_system) as server, agencies(tmp_path) as scene:
+        jiangshan = scene.start("jiangshan", scene.config("jiangshan", base_url=server.url))
+        scene.start("pucheng")
+        db = pucheng_app.connect(f"sqlite:///{tmp_path / 'pucheng.db'}")
+        await wait_for(lambda: alert_arrived(db, "JS-CURSOR-1"))
+        report = await wait_for(lambda: _published(jiangshan, 1))
+        assert report["set_aside"] == 1
+        assert report["local"]["error"] is None
+        assert report["local"]["cursor"] == 2
+        assert not [r for r in server.requests if r.method == "POST"]  # nothing to name
+        db.close()
 
 
 # -- a record set aside before a restart (item 6) ------------------------------------------
