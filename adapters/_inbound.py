@@ -13,7 +13,7 @@ from adapters.base import (
 )
 from adapters.mapping import Mapping
 from adapters.outbox import AdapterState
-from bus.errors import EventRejectedError
+from bus.errors import EventRejectedError, RedeliverError
 from bus.logs import bound_record, get_logger
 from bus.node.results import Delivery
 from contracts.base import EventModel
@@ -24,9 +24,10 @@ __all__ = ["InboundWriter", "StoppingError"]
 log = get_logger("silian.adapter")
 
 
-class StoppingError(Exception):
+class StoppingError(RedeliverError):
     """Shutdown while the local system was away: the event is not committed, so it is read
-    again after the restart."""
+    again after the restart (a :class:`~bus.node.consume.RedeliverError`, which the consumer
+    neither retries nor quarantines)."""
 
 
 class InboundWriter:

@@ -1,4 +1,5 @@
-"""Small pieces of the runner: its transport, and shutting things down quietly."""
+"""Small pieces of the runner: its transport, shutting things down quietly, and unforeseen
+failures in words."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from bus.transport.base import Transport
 from bus.transport.embedded import EmbeddedTransport
 from bus.transport.kafka import KafkaConfig, KafkaTransport
 
-__all__ = ["quietly", "transport_for"]
+__all__ = ["quietly", "transport_for", "unforeseen"]
 
 log = get_logger("silian.adapter")
 
@@ -31,6 +32,15 @@ async def quietly(step: Awaitable[None], *, timeout: float = 15.0) -> None:
         task = asyncio.current_task()
         if task is not None and task.cancelling():
             raise
+
+
+def unforeseen(what: str, error: BaseException) -> str:
+    """A failure nobody foresaw, in words for the health report: what failed and the kind
+    of error. The message itself (long, or holding data) goes to the log only."""
+    return (
+        f"{what} failed in an unforeseen way ({type(error).__name__}); "
+        "the adapter log has the details"
+    )
 
 
 def transport_for(config: AgencyConfig) -> Transport:

@@ -124,6 +124,10 @@ class Sqlite(Connection):
                     path, timeout=timeout, isolation_level=None, check_same_thread=False
                 )
                 connection.execute("PRAGMA foreign_keys = ON")  # the schema's REFERENCES hold
+                # SQLite keeps any bytes in a TEXT column; one row of bad UTF-8 must not
+                # fail the whole query: its text keeps the bad bytes as surrogates, and
+                # the adapter refuses that row alone.
+                connection.text_factory = _lenient_text
                 return connection
 
         return cls(await asyncio.to_thread(connect), label)
@@ -243,6 +247,10 @@ class Postgres(Connection):
         async with self._lock:
             if self._connection is not None:
                 await self._connection.close()
+
+
+def _lenient_text(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape")
 
 
 def _pg(sql: str) -> str:

@@ -8,7 +8,9 @@ local system:
 * outbound: :meth:`LocalSystem.fetch_outbound` returns new or changed local records, in
   the local system's order, each with a stable ``local_id``; once the runner has stored a
   record durably in its own outbox it calls :meth:`LocalSystem.confirm_outbound`, so a
-  crash between the two re-delivers the record (the runner deduplicates on ``local_id``);
+  crash between the two re-delivers the record (the runner deduplicates on ``local_id``,
+  and answers a record it set aside with :meth:`LocalSystem.set_aside` again); a record
+  handed out and neither confirmed nor set aside is handed out again by the next fetch;
 * inbound: :meth:`LocalSystem.write_inbound` writes one verified event into the local
   system, idempotently (keyed on ``event_id``); it raises :class:`LocalRejectionError` when
   the local system refuses it, and the runner answers with a signed ``receipt.rejected``.
@@ -27,7 +29,15 @@ from typing import Any
 
 from bus.errors import BusError
 
+# How deeply arrays and objects may nest in a local system's JSON (a database payload, a
+# REST answer) unless ``[local] max_json_depth`` says otherwise: far more than a record
+# needs, far less than a parser's recursion can take. Checked before parsing.
+DEFAULT_MAX_JSON_DEPTH = 64
+MAX_JSON_DEPTH_LIMIT = 500  # the most a setting may allow: the parser recurses per level
+
 __all__ = [
+    "DEFAULT_MAX_JSON_DEPTH",
+    "MAX_JSON_DEPTH_LIMIT",
     "BadLocalDataError",
     "InboundEvent",
     "LocalRecord",
@@ -50,6 +60,10 @@ class LocalRecord:
     kind: str
     fields: Mapping[str, Any]
     where: str
+    # Why the record cannot even be read (a change without a cursor, data nested too
+    # deep), when the adapter must still hand it over in its place in the local system's
+    # order: the runner sets it aside with this reason instead of mapping it.
+    unreadable: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -27,8 +27,12 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from adapters._json import TooDeepError, loads_bounded
+from adapters._runtime import unforeseen
 from adapters._sqldrivers import Connection, NotStarted, RefusedError, Statement, open_connection
 from adapters.base import (
+    DEFAULT_MAX_JSON_DEPTH,
+    MAX_JSON_DEPTH_LIMIT,
     BadLocalDataError,
     InboundEvent,
     LocalRecord,
@@ -50,7 +54,7 @@ _REASON_LIMIT = 1000
 # "kind" and "poll_seconds" are the runner's (adapters.config)
 _OPTIONS = frozenset({"kind", "poll_seconds", "url", "inbound_tables", "outbound_kinds",
                       "required_fields", "outbox_table", "inbox_table", "event_id_column",
-                      "batch_size", "timeout", "init_sql"})  # fmt: skip
+                      "batch_size", "timeout", "init_sql", "max_json_depth"})  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -67,6 +71,7 @@ class DatabaseConfig:
     batch_size: int = 100
     timeout: float = 10.0
     init_sql: Path | None = None
+    max_json_depth: int = DEFAULT_MAX_JSON_DEPTH
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("sqlite:///", "postgresql://", "postgres://")):
@@ -81,6 +86,10 @@ class DatabaseConfig:
                 raise ConfigError(f"database option names an invalid table or column: {name!r}")
         if self.batch_size < 1 or self.timeout <= 0:
             raise ConfigError("database batch_size and timeout must be positive")
+        if not 1 <= self.max_json_depth <= MAX_JSON_DEPTH_LIMIT:
+            raise ConfigError(
+                f"database max_json_depth must be a whole number from 1 to {MAX_JSON_DEPTH_LIMIT}"
+            )
 
     @property
     def backend(self) -> str:
@@ -123,6 +132,7 @@ class DatabaseConfig:
                 batch_size=get("batch_size", int, 100),
                 timeout=float(get("timeout", int | float, 10.0)),
                 init_sql=base_dir / init_sql if init_sql else None,
+                max_json_depth=get("max_json_depth", int, DEFAULT_MAX_JSON_DEPTH),
             )
         except ConfigError as error:
             raise ConfigError(f"{source}: {error}") from None
@@ -146,7 +156,9 @@ class DatabaseSystem(LocalSystem):
       (default ``silian_event_id``; ``""`` for none);
     * ``batch_size``: outbox rows per :meth:`fetch_outbound` (default 100);
     * ``timeout``: seconds to wait for a connection or a SQLite lock (default 10);
-    * ``init_sql``: a schema file run once at start when the outbox table is missing.
+    * ``init_sql``: a schema file run once at start when the outbox table is missing;
+    * ``max_json_depth``: how deeply arrays and objects may nest in a payload (default
+      64); a deeper one is set aside before it is parsed.
 
     Outbound records carry ``local_id = "<outbox_table>:<row id>"`` (one per change) and
     ``where = "table <outbox_table> row <id>"``.
@@ -175,8 +187,10 @@ class DatabaseSystem(LocalSystem):
 
     async def fetch_outbound(self) -> list[LocalRecord]:
         outbox = self._config.outbox_table
+        # The payload as text, parsed here: a driver's own JSON parsing (psycopg's of
+        # jsonb) would recurse into a deeply nested one before anything could refuse it.
         rows = await self._db.query(
-            f"SELECT id, kind, payload FROM {outbox} WHERE sent_at IS NULL"  # noqa: S608 - checked identifier
+            f"SELECT id, kind, CAST(payload AS TEXT) FROM {outbox} WHERE sent_at IS NULL"  # noqa: S608 - checked identifier
             " AND set_aside_at IS NULL ORDER BY id LIMIT ?",
             (self._config.batch_size,),
         )
@@ -188,6 +202,9 @@ class DatabaseSystem(LocalSystem):
                 reason = str(error).removeprefix(f"{error.where}: ")
                 log.warning("database.set_aside", where=error.where, reason=reason)
                 await self._mark_aside(int(row_id), reason)
+            except Exception as error:  # one row must not stop the rest
+                log.exception("database.unreadable", row=row_id)
+                await self._mark_aside(int(row_id), unforeseen("reading this row", error))
         return records
 
     async def confirm_outbound(self, record: LocalRecord) -> None:
@@ -263,9 +280,17 @@ class DatabaseSystem(LocalSystem):
 
     def _record(self, row_id: int, kind: object, payload: object) -> LocalRecord:
         where = f"table {self._config.outbox_table} row {row_id}"
-        if isinstance(payload, str | bytes):
+        if isinstance(payload, bytes):
+            payload = payload.decode("utf-8", "surrogateescape")
+        if isinstance(payload, str):
+            if _has_surrogates(payload):  # SQLite keeps any bytes; the driver let them by
+                raise BadLocalDataError("payload is not valid UTF-8 text", where=where)
             try:
-                payload = json.loads(payload)
+                payload = loads_bounded(payload, self._config.max_json_depth, what="payload")
+            except TooDeepError as error:
+                raise BadLocalDataError(
+                    f"{error}; set max_json_depth higher if that is expected", where=where
+                ) from None
             except ValueError as error:
                 raise BadLocalDataError(
                     f"payload is not valid JSON ({error})", where=where
@@ -274,6 +299,8 @@ class DatabaseSystem(LocalSystem):
             raise BadLocalDataError("payload is not a JSON object", where=where)
         if not isinstance(kind, str) or not kind:
             raise BadLocalDataError("kind is empty", where=where)
+        if not kind.isprintable() or _has_surrogates(kind):
+            raise BadLocalDataError(f"kind {kind!r} is not printable UTF-8 text", where=where)
         if self._config.outbound_kinds and kind not in self._config.outbound_kinds:
             raise BadLocalDataError(f"unknown kind {kind!r}", where=where)
         if missing := [
@@ -328,6 +355,14 @@ def _value(value: object) -> object:
     if isinstance(value, datetime | date):
         return value.isoformat()
     return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _has_surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _one_line(text: str) -> str:

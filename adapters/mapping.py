@@ -155,6 +155,12 @@ class Mapping:
         except ValidationError as error:
             problem = error.errors(include_url=False)[0]
             loc = [str(p) for p in problem["loc"]]
+            if not loc:  # a rule across fields (ends after it starts): no one field to name
+                raise BadLocalDataError(
+                    f"{problem['msg']} ({chosen.spec.ce_type}, mapping {self.path.name} "
+                    f"[outbound.{chosen.name}])",
+                    where=record.where,
+                ) from None
             # the rule for the failing field (a union adds its tag to the path: skip it)
             matches: list[list[str]] = [
                 r.target.split(".")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from bus.envelope.ids import format_time, now
 from bus.errors import NotConnectedError
 from bus.state.private import private_database, private_folder
 
-__all__ = ["AdapterState", "OutboxEntry"]
+__all__ = ["AdapterState", "Held", "Known", "OutboxEntry"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -54,6 +55,21 @@ class OutboxEntry:
     data: bytes
     attempts: int
     stored_at: str
+
+
+class Held(StrEnum):
+    """What the adapter did with a local record it has seen."""
+
+    STORED = "stored"  # an event in the outbox (pending, published or failed)
+    SET_ASIDE = "set-aside"  # it could not become an event
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Known:
+    """A local record the adapter already holds: how, and (set aside) why."""
+
+    held: Held
+    reason: str | None = None
 
 
 class _Closed:
@@ -102,13 +118,20 @@ class AdapterState:
             return int(await asyncio.to_thread(lambda: db.execute(sql, params).rowcount))
 
     # -- outbox ------------------------------------------------------------------------
-    async def knows(self, local_id: str) -> bool:
+    async def knows(self, local_id: str) -> Known | None:
+        """How the record ``local_id`` is held already; None when it is new.
+
+        A record handed over again (the adapter stopped before the local system was told)
+        must be answered as the first time: confirmed when stored, set aside when set aside.
+        """
         rows = await self._run(
-            "SELECT 1 FROM outbox WHERE local_id = ? UNION ALL "
-            "SELECT 1 FROM set_aside WHERE local_id = ?",
+            "SELECT 'stored', NULL FROM outbox WHERE local_id = ? UNION ALL "
+            "SELECT 'set-aside', reason FROM set_aside WHERE local_id = ?",
             (local_id, local_id),
         )
-        return bool(rows)
+        if not rows:
+            return None
+        return Known(held=Held(rows[0][0]), reason=rows[0][1])
 
     async def add(
         self, *, local_id: str, kind: str, origin: str, ce_type: str, entity: str, data: bytes

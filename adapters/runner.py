@@ -17,21 +17,24 @@ These run side by side until ``stop`` is set (SIGTERM in ``silian agency run``):
   only the broker's return ends (an offset commit waiting for the group coordinator, a
   receipt's acknowledgement); the watch says the bus is unreachable meanwhile.
 * **health**: the report (:mod:`adapters.health`) is rewritten every second.
+
+None of these loops ends before ``stop`` for anything a record or a failure can do: what
+they did not foresee is logged with its traceback, shown in the report in words, and tried
+again with a back-off; a task that ends all the same is named in the report, which then
+says ``degraded``, never ``ok``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine
-from datetime import timedelta
 from typing import Any
 
 from adapters._inbound import InboundWriter, StoppingError
 from adapters._liveness import BrokerWatch
-from adapters._runtime import quietly, transport_for
+from adapters._outbound import Outbound
+from adapters._runtime import quietly, transport_for, unforeseen
 from adapters.base import (
-    BadLocalDataError,
     LocalRecord,
     LocalSystem,
     LocalUnavailableError,
@@ -40,29 +43,25 @@ from adapters.config import AgencyConfig
 from adapters.health import HealthServer, write_report
 from adapters.local import open_local_system
 from adapters.mapping import Mapping, load_mapping
-from adapters.outbox import AdapterState, OutboxEntry
+from adapters.outbox import AdapterState
 from agencies.folder import AgreementFolder
 from agencies.keystore import KeyStore
 from bus.envelope.ids import format_time, now, parse_time
-from bus.errors import ContractError, LifecycleError, PermissionDeniedError, TransportError
+from bus.errors import TransportError
 from bus.logs import bound_record, get_logger
 from bus.node.bus import Bus, BusConfig
 from bus.node.consume import Subscription
-from bus.node.publish import Published
-from bus.node.results import Outcome
+from bus.node.results import Outcome, Result
 from bus.node.topics import TopicPlan, plan_topics
 from bus.transport.base import Transport
-from contracts.base import EventModel, Family
-from contracts.registry import REGISTRY, encode, spec_for_model
+from contracts.base import Family
+from contracts.registry import REGISTRY
 from contracts.topics import family_topic
 
 __all__ = ["AgencyRunner"]
 
 log = get_logger("silian.adapter")
 
-# An event whose predecessor this agency has not seen yet (a hit on an alert still on its
-# way) waits this long in the outbox before it is marked failed.
-_HOLD_LIMIT = timedelta(hours=1)
 # How often the broker watch asks the broker; each question may take request_timeout_ms,
 # so an outage shows in the health report within that plus this (and a report's second).
 _WATCH_INTERVAL = 2.0
@@ -101,6 +100,10 @@ class AgencyRunner:
             keystore=KeyStore(config.bus.keys, passphrase=config.bus.passphrase()),
         )
         self._subscription: Subscription | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        # Set when the link loop met something unforeseen; cleared once a whole round
+        # (drain and poll) passes again. Until then the report does not say connected.
+        self._link_failure: str | None = None
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
         self._status: dict[str, Any] = {
@@ -112,6 +115,16 @@ class AgencyRunner:
             self._ask_broker,
             interval=_WATCH_INTERVAL,
             timeout=config.bus.request_timeout_ms / 1000,
+        )
+        self._outbound = Outbound(
+            state=self.state,
+            mapping=self.mapping,
+            local=self.local,
+            bus=self.bus,
+            ack_limit=config.bus.request_timeout_ms / 1000,
+            wake=self._wake,
+            on_up=self._bus_up,
+            on_down=self._bus_down,
         )
         self._inbound = InboundWriter(
             state=self.state,
@@ -125,7 +138,7 @@ class AgencyRunner:
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set; then finish the step in hand and close everything."""
         self._stop = stop
-        self._inbound.stop = stop
+        self._inbound.stop = self._outbound.stop = stop
         with bound_record(agency=self.agency):
             await self.state.open()
             await self.bus.start()
@@ -141,12 +154,14 @@ class AgencyRunner:
                 federation=self.federation,
                 inbound=self.mapping.inbound_types,
             )
-            tasks = [
+            self._tasks = tasks = [
                 asyncio.create_task(self._local_loop(), name="local"),
                 asyncio.create_task(self._link_loop(), name="link"),
                 asyncio.create_task(self._watch.run(stop), name="watch"),
                 asyncio.create_task(self._health_loop(), name="health"),
             ]
+            for task in tasks:
+                task.add_done_callback(self._task_ended)
             try:
                 await stop.wait()
                 self._wake.set()
@@ -159,6 +174,27 @@ class AgencyRunner:
                 await asyncio.gather(*tasks, return_exceptions=True)
                 await self._close()
             log.info("adapter.stopped")
+
+    def _task_ended(self, task: asyncio.Task[None]) -> None:
+        """A task that ends before ``stop`` is a defect: say so now, not at shutdown."""
+        if self._stop.is_set() or task.cancelled():
+            return
+        error = task.exception()
+        log.error("adapter.task_ended", task=task.get_name(), exc_info=error)
+
+    def _tasks_status(self) -> dict[str, str]:
+        """Each task: ``running``, or how it ended while the runner was not stopping."""
+        status = {}
+        for task in self._tasks:
+            if not task.done() or self._stop.is_set():
+                status[task.get_name()] = "running"
+            elif task.cancelled():
+                status[task.get_name()] = "ended: cancelled"
+            elif (error := task.exception()) is not None:
+                status[task.get_name()] = "ended: " + unforeseen("the task", error)
+            else:
+                status[task.get_name()] = "ended before the adapter was stopped"
+        return status
 
     async def _close(self) -> None:
         if self._health_server is not None:
@@ -186,15 +222,15 @@ class AgencyRunner:
             try:
                 records = await self.local.fetch_outbound()
                 for record in records:
-                    await self.take(record)
+                    await self._outbound.take(record)
                 self._status["local"] = {"reachable": True, "error": None}
                 backoff = self.config.poll_seconds
             except LocalUnavailableError as error:
                 self._local_down(str(error))
                 backoff = min(backoff * 2, self.config.bus.retry_max_seconds)
             except Exception as error:  # a service logs and keeps going
-                log.exception("local.failed", error=str(error))
-                self._local_down(f"{type(error).__name__}: {error}")
+                log.exception("local.failed")
+                self._local_down(unforeseen("reading the local system", error))
                 backoff = min(backoff * 2, self.config.bus.retry_max_seconds)
             if not records:
                 with contextlib.suppress(TimeoutError):
@@ -205,44 +241,15 @@ class AgencyRunner:
             log.warning("local.unreachable", error=error)
         self._status["local"] = {"reachable": False, "error": error}
 
-    async def take(self, record: LocalRecord) -> None:
-        """Map ``record``, store it durably, then let the local system move past it."""
-        with bound_record(local_id=record.local_id):
-            known = await self.state.knows(record.local_id)
-            if known:  # stored before a crash, not yet confirmed: confirm it now
-                await self.local.confirm_outbound(record)
-                return
-            try:
-                event = self.mapping.to_event(record)
-            except BadLocalDataError as error:
-                log.warning("local.set_aside", where=record.where, reason=str(error))
-                await self.state.set_aside(
-                    local_id=record.local_id, origin=record.where, reason=str(error)
-                )
-                await self.local.set_aside(record, str(error))
-                return
-            spec = spec_for_model(event)
-            await self.state.add(
-                local_id=record.local_id,
-                kind=record.kind,
-                origin=record.where,
-                ce_type=spec.ce_type,
-                entity=event.entity_id(),
-                data=encode(event),
-            )
-            log.info("outbox.stored", ce_type=spec.ce_type, entity=event.entity_id())
-            await self.local.confirm_outbound(record)
-            self._wake.set()
-
     # -- outbox → bus, bus → local -----------------------------------------------------
     async def _link_loop(self) -> None:
+        """Connect, then drain and poll in rounds; whatever fails, back off and go again."""
         backoff = 0.5
         while not self._stop.is_set():
             try:
                 subscription = await self._connect()
-                backoff = 0.5
                 while not self._stop.is_set():
-                    await self.drain()
+                    await self._outbound.drain()
                     try:
                         results = await subscription.poll(timeout=0.5)
                     except TransportError:
@@ -250,21 +257,38 @@ class AgencyRunner:
                         # from the committed offsets with a fresh consumer.
                         await self._drop_subscription()
                         raise
-                    for result in results:
-                        if result.outcome is Outcome.QUARANTINED:
-                            log.warning(
-                                "inbound.quarantined",
-                                event_id=result.event_id,
-                                topic=result.coordinates.topic,
-                                reason=None if result.reason is None else result.reason.value,
-                                detail=result.detail,
-                            )
+                    self._round_passed()
+                    backoff = 0.5
+                    _log_quarantined(results)
+            except StoppingError:  # shutting down while the local system is away
+                return
             except TransportError as error:
                 self._bus_down(str(error))
-                await self._pause(backoff)
-                backoff = min(backoff * 2, self.config.bus.retry_max_seconds)
-            except StoppingError:
-                return
+                await self._pause(backoff)  # new work to send cuts it short
+            except Exception as error:  # noqa: BLE001 - the link must outlive any failure
+                # Nothing is known about the consumer's state: start again from the
+                # committed offsets with a fresh one.
+                await self._drop_subscription()
+                self._link_failed(error, retry_in=backoff)
+                with contextlib.suppress(TimeoutError):  # only stopping cuts this one short
+                    await asyncio.wait_for(self._stop.wait(), timeout=backoff)
+            backoff = min(backoff * 2, self.config.bus.retry_max_seconds)
+
+    def _link_failed(self, error: Exception, *, retry_in: float) -> None:
+        log.exception("link.failed", retry_in=retry_in)
+        self._link_failure = unforeseen("the bus link", error)
+        self._status["bus"] = {
+            "connected": False,
+            "since": format_time(now()),
+            "error": f"{self._link_failure}; retrying with a back-off",
+        }
+
+    def _round_passed(self) -> None:
+        """A whole round of drain and poll passed: the link works (again)."""
+        if self._link_failure is not None:
+            log.info("link.recovered", after=self._link_failure)
+            self._link_failure = None
+        self._bus_up()
 
     async def _drop_subscription(self) -> None:
         subscription, self._subscription = self._subscription, None
@@ -272,8 +296,11 @@ class AgencyRunner:
             await quietly(subscription.stop(), timeout=10)
 
     def _bus_up(self) -> None:
-        """The broker answered: tell the watch, and say connected if it was not."""
+        """The broker answered: tell the watch, and say connected if it was not (unless
+        the link loop is failing: only a whole round passing clears that)."""
         self._watch.answered()
+        if self._link_failure is not None:
+            return
         if not self._status["bus"]["connected"]:
             log.info("bus.connected", transport=self.config.bus.transport_label)
             self._status["bus"] = {"connected": True, "since": format_time(now()), "error": None}
@@ -307,71 +334,18 @@ class AgencyRunner:
         """A small question only a reachable broker answers (the watch's and the loop's)."""
         await self._transport.describe_topics([family_topic(self.federation, Family.RECEIPT)])
 
-    async def drain(self) -> int:
-        """Publish pending outbox entries in order; TransportError stops the pass."""
-        published = 0
-        held: set[str] = set()  # entities waiting for a predecessor: keep their order
-        for entry in await self.state.pending(limit=200):
-            if entry.entity in held or self._stop.is_set():
-                continue
-            if await self._publish(entry):
-                published += 1
-            else:
-                held.add(entry.entity)
-        return published
-
-    async def _publish(self, entry: OutboxEntry) -> bool:
-        event: EventModel = REGISTRY.decode(entry.ce_type, entry.data)
-        with bound_record(local_id=entry.local_id, ce_type=entry.ce_type):
-            try:
-                published = await self._acknowledged(self.bus.publish(event))
-            except TransportError as error:
-                await self.state.attempt_failed(entry.position, str(error))
-                raise
-            except LifecycleError as error:
-                waiting = error.rule.endswith("_first")  # its predecessor may still come
-                stored = parse_time(entry.stored_at)
-                if waiting and now() - stored < _HOLD_LIMIT:
-                    await self.state.attempt_failed(entry.position, str(error))
-                    return False
-                return await self._refused(entry, error)
-            except (ContractError, PermissionDeniedError) as error:
-                return await self._refused(entry, error)
-            where = f"{published.topic}/{published.coordinates.partition}/"
-            where += str(published.coordinates.offset)
-            await self.state.published(entry.position, event_id=published.event_id, where=where)
-            with bound_record(event_id=published.event_id, topic=published.topic):
-                log.info("outbox.published", entity=entry.entity, origin=entry.origin)
-            return True
-
-    async def _acknowledged(self, publishing: Coroutine[Any, Any, Published]) -> Published:
-        """Await one publish. It is never cancelled: a record handed to the producer may
-        still reach Kafka, and sending it again would deliver the event twice. While Kafka
-        does not acknowledge, the health report says so."""
-        task = asyncio.ensure_future(publishing)
-        limit = self.config.bus.request_timeout_ms / 1000
-        done, _ = await asyncio.wait({task}, timeout=limit)
-        if not done:
-            self._bus_down(f"no acknowledgement from Kafka for {limit:.0f}s; the event waits")
-            await asyncio.wait({task})
-        published = task.result()
-        self._bus_up()
-        return published
-
-    async def _refused(self, entry: OutboxEntry, error: Exception) -> bool:
-        log.error("outbox.refused", entity=entry.entity, origin=entry.origin, reason=str(error))
-        await self.state.failed(entry.position, f"{entry.origin}: {error}")
-        return True
-
     # -- health ------------------------------------------------------------------------
     async def health(self) -> dict[str, Any]:
         counts = await self.state.counts()
         try:
             local = await self.local.health()
-        except Exception as error:  # noqa: BLE001 - the report shows it instead
-            local = {"error": f"{type(error).__name__}: {error}"}
+        except Exception as error:  # the report shows it instead
+            log.exception("local.health_failed")
+            local = {"error": unforeseen("asking the local system for its figures", error)}
         bus, local_status = self._bus_status(), dict(self._status["local"])
+        tasks = self._tasks_status()
         ok = bus["connected"] and local_status.get("reachable") is not False
+        ok = ok and all(state == "running" for state in tasks.values())
         return {
             "status": "ok" if ok else "degraded",
             "agency": self.agency,
@@ -380,6 +354,7 @@ class AgencyRunner:
             "transport": self.config.bus.transport_label,
             "bus": bus,
             "local": {"kind": self.config.local.kind, **local_status, **local},
+            "tasks": tasks,
             **counts,
         }
 
@@ -408,5 +383,31 @@ class AgencyRunner:
             except OSError as error:
                 path = str(self.config.health_file)
                 log.warning("health.unwritable", path=path, error=str(error))
+            except Exception as error:  # a stale "ok" would be a lie
+                log.exception("health.failed")
+                await self._write_failed_health(error)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=1.0)
+
+    async def _write_failed_health(self, error: Exception) -> None:
+        """The report could not be made: replace the last one with one saying so."""
+        report = {
+            "status": "degraded",
+            "agency": self.agency,
+            "updated_at": format_time(now()),
+            "error": unforeseen("making the health report", error),
+        }
+        with contextlib.suppress(OSError):
+            await asyncio.to_thread(write_report, self.config.health_file, report)
+
+
+def _log_quarantined(results: list[Result]) -> None:
+    for result in results:
+        if result.outcome is Outcome.QUARANTINED:
+            log.warning(
+                "inbound.quarantined",
+                event_id=result.event_id,
+                topic=result.coordinates.topic,
+                reason=None if result.reason is None else result.reason.value,
+                detail=result.detail,
+            )

@@ -25,6 +25,13 @@ pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
+def deep_levels() -> int:
+    """PostgreSQL 15 refuses jsonb deeper than its max_stack_depth allows (~10,000 levels
+    by default): 5,000 is still far deeper than Python's JSON parser can recurse."""
+    return 5_000
+
+
+@pytest.fixture
 def database_url(postgres_schema_url: str) -> str:
     with psycopg.connect(postgres_schema_url, autocommit=True) as connection:
         app.create_schema(connection)

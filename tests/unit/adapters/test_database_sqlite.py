@@ -22,12 +22,14 @@ from bus.errors import ConfigError, NotConnectedError
 
 __all__ = [
     "app_db",
+    "deep_levels",
     "systems",
     "test_adapter_restart_resumes_at_the_cursor",
     "test_bad_outbox_rows_are_set_aside_with_the_reason",
     "test_business_rule_refusal_is_kept_and_raised_again",
     "test_check_constraint_refusal",
     "test_concurrent_app_writers_lose_and_repeat_nothing",
+    "test_deeply_nested_payload_is_set_aside_and_the_rest_flow",
     "test_events_for_unknown_kinds_or_columns_are_refused",
     "test_health_counts",
     "test_inbound_is_applied_once",
@@ -51,6 +53,13 @@ def database_url(tmp_path: Path) -> str:
     app.create_schema(connection)
     connection.close()
     return url
+
+
+@pytest.fixture
+def deep_levels() -> int:
+    """How deeply nested a payload the database keeps (SQLite: any; a test of another
+    database overrides it): deeper than Python's JSON parser can recurse (1,000)."""
+    return 100_000
 
 
 @pytest.fixture
@@ -203,6 +212,37 @@ async def test_bad_outbox_rows_are_set_aside_with_the_reason(
         ("92", "kind is empty"),
     ]
     assert await system.fetch_outbound() == records  # set aside rows stay out
+
+
+async def test_deeply_nested_payload_is_set_aside_and_the_rest_flow(
+    app_db: app.Connection, systems: Systems, deep_levels: int
+) -> None:
+    """Issue 10: a payload nested 100,000 levels deep raised RecursionError in every
+    fetch, so no row behind it ever went out."""
+    deep = '{"alert_id": "330881-A-1", "place": ' + "[" * deep_levels + "]" * deep_levels + "}"
+    outbox = app.Transaction(app_db)
+    outbox.insert("silian_outbox", {"kind": "hit", "local_id": "90", "payload": deep})
+    app.record_hit(app_db, **hit(3))
+    system = await systems(batch_size=10)
+    records = await system.fetch_outbound()
+    assert [r.fields["alert_id"] for r in records] == ["330881-A-3"]
+    ((local_id, reason),) = rows(
+        app_db,
+        "SELECT local_id, set_aside_reason FROM silian_outbox WHERE set_aside_at IS NOT NULL",
+    )
+    assert local_id == "90"
+    assert reason == (
+        "payload nests arrays and objects deeper than 64 levels; set max_json_depth higher "
+        "if that is expected"
+    )
+    shallow = await systems(max_json_depth=2)  # the limit is the setting's
+    await system.confirm_outbound(records[0])
+    app.record_hit(app_db, **hit(4))
+    assert [r.fields["alert_id"] for r in await shallow.fetch_outbound()] == ["330881-A-4"]
+    nested = '{"alert_id": "330881-A-5", "place": [[["G205"]]]}'
+    outbox.insert("silian_outbox", {"kind": "hit", "local_id": "91", "payload": nested})
+    assert len(await system.fetch_outbound()) == 2  # 4 levels: well within the default
+    assert [r.fields["alert_id"] for r in await shallow.fetch_outbound()] == ["330881-A-4"]
 
 
 async def test_runner_set_aside_takes_a_row_out_for_good(
@@ -384,6 +424,21 @@ async def test_payload_that_is_not_json_is_set_aside(
     assert await system.fetch_outbound() == []
     ((reason,),) = rows(app_db, "SELECT set_aside_reason FROM silian_outbox")
     assert reason.startswith("payload is not valid JSON (Expecting property name")
+
+
+async def test_a_payload_of_bad_utf8_is_set_aside_not_a_stop(
+    app_db: app.Connection, systems: Systems
+) -> None:
+    """SQLite keeps any bytes in a TEXT column; the driver failed the whole query on them."""
+    app_db.execute(
+        "INSERT INTO silian_outbox (kind, local_id, payload)"
+        " VALUES ('hit', 'bad', CAST(X'7B22616C6572745F6964223A2022FF227D' AS TEXT))"
+    )
+    app.record_hit(app_db, **hit(2))
+    system = await systems()
+    assert [r.fields["alert_id"] for r in await system.fetch_outbound()] == ["330881-A-2"]
+    ((reason,),) = rows(app_db, "SELECT set_aside_reason FROM silian_outbox WHERE local_id = 'bad'")
+    assert reason == "payload is not valid UTF-8 text"
 
 
 async def test_init_sql_creates_the_reference_schema(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import defusedxml.ElementTree as SafeET
 import pytest
 
-from adapters.base import InboundEvent, LocalRejectionError
+from adapters.base import InboundEvent, LocalRejectionError, LocalUnavailableError
 from adapters.config import LocalSection
 from adapters.filedrop import FileDropConfig, FileDropSystem
 
@@ -45,8 +45,10 @@ async def test_marker_mode_never_reads_a_file_without_its_marker(tmp_path: Path)
     records = await system.fetch_outbound()
     assert [r.fields["纠纷编号"] for r in records] == ["GF-1"]
     assert records[0].where.endswith("a.csv row 2")
-    assert await system.fetch_outbound() == []  # in progress: not handed out twice
+    again = await system.fetch_outbound()  # not settled yet: handed out again, the same
+    assert [r.local_id for r in again] == [records[0].local_id]
     await system.confirm_outbound(records[0])
+    assert await system.fetch_outbound() == []
     assert (tmp_path / "drop" / "archive" / "a.csv").exists()
     assert not (tmp_path / "drop" / "outbox" / "a.csv").exists()
     assert not (tmp_path / "drop" / "outbox" / "a.csv.done").exists()
@@ -195,3 +197,158 @@ async def test_inbound_csv_refuses_what_gbk_cannot_hold(tmp_path: Path) -> None:
     assert text.splitlines() == ["记录类型,预警编号", "alert,JS-2"]
     with pytest.raises(LocalRejectionError, match="cannot be written in gbk"):
         await system.write_inbound(_event("E-3", 预警编号="JS-3 🚓"))
+
+
+# -- only files of the outbox (issue 10) ---------------------------------------------------
+
+
+async def test_a_symbolic_link_in_the_outbox_is_refused_never_followed(tmp_path: Path) -> None:
+    """The file drop read whatever a link in its outbox pointed to, anywhere."""
+    system = _system(tmp_path)
+    await system.start()
+    secret = tmp_path / "elsewhere" / "secret.csv"
+    secret.parent.mkdir()
+    secret.write_text(HEADER + "纠纷上报,GF-SECRET,不该外传\r\n", encoding="utf-8")
+    outbox = tmp_path / "drop" / "outbox"
+    (outbox / "a-link.csv").symlink_to(secret)
+    (outbox / "a-link.csv.done").write_bytes(b"")
+    inside = _export(tmp_path, "b.csv", HEADER + "纠纷上报,GF-B,x\r\n", "utf-8", marker=False)
+    (outbox / "c-link.csv").symlink_to(inside)  # a link to a file of the outbox: refused too
+    (outbox / "c-link.csv.done").write_bytes(b"")
+    assert await system.fetch_outbound() == []
+    rejected = tmp_path / "drop" / "rejected"
+    assert (rejected / "a-link.csv").is_symlink()  # the link moved, its target untouched
+    assert secret.read_bytes().endswith("不该外传\r\n".encode())
+    assert (rejected / "a-link.csv.reason.txt").read_text(encoding="utf-8") == (
+        f"a-link.csv: is a symbolic link (to {secret}); only files in the outbox are read\n"
+    )
+    assert (rejected / "c-link.csv.reason.txt").exists()
+    assert not (outbox / "a-link.csv.done").exists()
+    (outbox / "b.csv.done").write_bytes(b"")  # the real file is still taken
+    assert [r.fields["纠纷编号"] for r in await system.fetch_outbound()] == ["GF-B"]
+
+
+async def test_an_outbox_moved_behind_a_link_is_unavailable(tmp_path: Path) -> None:
+    system = _system(tmp_path)
+    await system.start()
+    outbox = tmp_path / "drop" / "outbox"
+    outbox.rename(tmp_path / "drop" / "old-outbox")
+    (tmp_path / "elsewhere").mkdir()
+    outbox.symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(LocalUnavailableError, match=r"now leads to .*elsewhere, not .*outbox as"):
+        await system.fetch_outbound()
+
+
+# -- bounded memory: checked whole, then handed out a batch at a time (issue 10) -----------
+
+
+async def test_a_large_export_is_handed_out_in_batches_and_again_until_settled(
+    tmp_path: Path,
+) -> None:
+    system = _system(tmp_path, batch=500)
+    await system.start()
+    rows = "".join(f"纠纷上报,GF-{n},x\r\n" for n in range(1200))
+    _export(tmp_path, "k.csv", HEADER + rows, "gbk")
+    _export(tmp_path, "l.csv", HEADER + "纠纷上报,GF-L,y\r\n", "gbk")
+    first = await system.fetch_outbound()
+    assert [r.fields["纠纷编号"] for r in first] == [f"GF-{n}" for n in range(500)]
+    for record in first[:499]:
+        await system.confirm_outbound(record)
+    assert await system.fetch_outbound() == first[499:]  # not settled: handed out again
+    await system.confirm_outbound(first[499])
+    second = await system.fetch_outbound()
+    assert second[0].where.endswith("k.csv row 502")
+    third = await system.fetch_outbound()  # not settled either: the same batch again
+    assert third == second
+    for record in second:
+        await system.confirm_outbound(record)
+    last = await system.fetch_outbound()  # k's last 200 rows, then l's one
+    assert [r.fields["纠纷编号"] for r in last] == [f"GF-{n}" for n in range(1000, 1200)] + ["GF-L"]
+    for record in last:
+        await system.confirm_outbound(record)
+    archive = tmp_path / "drop" / "archive"
+    assert (archive / "k.csv").exists()
+    assert (archive / "l.csv").exists()
+    assert await system.fetch_outbound() == []
+
+
+async def test_an_export_is_checked_whole_before_any_row_goes_out(tmp_path: Path) -> None:
+    """A bad byte past the first megabyte read: the file is refused before its first row,
+    and the reason names the byte and line, counted across the chunks it was read in."""
+    system = _system(tmp_path, encodings=["utf-8"])
+    await system.start()
+    rows = "".join(f"纠纷上报,GF-{n:06d},{'界址' * 20}\r\n" for n in range(15_000))
+    raw = (HEADER + rows).encode("utf-8") + "纠纷上报,GF-X,界".encode("gbk") + b"\r\n"
+    assert len(raw) > 2 * (1 << 20)
+    (tmp_path / "drop" / "outbox" / "m.csv").write_bytes(raw)
+    (tmp_path / "drop" / "outbox" / "m.csv.done").write_bytes(b"")
+    assert await system.fetch_outbound() == []
+    reason = (tmp_path / "drop" / "rejected" / "m.csv.reason.txt").read_text(encoding="utf-8")
+    offset = len((HEADER + rows).encode("utf-8"))  # the GBK row's first byte
+    assert reason == (
+        f"m.csv: wrong encoding: not utf-8 (byte 0x{raw[offset]:02x} at offset {offset}, "
+        "line 15002)\n"
+    )
+
+
+async def test_a_dtd_is_refused_even_without_entities(tmp_path: Path) -> None:
+    system = _system(tmp_path)
+    await system.start()
+    _export(tmp_path, "n.xml", '<?xml version="1.0"?><!DOCTYPE x><x><r><f>a</f></r></x>', "utf-8")
+    assert await system.fetch_outbound() == []
+    reason = (tmp_path / "drop" / "rejected" / "n.xml.reason.txt").read_text(encoding="utf-8")
+    assert reason == "n.xml: refused XML: DTDForbidden\n"
+
+
+async def test_a_large_xml_export_is_read_record_by_record(tmp_path: Path) -> None:
+    system = _system(tmp_path, batch=100)
+    await system.start()
+    body = "".join(
+        f"<记录 记录类型='调解'><纠纷编号>GF-{n}</纠纷编号><调解摘要>达成</调解摘要></记录>"
+        for n in range(250)
+    )
+    _export(tmp_path, "o.xml", f'<?xml version="1.0" encoding="GBK"?><导出>{body}</导出>', "gbk")
+    seen = []
+    while records := await system.fetch_outbound():
+        seen += [(r.kind, r.fields["纠纷编号"], r.where.rsplit(" ", 2)[-2:]) for r in records]
+        for record in records:
+            await system.confirm_outbound(record)
+    assert seen == [("调解", f"GF-{n}", ["record", str(n + 1)]) for n in range(250)]
+    assert (tmp_path / "drop" / "archive" / "o.xml").exists()
+
+
+async def test_a_note_that_cannot_be_written_is_unavailable_then_retried(tmp_path: Path) -> None:
+    system = _system(tmp_path)
+    await system.start()
+    _export(tmp_path, "p.csv", HEADER + "纠纷上报,GF-P,x\r\n", "utf-8")
+    (record,) = await system.fetch_outbound()
+    blocker = tmp_path / "drop" / "rejected" / "p.csv.2.reason.txt"
+    blocker.mkdir()  # a folder where the note goes
+    (blocker / "x").write_bytes(b"")
+    with pytest.raises(LocalUnavailableError) as raised:
+        await system.set_aside(record, "unknown code")
+    assert str(raised.value) == (
+        f"rejected {tmp_path / 'drop' / 'rejected'}: the note p.csv.2.reason.txt cannot be "
+        "written: Is a directory"
+    )
+    (blocker / "x").unlink()
+    blocker.rmdir()
+    assert await system.fetch_outbound() == [record]  # not settled: handed out again
+    await system.set_aside(record, "unknown code")
+    assert blocker.read_text(encoding="utf-8").startswith("unknown code\n")
+    assert (tmp_path / "drop" / "archive" / "p.csv").exists()
+
+
+async def test_an_inbound_file_is_never_written_through_a_planted_link(tmp_path: Path) -> None:
+    """The temporary name in the inbox, a folder the legacy system writes too, was opened
+    following links: a link planted there had the event written wherever it pointed."""
+    system = _system(tmp_path)
+    await system.start()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("untouched", encoding="utf-8")
+    inbox = tmp_path / "drop" / "inbox"
+    (inbox / ".alert_E-9.xml.tmp").symlink_to(victim)
+    await system.write_inbound(_event("E-9", 预警编号="JS-9"))
+    assert victim.read_text(encoding="utf-8") == "untouched"
+    assert b"JS-9" in (inbox / "alert_E-9.xml").read_bytes()
+    assert not (inbox / ".alert_E-9.xml.tmp").exists()

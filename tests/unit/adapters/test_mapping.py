@@ -74,6 +74,35 @@ def test_contract_violation_is_traced_to_the_local_field() -> None:
         mapping.to_event(_record({**ALERT, "area": "99999x"}))
 
 
+def test_a_rule_across_fields_is_bad_data_naming_the_record(tmp_path: Path) -> None:
+    """Issue 10: a contract's check across fields has no field to name; the message code
+    raised IndexError instead, and the record blocked every one behind it."""
+    path = tmp_path / "patrols.mapping.toml"
+    path.write_text(
+        """
+[outbound.patrol]
+event = "patrol.planned"
+[outbound.patrol.fields]
+patrol_id = "编号"
+agencies = { from = "单位", split = "," }
+area = { from = "区域", split = "," }
+route = "路线"
+starts_at = { from = "开始", date = "%Y-%m-%d %H:%M" }
+ends_at = { from = "结束", date = "%Y-%m-%d %H:%M" }
+handling = { const = { code = "H1", tlp = "AMBER" } }
+""",
+        encoding="utf-8",
+    )
+    fields = {"编号": "GF-P-1", "单位": "361103000000", "区域": "361103", "路线": "界碑",
+              "开始": "2030-05-06 10:00", "结束": "2030-05-06 09:00"}  # fmt: skip
+    with pytest.raises(BadLocalDataError) as raised:
+        load_mapping(path).to_event(_record(fields, kind="patrol"))
+    assert str(raised.value) == (
+        "api record 7: Value error, ends_at must be after starts_at "
+        "(cn.silian.patrol.planned.v1, mapping patrols.mapping.toml [outbound.patrol])"
+    )
+
+
 def test_unknown_kind_is_bad_data() -> None:
     mapping = load_mapping(EXAMPLES / "jiangshan.mapping.toml")
     with pytest.raises(BadLocalDataError, match="record kind 'memo' has no \\[outbound\\]"):

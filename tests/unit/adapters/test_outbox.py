@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from adapters.outbox import AdapterState
+from adapters.outbox import AdapterState, Held, Known
 
 
 async def test_outbox_keeps_order_dedups_and_survives_reopening(tmp_path: Path) -> None:
@@ -25,10 +25,12 @@ async def test_outbox_keeps_order_dedups_and_survives_reopening(tmp_path: Path) 
 
     state = await AdapterState(path).open()  # a restart: what was pending still is
     assert [e.local_id for e in await state.pending()] == ["r1", "r2"]
-    assert await state.knows("r0")
+    assert await state.knows("r0") == Known(held=Held.STORED)
+    assert await state.knows("never-seen") is None
     await state.failed((await state.pending())[0].position, "lifecycle: nope")
     await state.set_aside(local_id="bad", origin="row 9", reason="unknown code")
-    assert await state.knows("bad")
+    # set aside is not stored: a record handed over again is set aside again, with why
+    assert await state.knows("bad") == Known(held=Held.SET_ASIDE, reason="unknown code")
     counts = await state.counts()
     assert counts["outbox_pending"] == 1
     assert counts["published"] == 1

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,6 +14,8 @@ from adapters.base import InboundEvent, LocalRejectionError, LocalUnavailableErr
 from adapters.config import LocalSection
 from adapters.reference.rest_case_system import RestCaseSystem
 from adapters.rest import RestConfig, RestSystem
+from bus.errors import ConfigError
+from tests.unit.adapters.http_server import Answer, Request, serve
 
 
 @pytest.fixture
@@ -20,9 +25,9 @@ def case_system() -> Iterator[RestCaseSystem]:
     system.stop()
 
 
-def _adapter(url: str, state: Path) -> RestSystem:
+def _adapter(url: str, state: Path, **settings: Any) -> RestSystem:
     section = LocalSection(
-        kind="rest", settings={"base_url": url, "timeout": 2}, base_dir=state,
+        kind="rest", settings={"base_url": url, "timeout": 2, **settings}, base_dir=state,
         state_dir=state, source="jiangshan.toml [local]",
     )  # fmt: skip
     return RestSystem(RestConfig.from_section(section))
@@ -85,3 +90,157 @@ async def test_an_unreachable_case_system_is_unavailable_not_refused(tmp_path: P
             InboundEvent(event_id="E", source="x", ce_type="t", kind="hit", fields={})
         )
     await adapter.stop()
+
+
+# -- answers that must not stall or swamp the adapter (issue 10) ---------------------------
+
+_MEGABYTE = b" " * (1 << 20)
+
+
+async def test_a_trickled_answer_is_given_up_at_the_deadline(tmp_path: Path) -> None:
+    """A body trickled a byte at a time never trips the per-read timeout: outbound stalled
+    for as long as the case system liked (100 s in the security test)."""
+
+    async def trickle(request: Request) -> Answer:
+        async def body() -> AsyncIterator[bytes]:
+            while True:
+                yield b" "
+                await asyncio.sleep(0.2)  # the fault itself: under the 2 s read timeout
+
+        return Answer(headers={"Content-Length": "100000"}, chunks=body())
+
+    async with serve(trickle) as server:
+        adapter = _adapter(server.url, tmp_path, deadline=1.5)
+        await adapter.start()
+        with pytest.raises(LocalUnavailableError) as raised:
+            await asyncio.wait_for(adapter.fetch_outbound(), timeout=30)
+        assert str(raised.value) == (
+            f"GET {server.url}/api/changes: no complete answer within 1.5 s (the deadline)"
+        )
+        await adapter.stop()
+
+
+async def test_an_oversized_answer_is_given_up_at_the_cap(tmp_path: Path) -> None:
+    """A 200 MB answer was read whole (711 MB RSS): now reading stops at the cap."""
+
+    async def flood(request: Request) -> Answer:
+        async def body() -> AsyncIterator[bytes]:
+            for _ in range(200):
+                yield _MEGABYTE
+
+        # no length: the body ends with the connection, so only the cap can stop it
+        return Answer(headers={"Connection": "close"}, chunks=body())
+
+    async with serve(flood) as server:
+        adapter = _adapter(server.url, tmp_path, max_response_bytes=1 << 20)
+        await adapter.start()
+        with pytest.raises(LocalUnavailableError) as raised:
+            await adapter.fetch_outbound()
+        assert str(raised.value) == (
+            f"GET {server.url}/api/changes: the answer is larger than max_response_bytes "
+            "(1048576 bytes)"
+        )
+        await asyncio.wait_for(server.hung_up.wait(), timeout=30)
+        # what the server could push into the sockets' buffers, not the 200 MB
+        assert server.sent < 32 * len(_MEGABYTE)
+        await adapter.stop()
+
+
+async def test_a_declared_oversized_answer_is_not_read_at_all(tmp_path: Path) -> None:
+    async def declared(request: Request) -> Answer:
+        async def body() -> AsyncIterator[bytes]:
+            for _ in range(200):
+                yield _MEGABYTE
+
+        return Answer(headers={"Content-Length": str(200 * len(_MEGABYTE))}, chunks=body())
+
+    async with serve(declared) as server:
+        adapter = _adapter(server.url, tmp_path, max_response_bytes=1 << 20)
+        await adapter.start()
+        with pytest.raises(LocalUnavailableError, match=r"larger than .*: it says 209715200$"):
+            await adapter.fetch_outbound()
+        await adapter.stop()
+
+
+def test_deadline_and_cap_are_checked_settings(tmp_path: Path) -> None:
+    config = _adapter("http://127.0.0.1:1", tmp_path)._config
+    assert (config.deadline, config.max_response_bytes, config.max_json_depth) == (
+        30.0, 8 * 1024 * 1024, 64,
+    )  # fmt: skip
+    for settings, message in (
+        ({"deadline": 0}, "timeout and deadline must be > 0 seconds"),
+        ({"max_response_bytes": 0.5}, "max_response_bytes must be a whole number"),
+        ({"max_json_depth": 100_000}, "max_json_depth must be a whole number from 1 to 500"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            _adapter("http://127.0.0.1:1", tmp_path, **settings)
+
+
+# -- changes the adapter cannot read stop nothing (issue 10) -------------------------------
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+def _change(cursor: object, alert_no: str) -> dict[str, Any]:
+    return {"cursor": cursor, "id": alert_no, "type": "alert", "data": {"alert_no": alert_no}}
+
+
+def changes_server(changes: list[tuple[int, str]]) -> Any:
+    """A case system listing ``changes`` — (order, the change's JSON text) — after the
+    asked-for cursor by their order, whatever they hold."""
+
+    async def handle(request: Request) -> Answer:
+        if request.path == "/api/changes":
+            after = int(request.query.get("after", "0"))
+            listed = ", ".join(text for order, text in changes if order > after)
+            return Answer(body=f'{{"changes": [{listed}]}}'.encode())
+        return Answer(status=201, body=b'{"ok": true}')
+
+    return serve(handle)
+
+
+async def test_bad_changes_are_handed_over_unreadable_in_their_place(tmp_path: Path) -> None:
+    """A change with a missing or non-integer cursor raised KeyError/ValueError in every
+    fetch (raw in health: ``KeyError: 'cursor'``), and so did 100,000-deep data
+    (RecursionError): no change behind them ever went out."""
+    missing = _change(None, "JS-2")
+    del missing["cursor"]
+    deep = json.dumps(_change(4, "JS-4")).replace('"JS-4"}', f'"JS-4", "x": {DEEP}}}')
+    listed = [
+        (1, json.dumps(_change(1, "JS-1"))),
+        (2, json.dumps(missing)),
+        (3, json.dumps(_change("3", "JS-3"))),
+        (4, deep),
+        (5, '"not a change"'),
+        (6, json.dumps(_change(6, "JS-6"))),
+    ]
+    async with changes_server(listed) as server:
+        adapter = _adapter(server.url, tmp_path)
+        await adapter.start()
+        records = await adapter.fetch_outbound()
+        assert [(r.local_id, r.unreadable) for r in records] == [
+            ("change:1", None),
+            ("change:1+1", "it has no cursor"),
+            ("change:1+2", "its cursor is not a whole number ≥ 0 (got '3')"),
+            (
+                "change:4",
+                "its data nests arrays and objects deeper than 64 levels (max_json_depth)",
+            ),
+            ("change:4+1", "the change is not a JSON object"),
+            ("change:6", None),
+        ]
+        assert records[1].where == f"{server.url}/api/records/JS-2 (change 1 after 1)"
+        assert records[3].where == f"{server.url}/api/records/JS-4 (change 4)"
+        await adapter.confirm_outbound(records[0])
+        for record in records[1:5]:
+            await adapter.set_aside(record, f"{record.where}: {record.unreadable}")
+        # only a change with a cursor can be named to the case system
+        notes = [r for r in server.requests if r.method == "POST"]
+        assert [(n.path, json.loads(n.body)["reason"]) for n in notes] == [
+            ("/api/changes/4/rejection", f"{records[3].where}: {records[3].unreadable}")
+        ]
+        again = await adapter.fetch_outbound()  # the cursor is at 4: the rest comes again
+        assert [r.local_id for r in again] == ["change:4+1", "change:6"]
+        await adapter.confirm_outbound(again[1])
+        assert await adapter.fetch_outbound() == []
+        await adapter.stop()
