@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 from adapters.base import (
     BadLocalDataError,
-    LocalRejectionError,
     LocalSystem,
     LocalUnavailableError,
 )
@@ -67,9 +66,9 @@ class InboundWriter:
                 try:
                     await self._local.write_inbound(inbound)
                     break
-                except LocalRejectionError as error:
-                    await self._refused(delivery, str(error))
-                    raise EventRejectedError(str(error), reason=RejectReason.OTHER) from None
+                except EventRejectedError as refusal:  # the local system's own words and reason
+                    await self._refused(delivery, refusal.detail)
+                    raise
                 except LocalUnavailableError as error:
                     self._on_unavailable(str(error))
                     if self.stop.is_set():

@@ -28,8 +28,7 @@ from bus.errors import ContractError, LifecycleError, PermissionDeniedError, Tra
 from bus.logs import bound_record, get_logger
 from bus.node.bus import Bus
 from bus.node.publish import Published
-from contracts.base import EventModel
-from contracts.registry import REGISTRY, encode, spec_for_model
+from contracts.registry import encode, spec_for_model
 
 __all__ = ["Outbound"]
 
@@ -130,21 +129,17 @@ class Outbound:
         return published
 
     async def _publish(self, entry: OutboxEntry) -> bool:
+        """Publish one outbox entry from its stored bytes: what the mapping made and the
+        outbox kept is what is signed and sent."""
         with bound_record(local_id=entry.local_id, ce_type=entry.ce_type):
             try:
-                event: EventModel = REGISTRY.decode(entry.ce_type, entry.data)
-            except Exception as error:  # a damaged entry must not stop the rest
-                log.exception("outbox.unreadable", entity=entry.entity, origin=entry.origin)
-                reason = unforeseen("reading the stored event back", error)
-                await self._state.failed(entry.position, f"{entry.origin}: {reason}")
-                return True
-            try:
-                published = await self._acknowledged(self._bus.publish(event))
+                publishing = self._bus.publish_data(entry.ce_type, entry.data)
+                published = await self._acknowledged(publishing)
             except TransportError as error:
                 await self._state.attempt_failed(entry.position, str(error))
                 raise
             except LifecycleError as error:
-                waiting = error.rule.endswith("_first")  # its predecessor may still come
+                waiting = error.rule.awaits_predecessor  # its predecessor may still come
                 stored = parse_time(entry.stored_at)
                 if waiting and now() - stored < _HOLD_LIMIT:
                     await self._state.attempt_failed(entry.position, str(error))

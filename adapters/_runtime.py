@@ -9,9 +9,8 @@ from collections.abc import Awaitable
 from adapters.config import AgencyConfig
 from bus.errors import TransportError
 from bus.logs import get_logger
+from bus.transport import connect
 from bus.transport.base import Transport
-from bus.transport.embedded import EmbeddedTransport
-from bus.transport.kafka import KafkaConfig, KafkaTransport
 
 __all__ = ["quietly", "transport_for", "unforeseen"]
 
@@ -44,12 +43,10 @@ def unforeseen(what: str, error: BaseException) -> str:
 
 
 def transport_for(config: AgencyConfig) -> Transport:
-    if config.bus.kafka:
-        return KafkaTransport(
-            KafkaConfig(
-                bootstrap=config.bus.kafka,
-                client_id=f"silian-adapter-{config.agency}",
-                request_timeout_ms=config.bus.request_timeout_ms,
-            )
-        )
-    return EmbeddedTransport(config.bus.embedded)
+    """The transport an agency's config names (:func:`bus.transport.connect`)."""
+    return connect(
+        config.bus.kafka,
+        embedded=config.bus.embedded,
+        client_id=f"silian-adapter-{config.agency}",
+        request_timeout_ms=config.bus.request_timeout_ms,
+    )

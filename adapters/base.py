@@ -12,8 +12,9 @@ local system:
   and answers a record it set aside with :meth:`LocalSystem.set_aside` again); a record
   handed out and neither confirmed nor set aside is handed out again by the next fetch;
 * inbound: :meth:`LocalSystem.write_inbound` writes one verified event into the local
-  system, idempotently (keyed on ``event_id``); it raises :class:`LocalRejectionError` when
-  the local system refuses it, and the runner answers with a signed ``receipt.rejected``.
+  system, idempotently (keyed on ``event_id``); it raises
+  :class:`bus.errors.EventRejectedError` when the local system refuses it — one refusal,
+  from the local system to the signed ``receipt.rejected`` the runner answers with.
 
 Local records are plain mappings of field name to value (already decoded text); the
 declarative mapping (:mod:`adapters.mapping`, a TOML file per agency) turns them into
@@ -41,7 +42,6 @@ __all__ = [
     "BadLocalDataError",
     "InboundEvent",
     "LocalRecord",
-    "LocalRejectionError",
     "LocalSystem",
     "LocalUnavailableError",
 ]
@@ -76,10 +76,6 @@ class InboundEvent:
     kind: str  # the mapping's name for it
     fields: Mapping[str, Any]
     extra: Mapping[str, Any] = field(default_factory=dict)
-
-
-class LocalRejectionError(BusError):
-    """The local system refuses an inbound event (answered with ``receipt.rejected``)."""
 
 
 class LocalUnavailableError(BusError):
@@ -135,7 +131,7 @@ class LocalSystem(abc.ABC):
     async def write_inbound(self, event: InboundEvent) -> None:
         """Write one event into the local system, idempotently by ``event.event_id``.
 
-        Raises :class:`LocalRejectionError` when the local system refuses the event (the
+        Raises :class:`bus.errors.EventRejectedError` when the local system refuses the event (the
         runner answers ``receipt.rejected``) and :class:`LocalUnavailableError` when it
         cannot be reached (the runner retries).
         """

@@ -8,7 +8,7 @@ commit, so a lower id may become visible after a higher one and a high-water mar
 skip it). Inbound, each event becomes one inbox row (primary key: the event id) and one
 business row, in one transaction; a second delivery changes nothing. A refusal by the
 local system (a CHECK, a foreign key, a trigger's ``RAISE``) is kept in the inbox with
-status ``rejected`` and the reason, and raised as :class:`LocalRejectionError`. A database
+status ``rejected`` and the reason, and raised as :class:`bus.errors.EventRejectedError`. A database
 that cannot be reached (connection refused or lost, a SQLite lock held past ``timeout``)
 raises :class:`~adapters.base.LocalUnavailableError`; the next call connects again.
 
@@ -36,10 +36,9 @@ from adapters.base import (
     BadLocalDataError,
     InboundEvent,
     LocalRecord,
-    LocalRejectionError,
     LocalSystem,
 )
-from bus.errors import ConfigError
+from bus.errors import ConfigError, EventRejectedError
 from bus.logs import get_logger
 
 __all__ = ["DatabaseConfig", "DatabaseSystem"]
@@ -227,14 +226,14 @@ class DatabaseSystem(LocalSystem):
             changed = await self._db.guarded(self._inbox_insert(event, reason), [])
             if changed:
                 log.warning("database.rejected", event_id=event.event_id, reason=reason)
-                raise LocalRejectionError(reason) from None
+                raise EventRejectedError(reason) from None
         if not changed:  # seen before: answer as the first time did
             rows = await self._db.query(
                 f"SELECT status, reason FROM {self._config.inbox_table} WHERE event_id = ?",  # noqa: S608
                 (event.event_id,),
             )
             if rows and rows[0][0] == "rejected":
-                raise LocalRejectionError(str(rows[0][1]))
+                raise EventRejectedError(str(rows[0][1]))
 
     async def health(self) -> dict[str, Any]:
         outbox, inbox = self._config.outbox_table, self._config.inbox_table

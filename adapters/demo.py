@@ -31,6 +31,7 @@ from bus.envelope.ids import now
 from bus.errors import TransportError
 from bus.node.topics import TopicPlan, plan_topics
 from bus.sandbox.federation import create_federation
+from bus.transport import connect
 from bus.transport.base import (
     Consumer,
     Coordinates,
@@ -41,8 +42,6 @@ from bus.transport.base import (
     TopicSpec,
     Transport,
 )
-from bus.transport.embedded import EmbeddedTransport
-from bus.transport.kafka import KafkaConfig, KafkaTransport
 
 __all__ = [
     "EXAMPLES",
@@ -266,10 +265,8 @@ async def run_adapter_demo(
         work = directory or Path(
             stack.enter_context(tempfile.TemporaryDirectory(prefix="silian-agency-demo-"))
         )
-        inner: Transport = (
-            KafkaTransport(KafkaConfig(bootstrap=kafka, client_id="silian-agency-demo"))
-            if kafka
-            else EmbeddedTransport(work / "state" / "embedded.sqlite")
+        inner = connect(
+            kafka, embedded=work / "state" / "embedded.sqlite", client_id="silian-agency-demo"
         )
         link = LinkSwitch(inner)
         # on a shared Kafka, topics of its own

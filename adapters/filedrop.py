@@ -63,12 +63,11 @@ from adapters._files import write_atomic
 from adapters.base import (
     InboundEvent,
     LocalRecord,
-    LocalRejectionError,
     LocalSystem,
     LocalUnavailableError,
 )
 from adapters.config import LocalSection
-from bus.errors import ConfigError
+from bus.errors import ConfigError, EventRejectedError
 from bus.logs import get_logger
 
 __all__ = ["FileDropConfig", "FileDropSystem"]
@@ -366,7 +365,7 @@ class FileDropSystem(LocalSystem):
                 try:
                     ET.SubElement(element, key).text = value
                 except ValueError as error:
-                    raise LocalRejectionError(f"field {key!r}: {error}") from None
+                    raise EventRejectedError(f"field {key!r}: {error}") from None
             data = ET.tostring(element, encoding=c.inbound_encoding, xml_declaration=True)
         else:
             out = io.StringIO(newline="")
@@ -376,7 +375,7 @@ class FileDropSystem(LocalSystem):
             try:
                 data = out.getvalue().encode(c.inbound_encoding)
             except UnicodeEncodeError as error:
-                raise LocalRejectionError(
+                raise EventRejectedError(
                     f"{error.object[error.start : error.end]!r} cannot be written in "
                     f"{c.inbound_encoding}, the legacy system's encoding"
                 ) from None

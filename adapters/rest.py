@@ -15,7 +15,7 @@ The local system offers, relative to ``base_url`` (the reference system in
 The cursor of the last change taken lives in ``<state>/<agency>/rest-cursor.json``
 (written atomically), so a restarted adapter asks only for what is new. Connection
 failures and 5xx answers are :class:`LocalUnavailableError` (the runner retries); other
-4xx answers to a write are :class:`LocalRejectionError`.
+4xx answers to a write are :class:`bus.errors.EventRejectedError`.
 
 **Every request is bounded**: ``timeout`` (default 10 s) for each step (connecting,
 each read), ``deadline`` (default 30 s) for the whole request and its answer, and
@@ -49,12 +49,11 @@ from adapters.base import (
     MAX_JSON_DEPTH_LIMIT,
     InboundEvent,
     LocalRecord,
-    LocalRejectionError,
     LocalSystem,
     LocalUnavailableError,
 )
 from adapters.config import LocalSection
-from bus.errors import ConfigError, NotConnectedError
+from bus.errors import ConfigError, EventRejectedError, NotConnectedError
 from bus.logs import get_logger
 
 __all__ = ["RestConfig", "RestSystem"]
@@ -300,7 +299,7 @@ class RestSystem(LocalSystem):
             headers={"Content-Type": "application/json; charset=utf-8"},
         )
         if answer.status >= 400:
-            raise LocalRejectionError(
+            raise EventRejectedError(
                 f"the case system refused {event.kind} (HTTP {answer.status}): {answer.error()}"
             )
 

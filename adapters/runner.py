@@ -44,12 +44,10 @@ from adapters.health import HealthServer, write_report
 from adapters.local import open_local_system
 from adapters.mapping import Mapping, load_mapping
 from adapters.outbox import AdapterState
-from agencies.folder import AgreementFolder
-from agencies.keystore import KeyStore
 from bus.envelope.ids import format_time, now, parse_time
 from bus.errors import TransportError
 from bus.logs import bound_record, get_logger
-from bus.node.bus import Bus, BusConfig
+from bus.node.bus import Bus
 from bus.node.consume import Subscription
 from bus.node.results import Outcome, Result
 from bus.node.topics import TopicPlan, plan_topics
@@ -85,20 +83,16 @@ class AgencyRunner:
         self.state = AdapterState(config.state_dir / "adapter.sqlite")
         self._transport = transport or transport_for(config)
         self._own_transport = transport is None
-        folder = AgreementFolder(config.bus.agreement)
-        history = folder.history()
-        self.federation = history.latest.federation_id
-        self.bus = Bus(
-            BusConfig(
-                agency=config.agency,
-                federation=self.federation,
-                state_dir=config.state_dir,
-                publisher_name=config.bus.publisher,
-            ),
+        self.bus = Bus.from_folders(
+            agency=config.agency,
+            agreement_dir=config.bus.agreement,
+            key_dir=config.bus.keys,
+            passphrase=config.bus.passphrase(),
+            state_dir=config.state_dir,
+            publisher_name=config.bus.publisher,
             transport=self._transport,
-            agreements=history,
-            keystore=KeyStore(config.bus.keys, passphrase=config.bus.passphrase()),
         )
+        self.federation = self.bus.config.federation
         self._subscription: Subscription | None = None
         self._tasks: list[asyncio.Task[None]] = []
         # Set when the link loop met something unforeseen; cleared once a whole round

@@ -21,8 +21,7 @@
         ├── NotConnectedError                            used before start()
         ├── RecordRejectedError                          a record failed a pipeline step (.reason)
         ├── RedeliveryError                              the same record at the same offset again
-        ├── EventRejectedError                           the local system refuses an event (.reason)
-        │   └── LocalRejectionError   adapters.base      … as an adapter's local system says it
+        ├── EventRejectedError                           a local system refuses an event (.reason)
         ├── RedeliverError                               a handler cannot take an event now
         │   └── StoppingError         adapters._inbound  … the adapter stops meanwhile
         ├── LocalUnavailableError     adapters.base      the local system cannot be reached

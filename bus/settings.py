@@ -24,14 +24,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from agencies.folder import AgreementFolder
-from agencies.keystore import KeyStore
 from bus.errors import ConfigError
-from bus.node.bus import Bus, BusConfig
+from bus.node.bus import Bus
 from bus.state.private import private_folder
+from bus.transport import connect
 from bus.transport.base import Transport
-from bus.transport.embedded import EmbeddedTransport
-from bus.transport.kafka import KafkaConfig, KafkaTransport
 
 __all__ = [
     "Settings",
@@ -180,10 +177,9 @@ def check_bootstrap(servers: str, *, source: str) -> str:
 
 
 def open_transport(settings: Settings) -> Transport:
-    if settings.kafka:
-        client = f"silian-{settings.agency or 'operator'}"
-        return KafkaTransport(KafkaConfig(bootstrap=settings.kafka, client_id=client))
-    return EmbeddedTransport(settings.embedded)
+    """The transport ``settings`` name (:func:`bus.transport.connect`), not started."""
+    client = f"silian-{settings.agency or 'operator'}"
+    return connect(settings.kafka, embedded=settings.embedded, client_id=client)
 
 
 @contextlib.asynccontextmanager
@@ -193,23 +189,18 @@ async def open_bus(settings: Settings, *, publisher_name: str = "main") -> Async
     Each publishing process of an agency needs its own ``publisher_name`` (its own chains):
     ``silian serve`` uses ``main``, ``silian publish`` uses ``cli``.
     """
-    history = AgreementFolder(settings.agreement_dir).history()
-    federation = history.latest.federation_id
-    keystore = KeyStore(settings.key_dir, passphrase=settings.passphrase)
     private_folder(settings.state_dir)  # the store makes and checks <state>/<agency> in it
     transport = open_transport(settings)
     await transport.start()
     try:
-        bus = Bus(
-            BusConfig(
-                agency=settings.agency,
-                federation=federation,
-                state_dir=settings.state_dir / settings.agency,
-                publisher_name=publisher_name,
-            ),
+        bus = Bus.from_folders(
+            agency=settings.agency,
+            agreement_dir=settings.agreement_dir,
+            key_dir=settings.key_dir,
+            passphrase=settings.passphrase,
+            state_dir=settings.state_dir / settings.agency,
+            publisher_name=publisher_name,
             transport=transport,
-            agreements=history,
-            keystore=keystore,
         )
         async with bus:
             yield bus

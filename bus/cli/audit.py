@@ -31,7 +31,7 @@ from bus.cli._common import ExitCode, add_json_flag, emit_json, run_async
 from bus.errors import ConfigError
 from bus.node.services import AuditServiceConfig
 from bus.settings import agreement_dir, kafka_bootstrap
-from bus.transport.kafka import KafkaConfig, KafkaTransport
+from bus.transport import Transport, connect
 from contracts.topics import family_topics
 
 __all__ = ["add_service_arguments", "register", "service_config"]
@@ -223,11 +223,11 @@ def _agreement(args: argparse.Namespace) -> AgreementFolder:
     return AgreementFolder(agreement_dir(args.agreement))
 
 
-def _transport(args: argparse.Namespace) -> KafkaTransport:
+def _transport(args: argparse.Namespace) -> Transport:
     bootstrap = kafka_bootstrap(args.bootstrap)
     if not bootstrap:
         raise ConfigError("--bootstrap is needed to read from Kafka (or use --bundle)")
-    return KafkaTransport(KafkaConfig(bootstrap=bootstrap, client_id="silian-audit"))
+    return connect(bootstrap, client_id="silian-audit")
 
 
 def _federation(args: argparse.Namespace, folder: AgreementFolder) -> str:

@@ -30,9 +30,8 @@ from bus.node.results import Delivery, Outcome, Result
 from bus.node.topics import TopicPlan, plan_topics
 from bus.sandbox.federation import Federation, create_federation
 from bus.state.store import PendingReceipt
+from bus.transport import connect
 from bus.transport.base import OutgoingRecord, Record, Transport
-from bus.transport.embedded import EmbeddedTransport
-from bus.transport.kafka import KafkaConfig, KafkaTransport
 from contracts import examples
 from contracts.base import EventModel, Family
 from contracts.receipts import ReceiptHandled, ReceiptReceived, ReceiptRejected
@@ -64,11 +63,7 @@ async def _handler(delivery: Delivery[EventModel]) -> str:
 
 @contextlib.asynccontextmanager
 async def _transport(kafka: str | None, directory: Path) -> AsyncIterator[Transport]:
-    transport: Transport = (
-        KafkaTransport(KafkaConfig(bootstrap=kafka, client_id="silian-demo"))
-        if kafka
-        else EmbeddedTransport(directory / "embedded.sqlite")
-    )
+    transport = connect(kafka, embedded=directory / "embedded.sqlite", client_id="silian-demo")
     async with transport:
         yield transport
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from agencies.folder import AgreementFolder
 from agencies.history import AgreementHistory
 from agencies.keystore import KeyStore
 from bus.envelope.ids import now
@@ -75,6 +76,31 @@ class Bus:
         self._subscriptions: list[Subscription] = []
         self._reported_overdue: set[tuple[str, str]] = set()
 
+    @classmethod
+    def from_folders(
+        cls,
+        *,
+        agency: str,
+        agreement_dir: Path,
+        key_dir: Path,
+        passphrase: bytes | None,
+        state_dir: Path,
+        publisher_name: str,
+        transport: Transport,
+    ) -> Bus:
+        """The bus of ``agency`` as an agency keeps it: the agreement folder (every version,
+        verified), its key folder and its state folder; the federation is the agreement's.
+        The one way every silian process (``serve``, ``publish``, an adapter) builds one."""
+        history = AgreementFolder(agreement_dir).history()
+        config = BusConfig(
+            agency=agency,
+            federation=history.latest.federation_id,
+            state_dir=state_dir,
+            publisher_name=publisher_name,
+        )
+        keystore = KeyStore(key_dir, passphrase=passphrase)
+        return cls(config, transport=transport, agreements=history, keystore=keystore)
+
     @property
     def agency(self) -> str:
         return self.config.agency
@@ -99,6 +125,13 @@ class Bus:
 
     async def publish(self, event: EventModel, *, priority: Priority | None = None) -> Published:
         return await self.publisher.publish(event, priority=priority)
+
+    async def publish_data(
+        self, ce_type: str, data: bytes, *, priority: Priority | None = None
+    ) -> Published:
+        """Publish an event kept as its JSON bytes, those very bytes signed and sent
+        (:meth:`bus.node.publish.Publisher.publish_data`)."""
+        return await self.publisher.publish_data(ce_type, data, priority=priority)
 
     async def overdue(self, *, at: datetime | None = None) -> list[PendingReceipt]:
         """Receipts past their deadline (事事有回音); each is logged once as ``receipt.overdue``.

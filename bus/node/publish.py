@@ -38,7 +38,7 @@ from bus.state.store import ChainHead, LedgerEntry
 from bus.transport.base import Coordinates, OutgoingRecord
 from bus.transport.partitioner import partition_for_key
 from contracts.base import EventModel, Family
-from contracts.registry import encode, spec_for_model
+from contracts.registry import decode, encode, spec_for_model
 from contracts.vocab import Priority
 
 __all__ = ["Published", "Publisher"]
@@ -98,11 +98,20 @@ class Publisher:
         return self._chain_base
 
     async def publish(self, event: EventModel, *, priority: Priority | None = None) -> Published:
-        return await self._complete(await self._enqueue(event, priority))
+        return await self._complete(await self._enqueue(event, encode(event), priority))
+
+    async def publish_data(
+        self, ce_type: str, data: bytes, *, priority: Priority | None = None
+    ) -> Published:
+        """Publish an event kept as its JSON bytes (an adapter's outbox): ``data`` is what
+        is signed and sent, byte for byte; the event is decoded only to judge it
+        (ContractError when the bytes are not a valid ``ce_type`` event)."""
+        event = decode(ce_type, data)
+        return await self._complete(await self._enqueue(event, data, priority))
 
     async def publish_many(self, events: Iterable[EventModel]) -> list[Published]:
         """Publish in order, pipelined: all are enqueued before the first ack is awaited."""
-        flights = [await self._enqueue(event, None) for event in events]
+        flights = [await self._enqueue(event, encode(event), None) for event in events]
         return [await self._complete(flight) for flight in flights]
 
     async def _partitions_of(self, topic: str) -> int:
@@ -120,7 +129,9 @@ class Publisher:
             self._heads[(chain_id, topic)] = await self._ctx.store.chain_head(chain_id, topic)
         return self._heads[(chain_id, topic)]
 
-    async def _enqueue(self, event: EventModel, priority: Priority | None) -> _InFlight:
+    async def _enqueue(
+        self, event: EventModel, data: bytes, priority: Priority | None
+    ) -> _InFlight:
         ctx = self._ctx
         if self._chain_base is None:
             await self.start()
@@ -138,7 +149,6 @@ class Publisher:
             )
         partition = partition_for_key(key, await self._partitions_of(topic))
         event_id = new_event_id()
-        data = encode(event)
         level = Priority(priority or getattr(event, "priority", None) or Priority.ROUTINE)
         key_id, signing_key = ctx.signing_key(moment)
         if handling.confidential:  # 3. seal for every reader the agreement allows (no lock:

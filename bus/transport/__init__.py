@@ -9,11 +9,13 @@ from bus.transport.base import (
     OutgoingRecord,
     PartitionShortfall,
     Record,
+    TimestampType,
     TopicChanges,
     TopicDescription,
     TopicSpec,
     Transport,
 )
+from bus.transport.connect import connect
 from bus.transport.embedded import EmbeddedConsumer, EmbeddedTransport
 from bus.transport.kafka import KafkaConfig, KafkaConsumer, KafkaTransport
 from bus.transport.partitioner import partition_for_key
@@ -30,9 +32,11 @@ __all__ = [
     "OutgoingRecord",
     "PartitionShortfall",
     "Record",
+    "TimestampType",
     "TopicChanges",
     "TopicDescription",
     "TopicSpec",
     "Transport",
+    "connect",
     "partition_for_key",
 ]

@@ -10,9 +10,10 @@ from pathlib import Path
 import defusedxml.ElementTree as SafeET
 import pytest
 
-from adapters.base import InboundEvent, LocalRejectionError, LocalUnavailableError
+from adapters.base import InboundEvent, LocalUnavailableError
 from adapters.config import LocalSection
 from adapters.filedrop import FileDropConfig, FileDropSystem
+from bus.errors import EventRejectedError
 
 HEADER = "记录类型,纠纷编号,概况\r\n"
 
@@ -195,7 +196,7 @@ async def test_inbound_csv_refuses_what_gbk_cannot_hold(tmp_path: Path) -> None:
     await system.write_inbound(_event("E-2", 预警编号="JS-2"))
     text = (tmp_path / "drop" / "inbox" / "alert_E-2.csv").read_bytes().decode("gbk")
     assert text.splitlines() == ["记录类型,预警编号", "alert,JS-2"]
-    with pytest.raises(LocalRejectionError, match="cannot be written in gbk"):
+    with pytest.raises(EventRejectedError, match="cannot be written in gbk"):
         await system.write_inbound(_event("E-3", 预警编号="JS-3 🚓"))
 
 

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from adapters.base import InboundEvent, LocalRejectionError, LocalUnavailableError
+from adapters.base import InboundEvent, LocalUnavailableError
 from adapters.config import LocalSection
 from adapters.reference.rest_case_system import RestCaseSystem
 from adapters.rest import RestConfig, RestSystem
-from bus.errors import ConfigError
+from bus.errors import ConfigError, EventRejectedError
 from tests.unit.adapters.http_server import Answer, Request, serve
 
 
@@ -72,7 +72,7 @@ async def test_inbound_is_idempotent_and_refusals_are_rejections(
         event_id="E-2", source="350722000000", ce_type="cn.silian.alert.hit.v1", kind="hit",
         fields={"alert_no": "JS-1"},
     )  # fmt: skip
-    with pytest.raises(LocalRejectionError, match=r"HTTP 422.*lacks hit_no, seen_at, place"):
+    with pytest.raises(EventRejectedError, match=r"HTTP 422.*lacks hit_no, seen_at, place"):
         await adapter.write_inbound(incomplete)
     await adapter.stop()
 
