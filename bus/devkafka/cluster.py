@@ -14,31 +14,27 @@ import json
 import logging
 import os
 import signal
-import socket
 import subprocess
 import time
-import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from bus.devkafka.config import (
+    CONTROLLER_OFFSET,
+    DEFAULT_BASE_PORT,
+    LOG4J2,
+    NodeInfo,
+    free_ports,
+    kafka_uuid,
+    port_free,
+    server_properties,
+)
 from bus.devkafka.fetch import KAFKA_VERSION, ensure_kafka_libs, find_java
 from bus.errors import ConfigError, KafkaStartError, SilianEnvironmentError
 
 __all__ = ["DEFAULT_BASE_PORT", "LocalKafka", "NodeInfo", "default_state_dir"]
 
-DEFAULT_BASE_PORT = 19092
-_CONTROLLER_OFFSET = 100  # node i listens on base+i-1 (clients) and base+100+i-1 (controller)
 _STATE_FILE = "cluster.json"
-_LOG4J2 = """status = warn
-appender.out.type = Console
-appender.out.name = OUT
-appender.out.layout.type = PatternLayout
-appender.out.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = INFO
-rootLogger.appenderRef.out.ref = OUT
-logger.state.name = state.change.logger
-logger.state.level = WARN
-"""
 
 
 def default_state_dir() -> Path:
@@ -47,45 +43,11 @@ def default_state_dir() -> Path:
     return Path(base) / "kafka"
 
 
-@dataclass(frozen=True, kw_only=True)
-class NodeInfo:
-    node_id: int
-    port: int
-    controller_port: int
-    pid: int | None = None
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-
 @dataclass(kw_only=True)
 class _State:
     version: str
     cluster_id: str
     nodes: list[NodeInfo] = field(default_factory=list)
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = []
-    try:
-        for _ in range(count):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind(("127.0.0.1", 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def _alive(pid: int | None) -> bool:
@@ -148,7 +110,7 @@ class LocalKafka:
             self._state = self._configure(nodes=nodes, base_port=base_port)
         for node in self._state.nodes:
             for port in (node.port, node.controller_port):
-                if not _port_free(port):
+                if not port_free(port):
                     raise SilianEnvironmentError(
                         f"port {port} on 127.0.0.1 is taken; stop what uses it or pass"
                         " --base-port (0 picks free ports)"
@@ -314,15 +276,15 @@ class LocalKafka:
 
     def _configure(self, *, nodes: int, base_port: int) -> _State:
         if base_port == 0:
-            ports = _free_ports(2 * nodes)
+            ports = free_ports(2 * nodes)
             pairs = [(ports[i], ports[nodes + i]) for i in range(nodes)]
         else:
-            pairs = [(base_port + i, base_port + _CONTROLLER_OFFSET + i) for i in range(nodes)]
+            pairs = [(base_port + i, base_port + CONTROLLER_OFFSET + i) for i in range(nodes)]
         infos = [
             NodeInfo(node_id=i + 1, port=p, controller_port=c) for i, (p, c) in enumerate(pairs)
         ]
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        (self.state_dir / "log4j2.properties").write_text(_LOG4J2, encoding="utf-8")
+        (self.state_dir / "log4j2.properties").write_text(LOG4J2, encoding="utf-8")
         voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in infos)
         replication = min(3, nodes)
         min_isr = 2 if nodes >= 3 else 1
@@ -339,7 +301,7 @@ class LocalKafka:
                 ),
                 encoding="utf-8",
             )
-        state = _State(version=KAFKA_VERSION, cluster_id=_kafka_uuid(), nodes=infos)
+        state = _State(version=KAFKA_VERSION, cluster_id=kafka_uuid(), nodes=infos)
         self._state = state
         self._save()
         return state
@@ -396,50 +358,6 @@ class LocalKafka:
         deadline = time.monotonic() + 30
         while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-
-
-def server_properties(
-    *, node: NodeInfo, voters: str, data_dir: Path, replication: int, min_isr: int
-) -> str:
-    """The KRaft configuration of one combined broker+controller node."""
-    lines = {
-        "process.roles": "broker,controller",
-        "node.id": str(node.node_id),
-        "controller.quorum.voters": voters,
-        "listeners": f"PLAINTEXT://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{node.controller_port}",
-        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{node.port}",
-        "controller.listener.names": "CONTROLLER",
-        "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-        "log.dirs": str(data_dir),
-        "num.partitions": "3",
-        "default.replication.factor": str(replication),
-        "min.insync.replicas": str(min_isr),
-        "offsets.topic.replication.factor": str(replication),
-        "transaction.state.log.replication.factor": str(replication),
-        "transaction.state.log.min.isr": str(min_isr),
-        "share.coordinator.state.topic.replication.factor": str(replication),
-        "share.coordinator.state.topic.min.isr": str(min_isr),
-        # Topics are provisioned from the contracts (silian topics apply), never by accident.
-        "auto.create.topics.enable": "false",
-        "group.initial.rebalance.delay.ms": "0",
-        "unclean.leader.election.enable": "false",
-    }
-    return "".join(f"{k}={v}\n" for k, v in lines.items())
-
-
-def _kafka_uuid() -> str:
-    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding.
-
-    Never one that starts with "-" (1 in 64 would): the storage tool reads it as an
-    option and refuses to format. Kafka's own ``Uuid.randomUuid`` avoids them too.
-    """
-    import base64  # noqa: PLC0415 - only needed once per cluster
-
-    while True:
-        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode("ascii").rstrip("=")
-        if not text.startswith("-"):
-            return text
 
 
 async def _count_brokers(bootstrap: str) -> int:

@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from bus.devkafka import DEFAULT_BASE_PORT, KAFKA_VERSION
-from bus.devkafka.cluster import NodeInfo, server_properties
+from bus.devkafka.config import NodeInfo, server_properties
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker" / "compose.yaml"
