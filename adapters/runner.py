@@ -313,7 +313,7 @@ class AgencyRunner:
             agreement = self.bus.context.agreements.latest
             await self._transport.ensure_topics(plan_topics(self.federation, agreement, plan))
         if self._subscription is None:
-            subscription = self.bus.subscribe(group=f"{self.agency}.{self.config.bus.publisher}")
+            subscription = self.bus.subscribe(group=self.bus.group_id(self.config.bus.publisher))
             for ce_type in self.mapping.inbound_types:
                 subscription.on(REGISTRY.spec_for_type(ce_type).model)(self._inbound.write)
             self._subscription = subscription

@@ -34,9 +34,14 @@ from contracts.base import EventModel, Family
 from contracts.topics import case_topic, family_topic
 from contracts.vocab import Priority
 
-__all__ = ["Bus", "BusConfig"]
+__all__ = ["Bus", "BusConfig", "group_id"]
 
 log = get_logger("silian.bus")
+
+
+def group_id(federation: str, agency: str, role: str) -> str:
+    """An agency's consumer group for one role in one federation."""
+    return f"{federation}.{agency}.{role}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,6 +109,12 @@ class Bus:
     @property
     def agency(self) -> str:
         return self.config.agency
+
+    def group_id(self, role: str) -> str:
+        """This agency's consumer group for ``role`` (its publisher's name, ``log-keeper``,
+        ``witness``): ``<federation>.<agency>.<role>``, so that two federations an agency
+        belongs to on one cluster never share (and rebalance) a group."""
+        return group_id(self.config.federation, self.agency, role)
 
     async def start(self) -> Bus:
         await self.store.open()
@@ -194,7 +205,7 @@ class Bus:
         subscription = Subscription(
             self.context,
             self.publisher,
-            group=group or f"{self.agency}.{self.config.publisher_name}",
+            group=group or self.group_id(self.config.publisher_name),
             topics=chosen,
             pattern=pattern,
             observe=observe,

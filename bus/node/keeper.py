@@ -21,6 +21,7 @@ from pathlib import Path
 from bus.envelope.ids import now
 from bus.errors import RecordRejectedError
 from bus.logs import get_logger
+from bus.node.bus import group_id
 from bus.node.context import AgencyContext
 from bus.node.topics import wait_for_topics
 from bus.pipeline import VerifyPolicy, verify_record
@@ -159,7 +160,9 @@ class LogKeeper:
             return
         pattern = rf"^silian\.{re.escape(self._ctx.federation)}\.case\..+$"
         consumer = self._ctx.transport.consumer(
-            group_id=f"{self.agency}.log-keeper", topics=topics, pattern=pattern
+            group_id=group_id(self._ctx.federation, self.agency, "log-keeper"),
+            topics=topics,
+            pattern=pattern,
         )
         async with consumer:
             while not stop.is_set():

@@ -27,6 +27,7 @@ from bus.errors import (
     TransportError,
 )
 from bus.logs import get_logger
+from bus.node.bus import group_id
 from bus.node.context import AgencyContext
 from bus.node.quarantine import quarantine
 from bus.node.topics import wait_for_topics
@@ -211,7 +212,7 @@ class WitnessService:
         if not await wait_for_topics(exists, stop, what=topic):
             return
         consumer = self._ctx.transport.consumer(
-            group_id=f"{self._ctx.agency}.witness", topics=[topic]
+            group_id=group_id(self._ctx.federation, self._ctx.agency, "witness"), topics=[topic]
         )
         async with consumer:
             while not stop.is_set():
