@@ -6,10 +6,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # lifecycle imports this module
-    from contracts.lifecycle import Rule
+from contracts.rules import Rule
 
 
 class SilianError(Exception):

@@ -21,7 +21,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from bus.audit.anomaly import Anomaly
-from bus.audit.examine import Examined
+from bus.audit.examined import Examined
 from bus.errors import RecordRejectedError
 from bus.pipeline.chain import GENESIS, Place, check_placement, place
 from bus.reasons import Reason

@@ -31,7 +31,8 @@ from agencies.history import AgreementHistory
 from bus.audit.anomaly import Anomaly
 from bus.audit.bundle import Bundle, byte_spans
 from bus.audit.chains import ChainJudge
-from bus.audit.examine import Examined, Examiner
+from bus.audit.examine import Examiner
+from bus.audit.examined import Examined
 from bus.audit.outcome import AuditReport, Mode, ReplayOptions
 from bus.audit.spans import PartitionRun, SpanSummary
 from bus.errors import BundleError

@@ -20,20 +20,17 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from bus.audit.bundle import record_of_line
+from bus.audit.examined import Examined
 from bus.pipeline.chain import Place, place
 from bus.transport.base import Record
-
-if TYPE_CHECKING:  # examine imports this module: the worker side needs no more at runtime
-    from bus.audit.examine import Examined
 
 __all__ = ["ChainRun", "PartitionRun", "SpanSummary", "summarise_span"]
 
 _sha256 = hashlib.sha256
 
-Judge = Callable[[Record, bool], "Examined"]
+Judge = Callable[[Record, bool], Examined]
 """Stage 1 on one record (:func:`bus.audit.examine.examine`, trusted or not)."""
 
 
