@@ -35,6 +35,7 @@ from bus.pipeline import (
     authorise,
     decode,
     event_spec,
+    judged,
     parse_seq,
     verify_record,
 )
@@ -117,12 +118,9 @@ def examine(
     root then vouches for its signature (the replay proves the root)."""
     # 1–6. shape, headers, issuer, key in force at ce_time, signature, fields
     try:
-        verified = verify_record(record, agreements, policy, checkpointed=trusted)
+        verified = judged("verify", verify_record, record, agreements, policy, checkpointed=trusted)
     except RecordRejectedError as error:
         return _located(record, (error.reason, error.detail), trusted)
-    except Exception as error:  # noqa: BLE001 - total: a defect is reported, not a stop
-        detail = f"verification failed on this record: {type(error).__name__}: {error}"
-        return _located(record, (Reason.UNPROCESSABLE, detail[:400]), trusted)
     # 8–9. the contract, the permission in force at ce_time, the value
     problems, event = _event_problems(verified, agreements, policy, decode)
     attributes = verified.attributes

@@ -2,16 +2,13 @@
 
 The record-level steps and rules are :mod:`bus.pipeline`'s; here they meet what this
 agency knows: the chain heads it read before (step 7), its own read permission and
-sealing keys (steps 8–9), the lifecycle state it keeps (step 10). :func:`judged` runs a
-pure step so that a failure nobody foresaw refuses the record instead of stopping the
-consumer.
+sealing keys (steps 8–9), the lifecycle state it keeps (step 10).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from bus.envelope.seal import open_sealed
 from bus.errors import RecordRejectedError, RedeliveryError
@@ -33,7 +30,7 @@ from contracts.base import EventModel
 from contracts.registry import EventSpec
 from contracts.vocab import Handling
 
-__all__ = ["admit", "check_chain", "described", "judged", "unseal"]
+__all__ = ["admit", "check_chain", "unseal"]
 
 log = get_logger("silian.consume")
 T = TypeVar("T")
@@ -119,22 +116,3 @@ def unseal(ctx: AgencyContext, verified: VerifiedRecord) -> bytes:
         ce_type=attributes.type,
         topic=verified.record.topic,
     )
-
-
-def described(error: BaseException) -> str:
-    text = str(error)
-    return f"{type(error).__name__}: {text[:300]}" if text else type(error).__name__
-
-
-def judged(step: str, run: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run a pure step of the pipeline: anything it raises but a refusal is a defect the
-    record uncovered — logged with its traceback, and the record refused as such."""
-    try:
-        return run(*args, **kwargs)
-    except RecordRejectedError:
-        raise
-    except Exception as error:  # total over hostile bytes: a defect, not a stop
-        log.exception("pipeline.step_failed", step=step)
-        raise RecordRejectedError(
-            Reason.UNPROCESSABLE, f"step {step} failed on this record: {described(error)}"
-        ) from None

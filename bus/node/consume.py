@@ -33,12 +33,12 @@ from bus.errors import (
     RedeliveryError,
 )
 from bus.logs import bound_record, get_logger
-from bus.node.admission import admit, check_chain, described, judged
+from bus.node.admission import admit, check_chain
 from bus.node.context import AgencyContext
 from bus.node.publish import Publisher
 from bus.node.quarantine import quarantine
 from bus.node.results import HANDLER_ATTEMPTS, Delivery, Handler, Outcome, Result, call_handler
-from bus.pipeline import VerifiedRecord, verify_record
+from bus.pipeline import VerifiedRecord, described, judged, verify_record
 from bus.reasons import Reason
 from bus.state.store import ChainHead, LedgerEntry, ReceiptNote
 from bus.transport.base import Consumer, Coordinates, Record

@@ -22,6 +22,7 @@ from bus.pipeline.chain import GENESIS, Place, check_placement, place
 from bus.pipeline.event import authorise, check_json_depth, decode, event_spec, judge_lifecycle
 from bus.pipeline.policy import SEQ_MAX, VerifyPolicy
 from bus.pipeline.record import VerifiedRecord, parse_seq, verify_record
+from bus.pipeline.total import described, judged
 
 __all__ = [
     "GENESIS",
@@ -33,8 +34,10 @@ __all__ = [
     "check_json_depth",
     "check_placement",
     "decode",
+    "described",
     "event_spec",
     "judge_lifecycle",
+    "judged",
     "parse_seq",
     "place",
     "verify_record",
