@@ -11,7 +11,7 @@ Stage 1 (:mod:`bus.audit.examine`, on all cores): signature, key window and revo
 at the record's time, permission in force, decoding. Stage 2 (here, in order): chain
 continuity (:mod:`bus.audit.chains`), lifecycle sense (:class:`LifecycleTracker`), the
 Merkle root of each partition's accepted records against the signed checkpoints
-(:mod:`bus.tlog.trust`). Only per-chain heads, per-partition compact ranges and
+(:mod:`bus.audit.checkpoints`). Only per-chain heads, per-partition compact ranges and
 per-entity lifecycle state are held: memory does not grow with the number of records.
 
 Over a bundle (:meth:`Replayer.feed_bundle`) stage 1 works on byte ranges of the file
@@ -31,6 +31,7 @@ from agencies.history import AgreementHistory
 from bus.audit.anomaly import Anomaly
 from bus.audit.bundle import Bundle, byte_spans
 from bus.audit.chains import ChainJudge
+from bus.audit.checkpoints import CheckpointBook
 from bus.audit.examine import Examiner
 from bus.audit.examined import Examined
 from bus.audit.outcome import AuditReport, Mode, ReplayOptions
@@ -38,7 +39,7 @@ from bus.audit.spans import PartitionRun, SpanSummary
 from bus.errors import BundleError
 from bus.reasons import Reason
 from bus.tlog.merkle import CompactRange
-from bus.tlog.trust import CheckpointBook, parse_origin
+from bus.tlog.trust import parse_origin
 from bus.transport.base import Record
 from contracts.errors import LifecycleError
 from contracts.lifecycle import LifecycleTracker

@@ -10,11 +10,12 @@ from pathlib import Path
 from agencies.folder import AgreementFolder
 from agencies.history import AgreementHistory
 from bus.audit.bundle import BundleWriter, agreement_documents, open_bundle
+from bus.audit.checkpoints import CheckpointBook
 from bus.audit.replay import AuditReport, Replayer, ReplayOptions
 from bus.audit.source import RecordRange, read_records
 from bus.logs import get_logger
 from bus.tlog.messages import NoteKind, note_origin, read_message
-from bus.tlog.trust import CheckpointBook, parse_origin
+from bus.tlog.trust import parse_origin
 from bus.transport.base import Transport
 from contracts.topics import checkpoints_topic
 

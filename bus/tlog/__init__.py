@@ -1,5 +1,7 @@
 """The transparency log: RFC 9162 Merkle trees over accepted records, C2SP checkpoints
-signed by the log keeper and cosigned by witnesses, and the book an auditor keeps of them.
+signed by the log keeper and cosigned by witnesses.
+
+The book an auditor keeps of the checkpoints is :class:`bus.audit.checkpoints.CheckpointBook`.
 
 The proof functions follow RFC 9162 and are public API:
 ``verify_inclusion(leaf_hash, index, tree_size, proof, root)`` and
@@ -30,13 +32,11 @@ from bus.tlog.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from bus.tlog.trust import CheckpointBook
 from bus.tlog.witness import Witness, witness_name
 
 __all__ = [
     "EMPTY_ROOT",
     "Checkpoint",
-    "CheckpointBook",
     "CompactRange",
     "Cosignature",
     "CosignatureVerifier",

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from agencies.keys import KeyAlg, SigningKey
+from bus.audit.checkpoints import CheckpointBook
 from bus.audit.examine import examine
 from bus.audit.replay import Mode, ReplayOptions, replay
 from bus.errors import CheckpointError, InconsistentCheckpointError, SplitViewError
@@ -24,7 +25,6 @@ from bus.tlog.checkpoint import (
     open_checkpoint,
 )
 from bus.tlog.log import MerkleLog, log_origin
-from bus.tlog.trust import CheckpointBook
 from bus.tlog.witness import Witness, witness_name
 from bus.transport.base import Record
 from tests.unit.audit.conftest import (

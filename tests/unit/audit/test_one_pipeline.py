@@ -17,6 +17,7 @@ import pytest
 from agencies.keys import KeyAlg
 from agencies.signatures import dump_signatures
 from bus.audit.bundle import BundleWriter, open_bundle
+from bus.audit.checkpoints import CheckpointBook
 from bus.audit.examine import examine
 from bus.audit.replay import Mode, ReplayOptions, replay
 from bus.audit.runner import replay_bundle
@@ -24,7 +25,6 @@ from bus.envelope.signature import decode_headers, signature_base
 from bus.errors import BundleError, RecordRejectedError
 from bus.pipeline import VerifyPolicy
 from bus.reasons import Reason
-from bus.tlog.trust import CheckpointBook
 from bus.transport.base import Record
 from contracts import examples, lifecycle
 from contracts.errors import LifecycleError

@@ -24,12 +24,12 @@ from bus.audit.bundle import (
     header_json,
     open_bundle,
 )
+from bus.audit.checkpoints import CheckpointBook
 from bus.audit.replay import AuditReport, Mode, Replayer, ReplayOptions, replay
 from bus.audit.runner import replay_bundle
 from bus.errors import BundleError
 from bus.tlog.log import MerkleLog, log_origin
 from bus.tlog.merkle import CompactRange, leaf_hash, root_from_leaf_hashes
-from bus.tlog.trust import CheckpointBook
 from bus.transport.base import Record
 from contracts import examples
 from contracts.registry import spec_for_model
