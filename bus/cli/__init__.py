@@ -1,7 +1,6 @@
-"""The ``silian`` command line. Each sub-command group lives in a module of its own."""
+"""The ``silian`` command line (:func:`bus.cli.main.main`). Each sub-command group lives in
+a module of its own; ``python -m bus.cli`` runs it as the ``silian`` script does.
 
-from __future__ import annotations
-
-from bus.cli.main import main
-
-__all__ = ["main"]
+The package does not import :mod:`bus.cli.main` itself, so that ``python -m bus.cli.main``
+runs it once, as ``__main__``.
+"""

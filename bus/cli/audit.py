@@ -99,6 +99,7 @@ def service_config(args: argparse.Namespace) -> AuditServiceConfig:
         witness=args.witness,
         interval=args.checkpoint_interval,
         every=args.checkpoint_records,
+        once=args.once,
     )
 
 

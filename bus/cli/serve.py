@@ -28,6 +28,7 @@ from bus.node.bus import Bus
 from bus.node.consume import Subscription
 from bus.node.results import Delivery, Outcome, Result
 from bus.node.services import run_audit_services
+from bus.node.topics import ReadUntil
 from bus.settings import add_bus_arguments, open_bus, settings_from_args
 from bus.state.private import open_private, private_database, private_folder
 from contracts.base import EventModel
@@ -184,6 +185,8 @@ async def _run(args: argparse.Namespace) -> int:
                     cases=cases,
                 )
                 next_check = 0.0
+                # --once: read what is there (once the group assigned us partitions), stop.
+                until = ReadUntil(None, subscription.assignment, once=True, what="serve")
                 while not stop.is_set():
                     if loop.time() >= next_check:  # 事事有回音: say what is overdue
                         await bus.overdue()
@@ -191,7 +194,7 @@ async def _run(args: argparse.Namespace) -> int:
                     results = await subscription.poll(timeout=0.5)
                     for result in results:
                         _log_result(result)
-                    if args.once and not results:
+                    if args.once and until.done(len(results)):
                         break
         log.info("serve.stopped", agency=settings.agency)
     finally:

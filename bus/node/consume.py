@@ -109,6 +109,10 @@ class Subscription:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
+    def assignment(self) -> frozenset[tuple[str, int]]:
+        """The (topic, partition) pairs the group gave this subscription to read."""
+        return self._consumer.assignment()
+
     async def run(
         self, stop: asyncio.Event, *, on_result: Callable[[Result], None] | None = None
     ) -> None:

@@ -23,7 +23,7 @@ from bus.errors import RecordRejectedError
 from bus.logs import get_logger
 from bus.node.bus import group_id
 from bus.node.context import AgencyContext
-from bus.node.topics import wait_for_topics
+from bus.node.topics import ReadUntil, wait_for_topics
 from bus.pipeline import VerifyPolicy, verify_record
 from bus.state.private import private_folder
 from bus.tlog.checkpoint import Checkpoint, NoteSigner
@@ -49,12 +49,14 @@ class LogKeeper:
         interval: float = 60.0,
         every: int = 1000,
         poll: float = 0.5,
+        once: bool = False,
         policy: VerifyPolicy | None = None,
     ) -> None:
         """``interval``: seconds between checkpoints of a log that grew; ``every``: or
-        sooner, once this many records were appended; ``poll``: how long a fetch waits."""
+        sooner, once this many records were appended; ``poll``: how long a fetch waits;
+        ``once``: at stop, read to the end first (:class:`~bus.node.topics.ReadUntil`)."""
         self._ctx = ctx
-        self._interval, self._every, self._poll = interval, every, poll
+        self._interval, self._every, self._poll, self._once = interval, every, poll, once
         # The auditor's acceptance rule (stage 1 of a replay), never the consumer's stricter
         # one: every record that verifies is a leaf, whatever else is wrong with it.
         self._policy = policy or VerifyPolicy()
@@ -164,14 +166,17 @@ class LogKeeper:
             topics=topics,
             pattern=pattern,
         )
+        until = ReadUntil(stop, consumer.assignment, once=self._once, what="log-keeper")
         async with consumer:
-            while not stop.is_set():
+            while True:
                 records = await consumer.fetch(max_records=2000, timeout=self._poll)
                 if records:
                     await asyncio.to_thread(self.ingest, records)
                     await consumer.commit(_next_offsets(records))
                 if self.due():
                     await self.publish_checkpoints()
+                if until.done(len(records)):
+                    break
         await self.publish_checkpoints()  # what was read before a clean stop
 
 

@@ -36,6 +36,7 @@ class AuditServiceConfig:
     interval: float = 60.0  # seconds between checkpoints of a log that grew …
     every: int = 1000  # … or sooner, once this many records were appended
     poll: float = 0.5  # how long one fetch waits
+    once: bool = False  # at the end, read what is there first (silian serve --once)
 
 
 async def _supervised(
@@ -66,11 +67,16 @@ async def run_audit_services(
             interval=config.interval,
             every=config.every,
             poll=config.poll,
+            once=config.once,
         )
         if config.log_keeper
         else None
     )
-    witness = WitnessService(ctx, state_dir=state_dir, poll=config.poll) if config.witness else None
+    witness = (
+        WitnessService(ctx, state_dir=state_dir, poll=config.poll, once=config.once)
+        if config.witness
+        else None
+    )
     tasks = []
     if keeper is not None:
         tasks.append(asyncio.create_task(_supervised("log-keeper", keeper.run, stop)))

@@ -30,8 +30,10 @@ from contracts.topics import (
 )
 
 __all__ = [
+    "CATCH_UP_S",
     "RETRY_S",
     "Drift",
+    "ReadUntil",
     "TopicPlan",
     "apply_topics",
     "case_topic_spec",
@@ -185,3 +187,46 @@ async def wait_for_topics(
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), RETRY_S)
     return []
+
+
+CATCH_UP_S = 30.0  # how long a --once reader may take to be assigned its partitions
+
+
+class ReadUntil:
+    """When a loop that reads a consumer group ends.
+
+    Without ``once``: as soon as ``stop`` is set. With ``once`` (``silian serve --once``):
+    after ``stop`` (None: from the start), only once caught up — the group assigned the
+    reader its partitions and a fetch came back empty — so that a one-shot run reads what
+    is there and never stops while the group is still forming. A reader never assigned
+    anything gives up after :data:`CATCH_UP_S` seconds, with a warning.
+    """
+
+    def __init__(
+        self,
+        stop: asyncio.Event | None,
+        assignment: Callable[[], frozenset[tuple[str, int]]],
+        *,
+        once: bool,
+        what: str,
+    ) -> None:
+        self._stop, self._assignment, self._once, self._what = stop, assignment, once, what
+        self._deadline: float | None = None
+
+    def done(self, fetched: int) -> bool:
+        """Whether to stop, after a fetch that returned ``fetched`` records."""
+        if self._stop is not None and not self._stop.is_set():
+            return False
+        if not self._once or (fetched == 0 and self._assignment()):
+            return True
+        now = asyncio.get_running_loop().time()
+        if self._deadline is None:
+            self._deadline = now + CATCH_UP_S
+        if now < self._deadline:
+            return False
+        log.warning(
+            "once.not_caught_up",
+            reader=self._what,
+            detail=f"no partitions were assigned within {CATCH_UP_S:.0f} s; stopping anyway",
+        )
+        return True

@@ -30,7 +30,7 @@ from bus.logs import get_logger
 from bus.node.bus import group_id
 from bus.node.context import AgencyContext
 from bus.node.quarantine import quarantine
-from bus.node.topics import wait_for_topics
+from bus.node.topics import ReadUntil, wait_for_topics
 from bus.reasons import Reason
 from bus.state.private import open_private, private_folder
 from bus.tlog.checkpoint import Checkpoint, SignedNote, open_checkpoint
@@ -56,10 +56,13 @@ _JUNK_REPORT_S = 60.0  # junk on the checkpoints topic is summed up in a warning
 class WitnessService:
     """Cosigns the checkpoints of other agencies' logs that extend what it cosigned before."""
 
-    def __init__(self, ctx: AgencyContext, *, state_dir: Path, poll: float = 0.5) -> None:
+    def __init__(
+        self, ctx: AgencyContext, *, state_dir: Path, poll: float = 0.5, once: bool = False
+    ) -> None:
+        """``once``: at stop, read to the end first (:class:`~bus.node.topics.ReadUntil`)."""
         self._ctx = ctx
         self._state_dir = state_dir
-        self._poll = poll
+        self._poll, self._once = poll, once
         self._witnesses: dict[str, Witness] = {}
         self.name = witness_name(ctx.federation, ctx.agency)
         self.junk = 0  # records on the checkpoints topic that were not a usable note
@@ -214,8 +217,9 @@ class WitnessService:
         consumer = self._ctx.transport.consumer(
             group_id=group_id(self._ctx.federation, self._ctx.agency, "witness"), topics=[topic]
         )
+        until = ReadUntil(stop, consumer.assignment, once=self._once, what="witness")
         async with consumer:
-            while not stop.is_set():
+            while True:
                 records = await consumer.fetch(timeout=self._poll)
                 for record in records:
                     try:
@@ -230,6 +234,8 @@ class WitnessService:
                             reason=Reason.UNPROCESSABLE,
                         )
                     await consumer.commit_record(record)
+                if until.done(len(records)):
+                    break
 
 
 def _proof_for(
