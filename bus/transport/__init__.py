@@ -9,10 +9,12 @@ from bus.transport.base import (
     OutgoingRecord,
     PartitionShortfall,
     Record,
+    TimestampType,
     TopicChanges,
     TopicDescription,
     TopicSpec,
     Transport,
+    estimated_size,
 )
 from bus.transport.embedded import EmbeddedConsumer, EmbeddedTransport
 from bus.transport.kafka import KafkaConfig, KafkaConsumer, KafkaTransport
@@ -30,9 +32,11 @@ __all__ = [
     "OutgoingRecord",
     "PartitionShortfall",
     "Record",
+    "TimestampType",
     "TopicChanges",
     "TopicDescription",
     "TopicSpec",
     "Transport",
+    "estimated_size",
     "partition_for_key",
 ]

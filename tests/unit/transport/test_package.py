@@ -18,10 +18,12 @@ def test_public_names_are_pinned() -> None:
         "OutgoingRecord",
         "PartitionShortfall",
         "Record",
+        "TimestampType",
         "TopicChanges",
         "TopicDescription",
         "TopicSpec",
         "Transport",
+        "estimated_size",
         "partition_for_key",
     ]
     assert all(hasattr(bus.transport, name) for name in bus.transport.__all__)
