@@ -18,10 +18,12 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
+# lint-imports checks the layers of pyproject.toml's [tool.importlinter]: a broken one fails.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Fetch Kafka (cached in ~/.cache/silian), start a 3-node KRaft cluster on free ports,
 # run the whole suite against it, stop it whatever happened, exit with pytest's status.

@@ -13,6 +13,7 @@ from enum import IntEnum
 from typing import Any, TextIO, cast
 
 __all__ = [
+    "COMMAND_GROUPS",
     "ExitCode",
     "Handler",
     "add_json_flag",
@@ -21,6 +22,11 @@ __all__ = [
     "reader_gone",
     "run_async",
 ]
+
+
+COMMAND_GROUPS = "silian.commands"
+"""The entry-point group a package names its command modules in: ``name = "pkg.module"``,
+the entry point's name being the command's."""
 
 
 class ExitCode(IntEnum):

@@ -1,7 +1,11 @@
 """Entry point of the ``silian`` command.
 
 Every sub-command group is a module exposing ``register(subparsers)``; its handlers take
-the parsed namespace and return an exit code (:class:`bus.cli._common.ExitCode`). Any
+the parsed namespace and return an exit code (:class:`bus.cli._common.ExitCode`). The
+bus's own groups are listed below; a package above the bus adds its groups through the
+``silian.commands`` entry-point group (``silian agency`` comes from ``adapters``, see
+pyproject.toml), so the bus never imports what stands above it. A registered group that
+cannot be loaded is one warning line and is missing; the rest of the command works. Any
 :class:`SilianError` becomes one line on stderr — never a traceback; any other exception
 becomes one line too (``silian: internal error: …``, exit 70). The exit code never lies:
 only a broken pipe on stdout (``silian … | head``) is quiet, and then the command still
@@ -12,12 +16,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from importlib.metadata import entry_points
 from types import ModuleType
 from typing import Any
 
 from bus.cli import (
-    agency,
     agreement,
     audit,
     contracts,
@@ -30,7 +34,7 @@ from bus.cli import (
     topics,
     watch,
 )
-from bus.cli._common import ExitCode, guarded_stdout
+from bus.cli._common import COMMAND_GROUPS, ExitCode, guarded_stdout
 from bus.errors import ConfigError, ContractError, SilianEnvironmentError, SilianError
 from bus.logs import LOG_FORMATS, LOG_LEVELS, configure_logging, get_logger
 
@@ -38,21 +42,24 @@ __all__ = ["build_parser", "main", "run"]
 
 _log = get_logger(__name__)
 
-# Sub-command groups, in the order --help lists them.
-_COMMAND_MODULES: tuple[ModuleType, ...] = (
-    demo,
-    publish,
-    status,
-    watch,
-    serve,
-    agency,
-    topics,
-    audit,
-    contracts,
-    keys,
-    agreement,
-    dev,
-)
+# The bus's own sub-command groups by command name, in the order --help lists them; the
+# registered groups (``silian agency``: a process an agency runs, like serve) come between
+# the two, by name.
+_RUNNING: dict[str, ModuleType] = {
+    "demo": demo,
+    "publish": publish,
+    "status": status,
+    "watch": watch,
+    "serve": serve,
+}
+_MANAGING: dict[str, ModuleType] = {
+    "topics": topics,
+    "audit": audit,
+    "contracts": contracts,
+    "keys": keys,
+    "agreement": agreement,
+    "dev": dev,
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -89,9 +96,44 @@ def build_parser() -> argparse.ArgumentParser:
         "70 internal error, 130 interrupted (docs/cli.md)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in _COMMAND_MODULES:
+    for module in _RUNNING.values():
+        module.register(sub)
+    for name, target, module in _registered():
+        try:
+            module.register(sub)
+        except Exception as error:  # noqa: BLE001 - a broken group leaves the rest working
+            _unloaded(name, target, error)
+    for module in _MANAGING.values():
         module.register(sub)
     return parser
+
+
+def _registered() -> Iterator[tuple[str, str, Any]]:
+    """The command modules registered under :data:`COMMAND_GROUPS`, sorted by name; one
+    that does not import, or has no ``register``, is a warning and is left out."""
+    seen: set[str] = set()
+    for point in sorted(entry_points(group=COMMAND_GROUPS), key=lambda p: p.name):
+        if point.name in seen:  # the same distribution found twice on the path
+            continue
+        seen.add(point.name)
+        if point.name in _RUNNING or point.name in _MANAGING:
+            _unloaded(point.name, point.value, "the name is one of silian's own commands")
+            continue
+        try:
+            module = point.load()
+        except Exception as error:  # noqa: BLE001 - whatever the import raised, one line
+            _unloaded(point.name, point.value, error)
+            continue
+        if not callable(getattr(module, "register", None)):
+            _unloaded(point.name, point.value, "it has no register(subparsers)")
+            continue
+        yield point.name, point.value, module
+
+
+def _unloaded(name: str, target: str, why: BaseException | str) -> None:
+    if isinstance(why, BaseException):
+        why = f"{type(why).__name__}: {why}"
+    _say(f"silian: warning: command group {name!r} ({target}) not loaded: {why}")
 
 
 def _exit_code_for(error: SilianError) -> ExitCode:

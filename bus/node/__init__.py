@@ -11,20 +11,25 @@ from bus.node.bus import Bus, BusConfig
 from bus.node.consume import Subscription
 from bus.node.context import AgencyContext
 from bus.node.publish import Published, Publisher
+from bus.node.quarantine import QuarantinedRecord, read_quarantine_headers
 from bus.node.results import Delivery, Outcome, Result
-from bus.node.topics import TopicPlan, apply_topics, plan_topics
+from bus.node.topics import Drift, TopicPlan, apply_topics, plan_topics, topic_drift
 
 __all__ = [
     "AgencyContext",
     "Bus",
     "BusConfig",
     "Delivery",
+    "Drift",
     "Outcome",
     "Published",
     "Publisher",
+    "QuarantinedRecord",
     "Result",
     "Subscription",
     "TopicPlan",
     "apply_topics",
     "plan_topics",
+    "read_quarantine_headers",
+    "topic_drift",
 ]

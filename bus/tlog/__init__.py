@@ -32,6 +32,16 @@ from bus.tlog.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from bus.tlog.messages import (
+    NoteKind,
+    NoteMessage,
+    checkpoint_message,
+    cosigned_message,
+    note_origin,
+    read_message,
+    refusal_message,
+)
+from bus.tlog.trust import log_keys_of, parse_origin
 from bus.tlog.witness import Witness, witness_name
 
 __all__ = [
@@ -42,16 +52,25 @@ __all__ = [
     "CosignatureVerifier",
     "Cosigner",
     "MerkleLog",
+    "NoteKind",
+    "NoteMessage",
     "NoteSigner",
     "NoteVerifier",
     "SignedNote",
     "Witness",
+    "checkpoint_message",
     "consistency_proof",
+    "cosigned_message",
     "inclusion_proof",
     "leaf_hash",
+    "log_keys_of",
     "log_origin",
     "node_hash",
+    "note_origin",
     "open_checkpoint",
+    "parse_origin",
+    "read_message",
+    "refusal_message",
     "verify_consistency",
     "verify_inclusion",
     "witness_name",

@@ -14,6 +14,7 @@ from bus.transport.base import (
     TopicDescription,
     TopicSpec,
     Transport,
+    estimated_size,
 )
 from bus.transport.connect import connect
 from bus.transport.embedded import EmbeddedConsumer, EmbeddedTransport
@@ -38,5 +39,6 @@ __all__ = [
     "TopicSpec",
     "Transport",
     "connect",
+    "estimated_size",
     "partition_for_key",
 ]

@@ -24,6 +24,7 @@ def test_public_names_are_pinned() -> None:
         "TopicSpec",
         "Transport",
         "connect",
+        "estimated_size",
         "partition_for_key",
     ]
     assert all(hasattr(bus.transport, name) for name in bus.transport.__all__)

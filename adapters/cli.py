@@ -6,6 +6,10 @@
     silian agency check --config jiangshan.toml    # config, mapping, agreement, keys
     silian agency status --config jiangshan.toml   # health report and outbox
     silian agency demo                             # three adapters, three local systems
+
+The group lives with the adapters, above the bus: it reaches the ``silian`` command through
+the ``silian.commands`` entry-point group (pyproject.toml), so ``bus`` never imports
+``adapters``.
 """
 
 from __future__ import annotations
@@ -17,7 +21,14 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from bus.cli._common import ExitCode, add_json_flag, emit_json
+from adapters.config import AgencyConfig, load_config
+from adapters.mapping import load_mapping
+from adapters.runner import AgencyRunner
+from agencies.folder import AgreementFolder
+from agencies.keys import KeyAlg
+from agencies.keystore import KeyStore
+from bus.cli import ExitCode, add_json_flag, emit_json
+from bus.envelope.ids import now
 from bus.errors import ConfigError
 
 __all__ = ["register"]
@@ -41,7 +52,9 @@ def register(sub: Any) -> None:
     add_json_flag(check)
     check.set_defaults(func=_check)
 
-    status = commands.add_parser("status", help="the adapter's last health report and outbox")
+    status = commands.add_parser(
+        "status", help="the adapter's last health report: links, loops, outbox"
+    )
     _config_arguments(status)
     add_json_flag(status)
     status.set_defaults(func=_status)
@@ -69,15 +82,11 @@ def _config_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _load(args: argparse.Namespace) -> Any:
-    from adapters.config import load_config  # noqa: PLC0415 - bus does not import adapters eagerly
-
+def _load(args: argparse.Namespace) -> AgencyConfig:
     return load_config(args.config).with_overrides(kafka=args.kafka, state=args.state)
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    from adapters.runner import AgencyRunner  # noqa: PLC0415
-
     runner = AgencyRunner(_load(args))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -96,12 +105,6 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from adapters.mapping import load_mapping  # noqa: PLC0415
-    from agencies.folder import AgreementFolder  # noqa: PLC0415
-    from agencies.keys import KeyAlg  # noqa: PLC0415
-    from agencies.keystore import KeyStore  # noqa: PLC0415
-    from bus.envelope.ids import now  # noqa: PLC0415
-
     config = _load(args)
     mapping = load_mapping(config.mapping)
     agreement = AgreementFolder(config.bus.agreement).history().in_force_at(now())
@@ -143,25 +146,58 @@ def _status(args: argparse.Namespace) -> int:
         report = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"no health report at {path}: has the adapter run?") from None
+    except ValueError as error:  # JSON that does not parse, or not UTF-8
+        raise ConfigError(f"{path} is not a health report: {error}") from None
+    if not isinstance(report, dict):
+        raise ConfigError(f"{path} is not a health report (not a JSON object)")
+    verdict = ExitCode.OK if report.get("status") == "ok" else ExitCode.FAILED
     if args.json:
         emit_json(report)
-        return ExitCode.OK if report.get("status") == "ok" else ExitCode.FAILED
-    bus, local = report.get("bus", {}), report.get("local", {})
-    print(f"{report.get('agency')} — {report.get('status')} (at {report.get('updated_at')})")
-    link = "connected" if bus.get("connected") else f"unreachable: {bus.get('error')}"
-    print(f"  bus    {report.get('transport')}: {link}")
-    reach = "reachable" if local.get("reachable") is not False else local.get("error")
-    print(f"  local  {local.get('kind')}: {reach}")
-    print(
-        f"  outbox {report.get('outbox_pending')} pending (oldest "
-        f"{report.get('outbox_oldest_pending') or '-'}), {report.get('published')} published, "
-        f"{report.get('publish_failed')} refused, {report.get('set_aside')} set aside"
-    )
-    print(f"  inbox  {report.get('inbound')}")
-    return ExitCode.OK if report.get("status") == "ok" else ExitCode.FAILED
+    else:
+        for line in _report_lines(report):
+            print(line)
+    return verdict
+
+
+def _report_lines(report: dict[str, Any]) -> list[str]:
+    """A health report (adapters/runner.py ``health()``) in words, one line per part.
+
+    A part the report does not hold is left out, not printed as ``None``: the report that
+    replaces one that could not be made holds only its ``error``.
+    """
+    lines = [f"{report.get('agency')} — {report.get('status')} (at {report.get('updated_at')})"]
+    if "error" in report:
+        lines.append(f"  error  {report['error']}")
+    bus, local = report.get("bus"), report.get("local")
+    if isinstance(bus, dict):
+        link = "connected" if bus.get("connected") else f"unreachable: {bus.get('error')}"
+        lines.append(f"  bus    {report.get('transport')}: {link}")
+    if isinstance(local, dict):
+        reach = "reachable" if local.get("reachable") is not False else local.get("error")
+        lines.append(f"  local  {local.get('kind')}: {reach}")
+    tasks = report.get("tasks")
+    if isinstance(tasks, dict) and tasks:
+        running = sorted(name for name, state in tasks.items() if state == "running")
+        if running:
+            lines.append(f"  tasks  running: {', '.join(running)}")
+        lines.extend(
+            f"  task   {name} {state}" for name, state in tasks.items() if state != "running"
+        )
+    if "outbox_pending" in report:
+        lines.append(
+            f"  outbox {report.get('outbox_pending')} pending (oldest "
+            f"{report.get('outbox_oldest_pending') or '-'}), {report.get('published')} "
+            f"published, {report.get('publish_failed')} refused, "
+            f"{report.get('set_aside')} set aside"
+        )
+    if "inbound" in report:
+        lines.append(f"  inbox  {report.get('inbound')}")
+    return lines
 
 
 def _demo(args: argparse.Namespace) -> int:
+    # Imported here: the demo's reference systems bring psycopg, a fifth of a second
+    # that every other silian command would wait for.
     from adapters.demo import run_adapter_demo  # noqa: PLC0415
 
     asyncio.run(run_adapter_demo(kafka=args.kafka, directory=args.dir))
