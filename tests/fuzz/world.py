@@ -242,8 +242,10 @@ async def build_world(
     subscriptions: dict[str, Subscription] = {}
     for code, bus in buses.items():
         await bus.start()
-        sub = bus.subscribe(cases=[CASE_ID, CREATE_TIME_CASE])
-        subscriptions[code] = sub
+        # A group of its own: on a shared broker, another run's "<agency>.main" would join
+        # it, rebalance it and fail its commits.
+        group = f"{code}.{fed.federation_id}.{uuid.uuid4().hex[:8]}"
+        subscriptions[code] = bus.subscribe(group=group, cases=[CASE_ID, CREATE_TIME_CASE])
     consumer = subscriptions[CONSUMER]
     quarantine = transport.consumer(
         group_id=f"fuzz-quarantine-{uuid.uuid4().hex[:8]}",
