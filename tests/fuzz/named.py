@@ -75,7 +75,21 @@ def _own_kid_as_folder(envelope: dict[str, Any], mine: dict[str, Any]) -> None:
 def _cases(scene: Scene) -> list[tuple[str, str, Bend]]:
     """(template, label, how the draft is bent)."""
     reader = scene.consumer
+    agency, other = scene.members[0], scene.members[1]
+    used = scene.used_ids.get(agency, [])
     plain: list[tuple[str, Bend]] = [
+        (
+            "ce_chainid of another agency",
+            lambda d: d.with_attributes(chainid=f"{other}.fuzz.p{d.partition}"),
+        ),
+        (
+            "ce_chainid of another partition",
+            lambda d: d.with_attributes(chainid=f"{d.agency}.fuzz.p{d.partition + 1}"),
+        ),
+        ("ce_chainseq 5 on a new chain: a gap", _attribute(chainseq="5")),
+        ("ce_prevhash of no record: a fork", _attribute(prevhash="ab" * 32)),
+        ("ce_keyid of another agency", _attribute(keyid=scene.forge.signer(other)[0])),
+        *([("ce_id this agency used before", _attribute(id=used[0]))] if used else []),
         *[
             (f"ce_chainseq {seq!r}", _attribute(chainseq=seq))
             for seq in (str(10**30), " 1", "1_0", "0", "-1", "01", str(2**63))
@@ -138,9 +152,19 @@ def _answers(field: str, value: object) -> Bend:
 
 
 def named_records(scene: Scene, counter: Callable[[], int]) -> list[Forged]:
-    """Every named hostile record, each signed by the first member on a chain of its own."""
+    """Every named hostile record, each signed by the first member on a chain of its own
+    (one by the second member's key, which ``ce_keyid`` does not name)."""
     agency = scene.members[0]
     made = []
+    alert = _ALERT.model_copy(update={"alert_id": f"FZ-NAMED-{counter()}"})
+    other = scene.members[1]
+    made.append(
+        Forged(
+            record=scene.forge.sign(scene.forge.draft(agency, alert), signer=other),
+            signer=other,
+            changes=(f"signed by {other}'s key, ce_keyid {agency}'s",),
+        )
+    )
     for template, label, bend in _cases(scene):
         if template == "receipt":
             draft = scene.forge.draft(agency, _RECEIPT)
