@@ -58,6 +58,23 @@ class Reason(StrEnum):
         """What it means, in a sentence."""
         return _MEANINGS[self]
 
+    @property
+    def by_subscription(self) -> bool:
+        """Whether an agency's subscription refuses (and quarantines) a record with it;
+        the others are found only by an audit of a whole history, or by a witness."""
+        return self not in _NOT_THE_SUBSCRIPTIONS
+
+
+_NOT_THE_SUBSCRIPTIONS = frozenset(
+    {
+        Reason.REORDERED,
+        Reason.MALFORMED_NOTE,
+        Reason.SPLIT_VIEW,
+        Reason.CHECKPOINT_MISMATCH,
+        Reason.CHECKPOINT_AHEAD,
+        Reason.CHECKPOINT_INVALID,
+    }
+)
 
 _MEANINGS: dict[Reason, str] = {
     Reason.NO_VALUE: "the record has no value (a tombstone): nothing was signed",

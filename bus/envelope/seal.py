@@ -22,7 +22,7 @@ from typing import Annotated, Literal
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, ValidationError
 
 from agencies.keys import SealingKey, SealingPublicKey
 from bus.errors import RecordRejectedError
@@ -93,7 +93,8 @@ class _Sealed(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
-    v: Literal[1]
+    # The integer 1: Literal[1] would also take 1.0 and true (they compare equal).
+    v: Annotated[StrictInt, Field(ge=1, le=1)]
     alg: Literal["A256GCM"]
     nonce: _B64
     ciphertext: _B64

@@ -1,8 +1,8 @@
 """Steps 8–10 of the pipeline: from a verified record to an event that makes sense.
 
-8. authorise — the event type is in the contracts, and the agreement in force at
-   ``ce_time`` lets the issuer publish its family at its handling code (and, for a
-   consumer, lets the reader read it);
+8. authorise — the event type is in the contracts and ``ce_dataschema`` names its schema,
+   and the agreement in force at ``ce_time`` lets the issuer publish its family at its
+   handling code (and, for a consumer, lets the reader read it);
 9. decode — the value nests no deeper than the limit (checked before any parser recurses),
    a sealed value is opened for the reader (an auditor reads no sealed value), the JSON
    validates against the contract of ``ce_type``, the entity id equals ``ce_subject`` and
@@ -39,13 +39,22 @@ Unseal = Callable[[VerifiedRecord], bytes]
 
 
 def event_spec(verified: VerifiedRecord) -> EventSpec:
-    """Step 8, first half: the contract of the record's ``ce_type``."""
+    """Step 8, first half: the contract of the record's ``ce_type``, which its
+    ``ce_dataschema`` must name (a record claiming another schema is not this event)."""
+    attributes = verified.attributes
     try:
-        return REGISTRY.spec_for_type(verified.attributes.type)
+        spec = REGISTRY.spec_for_type(attributes.type)
     except ContractError:
         raise RecordRejectedError(
-            Reason.UNKNOWN_TYPE, f"event type {verified.attributes.type} is not in the contracts"
+            Reason.UNKNOWN_TYPE, f"event type {attributes.type} is not in the contracts"
         ) from None
+    if attributes.dataschema != spec.dataschema:
+        raise RecordRejectedError(
+            Reason.SCHEMA_INVALID,
+            f"ce_dataschema {attributes.dataschema[:80]!r} is not the schema of "
+            f"{attributes.type} ({spec.dataschema})",
+        )
+    return spec
 
 
 def authorise(

@@ -160,7 +160,14 @@ def _check_time(attributes: Attributes, record: Record, policy: VerifyPolicy) ->
         moment = parse_time(attributes.time)
     except ValueError as error:
         raise RecordRejectedError(Reason.MALFORMED_HEADERS, f"ce_time: {error}") from None
-    appended = datetime.fromtimestamp(record.timestamp_ms / 1000, tz=UTC)
+    try:
+        appended = datetime.fromtimestamp(record.timestamp_ms / 1000, tz=UTC)
+    except (OverflowError, ValueError, OSError):
+        raise RecordRejectedError(
+            Reason.UNTRUSTED_TIME,
+            f"the broker's append time {record.timestamp_ms} ms is not a time between the "
+            "years 1 and 9999",
+        ) from None
     if moment - appended > policy.max_ahead or appended - moment > policy.max_behind:
         raise RecordRejectedError(
             Reason.TIME_SKEW,
