@@ -27,7 +27,7 @@ from bus.cli._common import ExitCode
 from bus.cli.main import build_parser
 from bus.errors import BundleError
 from bus.transport.base import Record
-from tests.unit.audit.conftest import (
+from tests.unit.histories import (
     JIANGSHAN,
     PUCHENG,
     Federation,

@@ -30,17 +30,17 @@ from contracts import examples, lifecycle
 from contracts.errors import LifecycleError
 from contracts.lifecycle import LifecycleTracker
 from contracts.registry import REGISTRY, spec_for_model
-from tests.unit.audit.conftest import (
+from tests.unit.histories import (
     GUANGFENG,
     JIANGSHAN,
     PUCHENG,
     T_CHANGE,
     Federation,
     build_federation,
+    cosigned_notes,
     liaison_records,
     story_records,
 )
-from tests.unit.audit.test_checkpoints import _cosigned_notes
 
 VERIFY_RECORD = Path(__file__).resolve().parents[3] / "docs" / "examples" / "verify_record.py"
 
@@ -160,7 +160,7 @@ def test_checkpoint_mode_finds_the_same_by_ranges_and_record_by_record(
     federation: Federation, tmp_path: Path
 ) -> None:
     records = liaison_records(federation.writer(PUCHENG), 40)
-    notes = _cosigned_notes(federation, records[:30], tmp_path)
+    notes = cosigned_notes(federation, records[:30], tmp_path)
     tampered = list(records)
     tampered[4] = dataclasses.replace(records[4], value=records[4].value + b" ")
     tampered[7] = _with(records[7], "ce_subject", b"\xe5")  # malformed: the full path says why
@@ -228,7 +228,7 @@ def test_checkpoint_mode_over_a_bundle_on_workers_finds_the_same(
     federation: Federation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     records = liaison_records(federation.writer(PUCHENG), 40)
-    notes = _cosigned_notes(federation, records[:30], tmp_path)
+    notes = cosigned_notes(federation, records[:30], tmp_path)
     tampered = list(records)
     tampered[4] = dataclasses.replace(records[4], value=records[4].value + b" ")
     tampered[7] = _with(records[7], "ce_subject", b"\xe5")

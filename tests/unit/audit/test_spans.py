@@ -33,16 +33,18 @@ from bus.tlog.trust import CheckpointBook
 from bus.transport.base import Record
 from contracts import examples
 from contracts.registry import spec_for_model
-from tests.unit.audit.conftest import (
+from tests.unit.histories import (
     GUANGFENG,
     JIANGSHAN,
     PUCHENG,
     T0,
     Federation,
     liaison_records,
+    log_note,
+    record_hashes,
     story_records,
+    witness,
 )
-from tests.unit.audit.test_checkpoints import _hashes, _log_note, _witness
 
 replay_module = importlib.import_module("bus.audit.replay")  # the package shadows it
 
@@ -52,15 +54,17 @@ def _notes(fed: Federation, records: list[Record], tmp_path: Path, share: float)
     places: dict[tuple[str, int], list[Record]] = {}
     for record in records:
         places.setdefault((record.topic, record.partition), []).append(record)
-    witness = _witness(fed, GUANGFENG, tmp_path)
+    keeper_witness = witness(fed, GUANGFENG, tmp_path)
     notes = []
     for (topic, number), group in sorted(places.items()):
         log = MerkleLog(tmp_path / "log.sqlite", log_origin(topic, number))
-        log.append(_hashes(group, fed))
+        log.append(record_hashes(group, fed))
         last = 0
         for size in sorted({max(1, len(group) // 3), max(1, int(len(group) * share))}):
             proof = log.consistency_proof(last, size) if last else []
-            notes.append(witness.cosign(_log_note(fed, log, size), proof, timestamp=7).to_bytes())
+            notes.append(
+                keeper_witness.cosign(log_note(fed, log, size), proof, timestamp=7).to_bytes()
+            )
             last = size
         log.close()
     return notes
@@ -215,11 +219,11 @@ def test_a_split_view_inside_a_range_is_flagged_as_record_by_record(
 ) -> None:
     records = liaison_records(federation.writer(PUCHENG), 40)
     notes = _notes(federation, records, tmp_path, share=0.5)  # sizes 13 and 20
-    hashes = _hashes(records, federation)
+    hashes = record_hashes(records, federation)
     hashes[3] = bytes(32)  # another history of the same size, signed by the keeper
     log = MerkleLog(tmp_path / "forged.sqlite", log_origin(records[0].topic, 0))
     log.append(hashes)
-    split = _log_note(federation, log, 20)
+    split = log_note(federation, log, 20)
     book = CheckpointBook(federation.agreements, federation="jpg", keeper=JIANGSHAN)
     options = ReplayOptions(mode=Mode.CHECKPOINT, workers=1, ranges=False)
     expected = replay(

@@ -11,7 +11,7 @@ from bus.audit.anomaly import Anomaly
 from bus.audit.replay import AuditReport, ReplayOptions, replay
 from bus.reasons import Reason
 from bus.transport.base import Record
-from tests.unit.audit.conftest import (
+from tests.unit.histories import (
     GUANGFENG,
     JIANGSHAN,
     T0,
