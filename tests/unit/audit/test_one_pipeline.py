@@ -225,7 +225,7 @@ def test_only_events_the_lifecycle_judge_keeps_state_for_are_kept(
 
 
 def test_checkpoint_mode_over_a_bundle_on_workers_finds_the_same(
-    federation: Federation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    federation: Federation, tmp_path: Path
 ) -> None:
     records = liaison_records(federation.writer(PUCHENG), 40)
     notes = cosigned_notes(federation, records[:30], tmp_path)
@@ -251,11 +251,12 @@ def test_checkpoint_mode_over_a_bundle_on_workers_finds_the_same(
             writer.checkpoint(note)
         for record in tampered:
             writer.record(record)
-    replay_module = importlib.import_module("bus.audit.replay")  # the package shadows it
-    monkeypatch.setattr(replay_module, "_SPAN_BYTES", 4000)  # ranges of 2–3 records, 2 workers
     for workers in (1, 2):
-        options = ReplayOptions(mode=Mode.CHECKPOINT, workers=workers)
+        # ranges of 2–3 records, over 1 and 2 workers
+        options = ReplayOptions(mode=Mode.CHECKPOINT, workers=workers, span_bytes=4000)
         report = replay_bundle(path, options=options)
+        assert report.ranges_whole > 0
+        assert report.ranges_reread > 0  # the ranges with the tampered records
         assert report.to_json() | {"seconds": 0, "records_per_second": 0, "source": ""} == (
             expected.to_json()
             | {"seconds": 0, "records_per_second": 0, "source": "", "workers": workers}
