@@ -24,7 +24,7 @@ from pathlib import Path
 from bus.devkafka.fetch import KAFKA_VERSION, ensure_kafka_libs, find_java
 from bus.errors import ConfigError, KafkaStartError, SilianEnvironmentError
 
-__all__ = ["DEFAULT_BASE_PORT", "LocalKafka", "NodeInfo", "default_state_dir"]
+__all__ = ["DEFAULT_BASE_PORT", "LocalKafka", "NodeInfo", "default_state_dir", "new_cluster_id"]
 
 DEFAULT_BASE_PORT = 19092
 _CONTROLLER_OFFSET = 100  # node i listens on base+i-1 (clients) and base+100+i-1 (controller)
@@ -339,7 +339,7 @@ class LocalKafka:
                 ),
                 encoding="utf-8",
             )
-        state = _State(version=KAFKA_VERSION, cluster_id=_kafka_uuid(), nodes=infos)
+        state = _State(version=KAFKA_VERSION, cluster_id=new_cluster_id(), nodes=infos)
         self._state = state
         self._save()
         return state
@@ -428,7 +428,7 @@ def server_properties(
     return "".join(f"{k}={v}\n" for k, v in lines.items())
 
 
-def _kafka_uuid() -> str:
+def new_cluster_id() -> str:
     """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding.
 
     Never one that starts with "-" (1 in 64 would): the storage tool reads it as an

@@ -9,7 +9,7 @@ import pytest
 
 from bus.cli.main import main
 from bus.devkafka import LocalKafka
-from bus.devkafka.cluster import NodeInfo, _kafka_uuid, server_properties
+from bus.devkafka.cluster import NodeInfo, new_cluster_id, server_properties
 
 
 def _props(text: str) -> dict[str, str]:
@@ -85,7 +85,7 @@ def test_status_of_unconfigured_dir_exits_nonzero(
 def test_a_cluster_id_never_starts_with_a_dash() -> None:
     # 1 random id in 64 would; the storage tool then takes it for an option and refuses
     # to format (a local cluster failed to start that way now and then)
-    ids = [_kafka_uuid() for _ in range(5000)]
+    ids = [new_cluster_id() for _ in range(5000)]
     assert not any(i.startswith("-") for i in ids)
     assert all(len(i) == 22 for i in ids)
     assert len(set(ids)) == len(ids)
