@@ -41,10 +41,16 @@ class Federation:
     keystore: KeyStore
     agreements: AgreementHistory
     documents: list[tuple[bytes, tuple[AgreementSignature, ...]]] = field(default_factory=list)
+    federation_id: str = "jpg"
 
     def writer(self, code: str, *, at: datetime = T0, key_id: str | None = None) -> ChainWriter:
         key_id = key_id or self.keystore.current(code, KeyAlg.ED25519, at=at).key_id
-        return ChainWriter(agency=code, key_id=key_id, key=self.keystore.signing_key(key_id))
+        return ChainWriter(
+            agency=code,
+            key_id=key_id,
+            key=self.keystore.signing_key(key_id),
+            federation=self.federation_id,
+        )
 
 
 def _sign_all(document: bytes, keystore: KeyStore) -> tuple[AgreementSignature, ...]:
@@ -58,11 +64,13 @@ def build_federation(
     late_member: str | None = None,
     revoke: str | None = None,
     rotate: str | None = None,
+    template_name: str = "jpg",
 ) -> Federation:
     """v1 at T0 (without ``late_member``); v2 at T_CHANGE adds it, revokes ``revoke``'s
-    keys and/or rotates ``rotate``'s (its old keys' window ends at T_CHANGE)."""
+    keys and/or rotates ``rotate``'s (its old keys' window ends at T_CHANGE).
+    ``template_name``: the federation of agencies/federations/ (sanshan has partners)."""
     keystore = KeyStore(directory / "keys")
-    template = load_template("jpg")
+    template = load_template(template_name)
     first = template
     if late_member is not None:
         first = template.model_copy(
@@ -71,7 +79,7 @@ def build_federation(
     start = T0 - timedelta(minutes=1)
     v1, _ = init_agreement(first, keystore, start, effective_from=start)
     history = AgreementHistory()
-    fed = Federation(keystore=keystore, agreements=history)
+    fed = Federation(keystore=keystore, agreements=history, federation_id=template.federation_id)
     signatures = _sign_all(v1, keystore)
     history.add(v1, signatures)
     fed.documents.append((v1, signatures))
