@@ -230,7 +230,7 @@ def read_floor_rate(bundle: Path) -> tuple[float, int]:
 
 # "-slow" is a mode without byte ranges (bus.audit.spans): the auditor's process reads
 # every record and the workers judge them in chunks, as before ranges.
-_MODES = ("full", "full-slow", "checkpoint", "checkpoint-slow")
+MODES = ("full", "full-slow", "checkpoint", "checkpoint-slow")
 
 
 def measure(bundle: Path, mode: str) -> dict[str, Any]:
@@ -272,7 +272,7 @@ def main() -> None:
     parser.add_argument(
         "--dir", type=Path, default=Path(tempfile.gettempdir()) / "silian-audit-bench"
     )
-    parser.add_argument("--measure", choices=_MODES, default=None)
+    parser.add_argument("--measure", choices=MODES, default=None)
     parser.add_argument("--bundle", type=Path, default=None)
     args = parser.parse_args()
     if args.measure:
@@ -293,7 +293,7 @@ def main() -> None:
             f"{count:>9,} records read+parse+SHA-256 ({cores} cores): {floor:>9,.0f}/s",
             file=sys.stderr,
         )
-        for mode in _MODES:
+        for mode in MODES:
             result = _run_measure(bundle, mode)
             results[f"{mode}_{count}"] = result
             print(

@@ -29,6 +29,9 @@ class ReplayOptions:
     # A bundle by byte ranges on all cores (bus.audit.spans), each clean range applied
     # whole; off only to measure what it saves. The same report either way.
     ranges: bool = True
+    # Bundle bytes per range (cut at line ends): a worker's task. Smaller ranges spread a
+    # small bundle over the workers; the findings are the same for every size.
+    span_bytes: int = 1 << 20
 
 
 @dataclass(kw_only=True)
@@ -48,6 +51,11 @@ class AuditReport:
     seconds: float = 0.0
     workers: int = 1
     source: str = ""
+    # How a bundle was read by ranges (not findings, so not in to_json): ranges a worker
+    # summed up and the replay applied whole, and ranges read again record by record (one
+    # with an anomaly, or with records past the last trusted checkpoint).
+    ranges_whole: int = 0
+    ranges_reread: int = 0
 
     @property
     def clean(self) -> bool:

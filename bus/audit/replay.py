@@ -48,7 +48,6 @@ __all__ = ["AuditReport", "Mode", "ReplayOptions", "Replayer", "replay"]
 
 _CHUNK = 512
 _sha256 = hashlib.sha256
-_SPAN_BYTES = 1 << 20  # bundle bytes per worker task (a bundle on the fast path)
 
 
 @dataclass(slots=True)
@@ -121,14 +120,16 @@ class Replayer:
             return
         start, end, expected = section
         count = 0
-        spans = byte_spans(bundle.path, start, end, _SPAN_BYTES)
+        spans = byte_spans(bundle.path, start, end, self.options.span_bytes)
         try:
             for (low, high), summary in self._examiner.spans(
                 str(bundle.path), bundle.text_headers, spans, trusted=self._checkpoint_mode
             ):
                 if summary is not None and self._apply(summary):
+                    self.report.ranges_whole += 1
                     count += summary.lines
                 else:
+                    self.report.ranges_reread += 1
                     for line in bundle.lines_between(low, high):
                         count += 1
                         self.feed(bundle.record_at(line, count))

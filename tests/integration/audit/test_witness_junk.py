@@ -27,7 +27,7 @@ from bus.transport.kafka import KafkaConfig, KafkaTransport
 from contracts import examples
 from contracts.alerts import AlertIssued
 from contracts.topics import checkpoints_topic, family_topic, quarantine_topic
-from tests.integration.cli.test_serve_process import _Lines
+from tests.integration.cli.lines import Lines
 
 pytestmark = pytest.mark.kafka
 
@@ -85,7 +85,7 @@ def test_a_witness_survives_junk_and_still_cosigns(tmp_path: Path, kafka_bootstr
         stderr=subprocess.PIPE,
         text=True,
     )
-    logs = _Lines(witness.stderr)
+    logs = Lines(witness.stderr)
     try:
         logs.wait_for('"serve.ready"', timeout=60)
         # A real alert and a real checkpoint of it, from Jiangshan's log keeper.

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +16,7 @@ import pytest
 
 from contracts import examples
 from contracts.alerts import AlertIssued
+from tests.integration.cli.lines import Lines
 from tests.unit.cli.conftest import bus_env, write_federation
 
 REPO = Path(__file__).resolve().parents[3]
@@ -25,35 +24,6 @@ REPO = Path(__file__).resolve().parents[3]
 
 def _silian(*argv: str) -> list[str]:
     return [sys.executable, "-m", "bus.cli.main", *argv]
-
-
-class _Lines:
-    """Lines of a pipe, read by a thread so that waiting on them can time out."""
-
-    def __init__(self, pipe: object) -> None:
-        self.seen: list[str] = []
-        self._queue: queue.Queue[str] = queue.Queue()
-        self._thread = threading.Thread(target=self._pump, args=(pipe,), daemon=True)
-        self._thread.start()
-
-    def join(self) -> None:
-        self._thread.join(timeout=10)
-
-    def _pump(self, pipe: object) -> None:
-        for line in pipe:  # type: ignore[attr-defined]
-            self._queue.put(line)
-
-    def wait_for(self, needle: str, timeout: float = 20) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self._queue.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            self.seen.append(line)
-            if needle in line:
-                return line
-        raise AssertionError(f"no {needle!r} within {timeout}s; saw: {self.seen[-5:]}")
 
 
 @pytest.fixture
@@ -64,7 +34,7 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def pucheng(tmp_path: Path, env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[str], _Lines]]:
+def pucheng(tmp_path: Path, env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[str], Lines]]:
     subprocess.run(_silian("topics", "apply"), env=env, cwd=REPO, check=True, capture_output=True)
     process = subprocess.Popen(
         _silian(
@@ -76,7 +46,7 @@ def pucheng(tmp_path: Path, env: dict[str, str]) -> Iterator[tuple[subprocess.Po
         stderr=subprocess.PIPE,
         text=True,
     )
-    lines = _Lines(process.stderr)
+    lines = Lines(process.stderr)
     try:
         yield process, lines
     finally:
@@ -100,7 +70,7 @@ def _wait_for_lines(path: Path, count: int, timeout: float = 20) -> list[dict[st
 
 
 def test_serve_handles_answers_and_stops_on_sigterm(
-    tmp_path: Path, env: dict[str, str], pucheng: tuple[subprocess.Popen[str], _Lines]
+    tmp_path: Path, env: dict[str, str], pucheng: tuple[subprocess.Popen[str], Lines]
 ) -> None:
     process, logs = pucheng
     ready = json.loads(logs.wait_for('"serve.ready"'))  # JSON lines: stderr is not a terminal

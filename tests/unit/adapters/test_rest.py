@@ -25,12 +25,16 @@ def case_system() -> Iterator[RestCaseSystem]:
     system.stop()
 
 
-def _adapter(url: str, state: Path, **settings: Any) -> RestSystem:
+def _config(url: str, state: Path, **settings: Any) -> RestConfig:
     section = LocalSection(
         kind="rest", settings={"base_url": url, "timeout": 2, **settings}, base_dir=state,
         state_dir=state, source="jiangshan.toml [local]",
     )  # fmt: skip
-    return RestSystem(RestConfig.from_section(section))
+    return RestConfig.from_section(section)
+
+
+def _adapter(url: str, state: Path, **settings: Any) -> RestSystem:
+    return RestSystem(_config(url, state, **settings))
 
 
 async def test_changes_come_in_order_and_the_cursor_survives_a_restart(
@@ -163,7 +167,7 @@ async def test_a_declared_oversized_answer_is_not_read_at_all(tmp_path: Path) ->
 
 
 def test_deadline_and_cap_are_checked_settings(tmp_path: Path) -> None:
-    config = _adapter("http://127.0.0.1:1", tmp_path)._config
+    config = _config("http://127.0.0.1:1", tmp_path)
     assert (config.deadline, config.max_response_bytes, config.max_json_depth) == (
         30.0, 8 * 1024 * 1024, 64,
     )  # fmt: skip
@@ -173,7 +177,7 @@ def test_deadline_and_cap_are_checked_settings(tmp_path: Path) -> None:
         ({"max_json_depth": 100_000}, "max_json_depth must be a whole number from 1 to 500"),
     ):
         with pytest.raises(ConfigError, match=message):
-            _adapter("http://127.0.0.1:1", tmp_path, **settings)
+            _config("http://127.0.0.1:1", tmp_path, **settings)
 
 
 # -- changes the adapter cannot read stop nothing (issue 10) -------------------------------

@@ -1,16 +1,12 @@
-"""Fixtures of the agencies tests: a fixed clock, a key store, a signed agreement, the CLI."""
+"""Fixtures of the agencies tests: a fixed clock, a key store, a signed agreement."""
 
 from __future__ import annotations
 
-import importlib
-import logging
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-import structlog
 
 from agencies import (
     AgreementSignature,
@@ -53,23 +49,3 @@ def jpg(keystore: KeyStore) -> Signed:
 @pytest.fixture
 def sanshan(keystore: KeyStore) -> Signed:
     return make_signed("sanshan", keystore)
-
-
-RunCli = Callable[..., tuple[int, str, str]]
-"""``cli("agreement", "verify", ...)`` → (exit code, stdout, stderr)."""
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Iterator[RunCli]:
-    # bus.cli re-exports the function main, which shadows the module of the same name.
-    cli_main = importlib.import_module("bus.cli.main")
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = cli_main.main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    yield run
-    # main() points logging at this test's captured stderr; undo it for later tests.
-    structlog.reset_defaults()
-    logging.basicConfig(force=True, handlers=[logging.NullHandler()])

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .conftest import GUANGFENG, JIANGSHAN, PUCHENG, RunCli
+from tests.unit.agencies.conftest import GUANGFENG, JIANGSHAN, PUCHENG
+from tests.unit.conftest import RunCli
 
 MEMBERS = (JIANGSHAN, PUCHENG, GUANGFENG)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import base64
 import dataclasses
 import json
@@ -22,12 +21,11 @@ from bus.audit.bundle import BundleWriter, open_bundle
 from bus.audit.replay import Mode, ReplayOptions, replay
 from bus.audit.report import render_html, render_json, render_text
 from bus.audit.runner import replay_bundle
-from bus.cli import audit as audit_cli
 from bus.cli._common import ExitCode
 from bus.cli.main import build_parser
 from bus.errors import BundleError
 from bus.transport.base import Record
-from tests.unit.audit.conftest import (
+from tests.unit.histories import (
     JIANGSHAN,
     PUCHENG,
     Federation,
@@ -98,7 +96,7 @@ def test_cli_verify_bundle_exit_codes_and_reports(
     clean = _write(tmp_path / "clean.jsonl", federation, records)
     del records[2]
     dirty = _write(tmp_path / "dirty.jsonl", federation, records)
-    parser = build_parser_with_audit()
+    parser = build_parser()  # the silian parser, audit group and all
     args = parser.parse_args(["audit", "verify-bundle", str(clean), "--quiet", "--workers", "1"])
     assert args.func(args) == 0
     assert "CLEAN" in capsys.readouterr().out
@@ -117,15 +115,6 @@ def test_cli_verify_bundle_exit_codes_and_reports(
     args = parser.parse_args(["audit", "replay", "--bundle", str(dirty), "--quiet"])
     assert args.func(args) == 1
     assert "[sequence-gap]" in capsys.readouterr().out
-
-
-def build_parser_with_audit() -> argparse.ArgumentParser:
-    """The silian parser with the audit group added (main.py registers it separately)."""
-    parser = build_parser()
-    sub = next(a for a in parser._actions if a.dest == "command")
-    if "audit" not in sub.choices:  # type: ignore[operator]
-        audit_cli.register(sub)
-    return parser
 
 
 def test_reports_escape_and_name_the_place(federation: Federation) -> None:

@@ -26,21 +26,21 @@ from bus.errors import BundleError, RecordRejectedError
 from bus.pipeline import VerifyPolicy
 from bus.reasons import Reason
 from bus.transport.base import Record
-from contracts import examples, lifecycle
+from contracts import examples
 from contracts.errors import LifecycleError
 from contracts.lifecycle import LifecycleTracker
 from contracts.registry import REGISTRY, spec_for_model
-from tests.unit.audit.conftest import (
+from tests.unit.histories import (
     GUANGFENG,
     JIANGSHAN,
     PUCHENG,
     T_CHANGE,
     Federation,
     build_federation,
+    cosigned_notes,
     liaison_records,
     story_records,
 )
-from tests.unit.audit.test_checkpoints import _cosigned_notes
 
 VERIFY_RECORD = Path(__file__).resolve().parents[3] / "docs" / "examples" / "verify_record.py"
 
@@ -160,7 +160,7 @@ def test_checkpoint_mode_finds_the_same_by_ranges_and_record_by_record(
     federation: Federation, tmp_path: Path
 ) -> None:
     records = liaison_records(federation.writer(PUCHENG), 40)
-    notes = _cosigned_notes(federation, records[:30], tmp_path)
+    notes = cosigned_notes(federation, records[:30], tmp_path)
     tampered = list(records)
     tampered[4] = dataclasses.replace(records[4], value=records[4].value + b" ")
     tampered[7] = _with(records[7], "ce_subject", b"\xe5")  # malformed: the full path says why
@@ -207,8 +207,13 @@ def test_only_events_the_lifecycle_judge_keeps_state_for_are_kept(
     declared = {spec.family for spec in REGISTRY.specs() if spec.stateful}
     judged_families = set()
     for event in story:
+        # judged: a fresh tracker refuses it (it needs what came before), or having
+        # applied it refuses it again (it keeps what it saw)
+        tracker = LifecycleTracker()
         try:
-            judged = LifecycleTracker()._judge(event, "x") is not lifecycle._NOTHING
+            tracker.apply(event, publisher="x")
+            tracker.check(event, publisher="x")
+            judged = False
         except LifecycleError:
             judged = True
         if judged:
@@ -225,10 +230,10 @@ def test_only_events_the_lifecycle_judge_keeps_state_for_are_kept(
 
 
 def test_checkpoint_mode_over_a_bundle_on_workers_finds_the_same(
-    federation: Federation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    federation: Federation, tmp_path: Path
 ) -> None:
     records = liaison_records(federation.writer(PUCHENG), 40)
-    notes = _cosigned_notes(federation, records[:30], tmp_path)
+    notes = cosigned_notes(federation, records[:30], tmp_path)
     tampered = list(records)
     tampered[4] = dataclasses.replace(records[4], value=records[4].value + b" ")
     tampered[7] = _with(records[7], "ce_subject", b"\xe5")
@@ -251,11 +256,12 @@ def test_checkpoint_mode_over_a_bundle_on_workers_finds_the_same(
             writer.checkpoint(note)
         for record in tampered:
             writer.record(record)
-    replay_module = importlib.import_module("bus.audit.replay")  # the package shadows it
-    monkeypatch.setattr(replay_module, "_SPAN_BYTES", 4000)  # ranges of 2–3 records, 2 workers
     for workers in (1, 2):
-        options = ReplayOptions(mode=Mode.CHECKPOINT, workers=workers)
+        # ranges of 2–3 records, over 1 and 2 workers
+        options = ReplayOptions(mode=Mode.CHECKPOINT, workers=workers, span_bytes=4000)
         report = replay_bundle(path, options=options)
+        assert report.ranges_whole > 0
+        assert report.ranges_reread > 0  # the ranges with the tampered records
         assert report.to_json() | {"seconds": 0, "records_per_second": 0, "source": ""} == (
             expected.to_json()
             | {"seconds": 0, "records_per_second": 0, "source": "", "workers": workers}

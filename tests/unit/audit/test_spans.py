@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import importlib
 import itertools
 import json
 import random
@@ -25,7 +24,7 @@ from bus.audit.bundle import (
     open_bundle,
 )
 from bus.audit.checkpoints import CheckpointBook
-from bus.audit.replay import AuditReport, Mode, Replayer, ReplayOptions, replay
+from bus.audit.replay import AuditReport, Mode, ReplayOptions, replay
 from bus.audit.runner import replay_bundle
 from bus.errors import BundleError
 from bus.tlog.log import MerkleLog, log_origin
@@ -33,18 +32,18 @@ from bus.tlog.merkle import CompactRange, leaf_hash, root_from_leaf_hashes
 from bus.transport.base import Record
 from contracts import examples
 from contracts.registry import spec_for_model
-from tests.unit.audit.conftest import (
+from tests.unit.histories import (
     GUANGFENG,
     JIANGSHAN,
     PUCHENG,
     T0,
     Federation,
     liaison_records,
+    log_note,
+    record_hashes,
     story_records,
+    witness,
 )
-from tests.unit.audit.test_checkpoints import _hashes, _log_note, _witness
-
-replay_module = importlib.import_module("bus.audit.replay")  # the package shadows it
 
 
 def _notes(fed: Federation, records: list[Record], tmp_path: Path, share: float) -> list[bytes]:
@@ -52,15 +51,17 @@ def _notes(fed: Federation, records: list[Record], tmp_path: Path, share: float)
     places: dict[tuple[str, int], list[Record]] = {}
     for record in records:
         places.setdefault((record.topic, record.partition), []).append(record)
-    witness = _witness(fed, GUANGFENG, tmp_path)
+    keeper_witness = witness(fed, GUANGFENG, tmp_path)
     notes = []
     for (topic, number), group in sorted(places.items()):
         log = MerkleLog(tmp_path / "log.sqlite", log_origin(topic, number))
-        log.append(_hashes(group, fed))
+        log.append(record_hashes(group, fed))
         last = 0
         for size in sorted({max(1, len(group) // 3), max(1, int(len(group) * share))}):
             proof = log.consistency_proof(last, size) if last else []
-            notes.append(witness.cosign(_log_note(fed, log, size), proof, timestamp=7).to_bytes())
+            notes.append(
+                keeper_witness.cosign(log_note(fed, log, size), proof, timestamp=7).to_bytes()
+            )
             last = size
         log.close()
     return notes
@@ -96,20 +97,7 @@ def _bundle(
 def _same(report: AuditReport, expected: AuditReport) -> None:
     ignore = {"seconds": 0, "records_per_second": 0, "source": "", "workers": 0}
     assert report.to_json() | ignore == expected.to_json() | ignore
-
-
-def _count_applied(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """Record whether each summed-up range was applied at once (the real method runs)."""
-    seen: list[bool] = []
-    apply = Replayer._apply
-
-    def spy(self: Replayer, summary: object) -> bool:
-        result = apply(self, summary)  # type: ignore[arg-type]
-        seen.append(result)
-        return result
-
-    monkeypatch.setattr(Replayer, "_apply", spy)
-    return seen
+    assert (expected.ranges_whole, expected.ranges_reread) == (0, 0)  # record by record
 
 
 History = Callable[[Federation], tuple[list[Record], list[Record]]]
@@ -143,7 +131,6 @@ def _tampered(fed: Federation) -> tuple[list[Record], list[Record]]:
 def test_ranges_find_exactly_what_record_by_record_finds(  # noqa: PLR0917 - parametrised
     federation: Federation,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
     history: History,
     v1: bool,
     span_bytes: int,
@@ -156,19 +143,19 @@ def test_ranges_find_exactly_what_record_by_record_finds(  # noqa: PLR0917 - par
     options = ReplayOptions(mode=mode, workers=1, ranges=False)
     expected = replay(records, federation.agreements, options=options, checkpoints=notes, book=book)
     path = _bundle(federation, records, notes, tmp_path / "b.jsonl", v1=v1)
-    monkeypatch.setattr(replay_module, "_SPAN_BYTES", span_bytes)
-    applied = _count_applied(monkeypatch)
-    report = replay_bundle(path, options=ReplayOptions(mode=mode, workers=workers))
+    options = ReplayOptions(mode=mode, workers=workers, span_bytes=span_bytes)
+    report = replay_bundle(path, options=options)
     _same(report, expected)
+    assert report.ranges_whole + report.ranges_reread > (span_bytes < 1 << 20)  # 1 or more
     assert report.verified > 0  # the tail after the checkpoints, or every record (full)
     if mode is Mode.CHECKPOINT:
         assert report.trusted > 0
         # ranges under the checkpoints are taken whole (one range of it all holds the tail)
-        assert any(applied) == (span_bytes < 1 << 20)
+        assert (report.ranges_whole > 0) == (span_bytes < 1 << 20)
     else:
         assert report.trusted == 0
         # every clean range is taken whole (one range of a tampered history is not clean)
-        assert any(applied) == (span_bytes < 1 << 20 or history is not _tampered)
+        assert (report.ranges_whole > 0) == (span_bytes < 1 << 20 or history is not _tampered)
     if history is _tampered:
         kinds = {a.kind.value for a in report.anomalies}
         # the altered value: under a checkpoint its signature is not checked, the next
@@ -182,7 +169,7 @@ def test_ranges_find_exactly_what_record_by_record_finds(  # noqa: PLR0917 - par
 
 
 def test_a_lifecycle_anomaly_in_a_range_is_found_and_located(
-    federation: Federation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    federation: Federation, tmp_path: Path
 ) -> None:
     # the story, signed and chained as usual, without the first alert being issued: its
     # later events are about an alert nobody issued (lifecycle), the chains are intact
@@ -203,34 +190,34 @@ def test_a_lifecycle_anomaly_in_a_range_is_found_and_located(
     options = ReplayOptions(mode=Mode.CHECKPOINT, workers=1, ranges=False)
     expected = replay(wrong, federation.agreements, options=options, checkpoints=notes, book=book)
     assert any(a.kind.value == "lifecycle" for a in expected.anomalies)
-    applied = _count_applied(monkeypatch)
     path = _bundle(federation, wrong, notes, tmp_path / "b.jsonl")
     report = replay_bundle(path, options=ReplayOptions(mode=Mode.CHECKPOINT, workers=1))
     _same(report, expected)
-    assert all(applied)  # a lifecycle anomaly does not stop a range being taken whole
+    # a lifecycle anomaly does not stop a range being taken whole
+    assert (report.ranges_whole, report.ranges_reread) == (1, 0)
 
 
 def test_a_split_view_inside_a_range_is_flagged_as_record_by_record(
-    federation: Federation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    federation: Federation, tmp_path: Path
 ) -> None:
     records = liaison_records(federation.writer(PUCHENG), 40)
     notes = _notes(federation, records, tmp_path, share=0.5)  # sizes 13 and 20
-    hashes = _hashes(records, federation)
+    hashes = record_hashes(records, federation)
     hashes[3] = bytes(32)  # another history of the same size, signed by the keeper
     log = MerkleLog(tmp_path / "forged.sqlite", log_origin(records[0].topic, 0))
     log.append(hashes)
-    split = _log_note(federation, log, 20)
+    split = log_note(federation, log, 20)
     book = CheckpointBook(federation.agreements, federation="jpg", keeper=JIANGSHAN)
     options = ReplayOptions(mode=Mode.CHECKPOINT, workers=1, ranges=False)
     expected = replay(
         records, federation.agreements, options=options, checkpoints=[*notes, split], book=book
     )
     assert {"split-view", "checkpoint-mismatch"} <= {a.kind.value for a in expected.anomalies}
-    applied = _count_applied(monkeypatch)
     path = _bundle(federation, records, [*notes, split], tmp_path / "b.jsonl")
     report = replay_bundle(path, options=ReplayOptions(mode=Mode.CHECKPOINT, workers=1))
     _same(report, expected)
-    assert applied == [False]  # the range reaching size 20 is read again, record by record
+    # the range reaching size 20 is read again, record by record
+    assert (report.ranges_whole, report.ranges_reread) == (0, 1)
 
 
 def test_header_values_are_kept_exactly_as_text_or_base64(

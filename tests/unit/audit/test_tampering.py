@@ -10,8 +10,9 @@ from agencies.keys import KeyAlg
 from bus.audit.anomaly import Anomaly
 from bus.audit.replay import AuditReport, ReplayOptions, replay
 from bus.reasons import Reason
+from bus.sandbox.synthetic import ChainWriter
 from bus.transport.base import Record
-from tests.unit.audit.conftest import (
+from tests.unit.histories import (
     GUANGFENG,
     JIANGSHAN,
     T0,
@@ -102,9 +103,13 @@ def test_a_replayed_record_is_a_duplicate(federation: Federation) -> None:
 def test_a_fork_two_records_for_one_seq(federation: Federation) -> None:
     writer = federation.writer(JIANGSHAN)
     records = liaison_records(writer, 4)
-    # The publisher's chain state is rewound: a second, different record claims seq 4.
-    writer._heads = {}
-    forked = liaison_records(writer, 5, start=T0 + timedelta(hours=1))[3]
+    # The publisher's chain state is lost: a process starting the same chain over from
+    # seq 1 has a second, different record claim seq 4.
+    rewound = ChainWriter(
+        agency=writer.agency, key_id=writer.key_id, key=writer.key, chain_base=writer.chain_base
+    )
+    forked = liaison_records(rewound, 5, start=T0 + timedelta(hours=1))[3]
+    assert dict(forked.headers)["ce_chainid"] == dict(records[3].headers)["ce_chainid"]
     records.append(dataclasses.replace(forked, offset=4))
     kinds = {a.kind for a in _run(records, federation).anomalies}
     assert Reason.CHAIN_FORK in kinds

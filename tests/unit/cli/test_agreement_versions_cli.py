@@ -16,8 +16,8 @@ import pytest
 from agencies import AgreementFolder, KeyAlg, KeyStore, VerificationError
 from bus.cli import agreement as agreement_cli
 from bus.cli import keys as keys_cli
-
-from .conftest import GUANGFENG, JIANGSHAN, PUCHENG, T0, RunCli
+from tests.unit.agencies.conftest import GUANGFENG, JIANGSHAN, PUCHENG, T0
+from tests.unit.conftest import RunCli
 
 JPG = (JIANGSHAN, PUCHENG, GUANGFENG)
 T1 = T0 + timedelta(days=30)  # the rotation (or revocation)

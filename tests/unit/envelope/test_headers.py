@@ -1,7 +1,8 @@
-"""The AsyncAPI catalogue lists exactly the headers the bus signs, in signature-base order.
+"""The headers of the wire format: the signed attributes in their one order, and the
+AsyncAPI catalogue listing exactly them.
 
-contracts may not import bus, so contracts/asyncapi.py keeps its own list; this test is
-what keeps the two equal.
+contracts may not import bus, so contracts/asyncapi.py keeps its own list; these tests are
+what keep the two equal.
 """
 
 from __future__ import annotations
@@ -87,3 +88,53 @@ def test_header_value_rules(header: str, good: str, bad: str) -> None:
 
     assert accepts(good)
     assert not accepts(bad)
+
+
+# -- the one list of signed attributes ------------------------------------------------------
+
+# docs/wire-format.md "Headers, in signature order": part of silian-record-v1, never changed
+DOCUMENTED_ORDER = (
+    "ce_specversion",
+    "ce_id",
+    "ce_source",
+    "ce_type",
+    "ce_time",
+    "ce_subject",
+    "content-type",
+    "ce_dataschema",
+    "ce_handling",
+    "ce_priority",
+    "ce_keyid",
+    "ce_chainid",
+    "ce_chainseq",
+    "ce_prevhash",
+)
+
+
+def test_the_signed_attributes_are_the_documented_ones_in_order() -> None:
+    assert wire.SIGNED_ATTRIBUTES == DOCUMENTED_ORDER
+    assert len(wire.Attributes._fields) == len(DOCUMENTED_ORDER)
+
+
+def test_an_attribute_sits_at_the_position_of_its_header() -> None:
+    values = [f"value-{i}" for i in range(len(DOCUMENTED_ORDER))]
+    attributes = wire.Attributes(*values)
+    assert attributes.as_headers() == list(zip(DOCUMENTED_ORDER, values, strict=True))
+    assert (attributes.specversion, attributes.content_type, attributes.prevhash) == (
+        "value-0",
+        "value-6",
+        "value-13",
+    )
+
+
+def test_the_agency_is_the_code_in_the_source() -> None:
+    attributes = wire.Attributes(*(["x"] * len(DOCUMENTED_ORDER)))
+    assert attributes._replace(source="urn:silian:agency:330881000000").agency == "330881000000"
+    assert wire.AGENCY_SOURCE_PREFIX == "urn:silian:agency:"
+
+
+def test_the_constants_of_the_wire_format() -> None:
+    assert wire.SPEC_VERSION == "1.0"
+    assert wire.CONTENT_TYPE_JSON == "application/json"
+    assert wire.CONTENT_TYPE_SEALED == "application/vnd.silian.sealed+json"
+    assert wire.GENESIS == "0" * 64

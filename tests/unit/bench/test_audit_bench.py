@@ -26,7 +26,7 @@ def test_a_small_history_replays_clean_in_every_mode(
     monkeypatch.setattr(bench, "CHECKPOINT_EVERY", 40)  # several checkpoints per partition
     bundle = bench.generate(tmp_path, 600)
     assert bench.generate(tmp_path, 600) == bundle  # cached
-    for mode in bench._MODES:
+    for mode in bench.MODES:
         result = bench.measure(bundle, mode)
         assert result["clean"], result
         assert result["records"] == 600

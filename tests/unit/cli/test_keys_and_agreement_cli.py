@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import GUANGFENG, JIANGSHAN, PUCHENG, RunCli
+from tests.unit.agencies.conftest import GUANGFENG, JIANGSHAN, PUCHENG
+from tests.unit.conftest import RunCli
 
 
 def test_keys_new_list_rotate_revoke(tmp_path: Path, cli: RunCli):

@@ -1,5 +1,10 @@
-"""Fixtures of the audit tests: a federation on a fixed clock, with a second agreement
-version (a revoked key, a late member), and signed histories built without a broker."""
+"""Signed histories for the unit tests: a federation on a fixed clock, with a second
+agreement version (a revoked or rotated key, a late member), records signed without a
+broker, and the log keeper's and a witness's checkpoints over them.
+
+The ``federation`` fixture (tests/unit/conftest.py) is :func:`build_federation` of a fresh
+folder; the pipeline, chain, transparency-log and audit tests share these helpers.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +13,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import pytest
-
 from agencies.agreement import Agreement, Member, agreement_bytes, document_digest
 from agencies.history import AgreementHistory
 from agencies.identity import agency
-from agencies.keys import KeyAlg
+from agencies.keys import KeyAlg, SigningKey
 from agencies.keystore import KeyStore
 from agencies.signatures import AgreementSignature, parse_agreement
 from agencies.templates import init_agreement, load_template, sign_as
+from bus.audit.examine import examine
+from bus.pipeline import VerifyPolicy
 from bus.sandbox.synthetic import ChainWriter
+from bus.tlog.checkpoint import NoteSigner
+from bus.tlog.log import MerkleLog, log_origin
+from bus.tlog.witness import Witness, witness_name
 from bus.transport.base import Record
 from contracts import examples
 from contracts.registry import spec_for_model
@@ -33,10 +41,16 @@ class Federation:
     keystore: KeyStore
     agreements: AgreementHistory
     documents: list[tuple[bytes, tuple[AgreementSignature, ...]]] = field(default_factory=list)
+    federation_id: str = "jpg"
 
     def writer(self, code: str, *, at: datetime = T0, key_id: str | None = None) -> ChainWriter:
         key_id = key_id or self.keystore.current(code, KeyAlg.ED25519, at=at).key_id
-        return ChainWriter(agency=code, key_id=key_id, key=self.keystore.signing_key(key_id))
+        return ChainWriter(
+            agency=code,
+            key_id=key_id,
+            key=self.keystore.signing_key(key_id),
+            federation=self.federation_id,
+        )
 
 
 def _sign_all(document: bytes, keystore: KeyStore) -> tuple[AgreementSignature, ...]:
@@ -45,11 +59,18 @@ def _sign_all(document: bytes, keystore: KeyStore) -> tuple[AgreementSignature, 
 
 
 def build_federation(
-    directory: Path, *, late_member: str | None = None, revoke: str | None = None
+    directory: Path,
+    *,
+    late_member: str | None = None,
+    revoke: str | None = None,
+    rotate: str | None = None,
+    template_name: str = "jpg",
 ) -> Federation:
-    """v1 at T0 (without ``late_member``); v2 at T_CHANGE adds it and/or revokes a key."""
+    """v1 at T0 (without ``late_member``); v2 at T_CHANGE adds it, revokes ``revoke``'s
+    keys and/or rotates ``rotate``'s (its old keys' window ends at T_CHANGE).
+    ``template_name``: the federation of agencies/federations/ (sanshan has partners)."""
     keystore = KeyStore(directory / "keys")
-    template = load_template("jpg")
+    template = load_template(template_name)
     first = template
     if late_member is not None:
         first = template.model_copy(
@@ -58,15 +79,17 @@ def build_federation(
     start = T0 - timedelta(minutes=1)
     v1, _ = init_agreement(first, keystore, start, effective_from=start)
     history = AgreementHistory()
-    fed = Federation(keystore=keystore, agreements=history)
+    fed = Federation(keystore=keystore, agreements=history, federation_id=template.federation_id)
     signatures = _sign_all(v1, keystore)
     history.add(v1, signatures)
     fed.documents.append((v1, signatures))
-    if late_member is None and revoke is None:
+    if late_member is None and revoke is None and rotate is None:
         return fed
     if revoke is not None:
         keystore.revoke(revoke, now=T_CHANGE, reason="key compromised")
         keystore.new(revoke, now=T_CHANGE)
+    if rotate is not None:
+        keystore.rotate(rotate, now=T_CHANGE)
     members = []
     codes = [m.code for m in parse_agreement(v1).members]
     if late_member is not None:
@@ -100,11 +123,6 @@ def build_federation(
     return fed
 
 
-@pytest.fixture
-def federation(tmp_path: Path) -> Federation:
-    return build_federation(tmp_path)
-
-
 Story = list[Record]
 
 
@@ -134,3 +152,49 @@ def liaison_records(writer: ChainWriter, count: int, *, start: datetime = T0) ->
 
 
 MakeStory = Callable[[Federation], Story]
+
+
+# -- the log keeper's and a witness's checkpoints -----------------------------------------
+
+
+def first_signing_key(fed: Federation, code: str) -> SigningKey:
+    """``code``'s first Ed25519 key (JIANGSHAN's signs the log keeper's notes)."""
+    record = next(r for r in fed.keystore.records(code) if r.alg is KeyAlg.ED25519)
+    return fed.keystore.signing_key(record.key_id)
+
+
+def record_hashes(records: list[Record], fed: Federation) -> list[bytes]:
+    """The record hashes a log keeper logs (each record must verify)."""
+    out = []
+    for record in records:
+        item = examine(record, fed.agreements, VerifyPolicy())
+        assert item.hash is not None
+        out.append(item.hash)
+    return out
+
+
+def log_note(fed: Federation, log: MerkleLog, size: int | None = None) -> bytes:
+    """The log keeper's (JIANGSHAN's) signed checkpoint of ``log`` at ``size``."""
+    return (
+        NoteSigner(log.origin, first_signing_key(fed, JIANGSHAN))
+        .sign_checkpoint(log.checkpoint(size))
+        .to_bytes()
+    )
+
+
+def witness(fed: Federation, code: str, directory: Path) -> Witness:
+    """``code`` as a witness of the jpg log keeper, its state kept in ``directory``."""
+    return Witness(
+        name=witness_name("jpg", code),
+        key=first_signing_key(fed, code),
+        log_keys=[first_signing_key(fed, JIANGSHAN).public_key],
+        state_path=directory / f"witness-{code}.json",
+    )
+
+
+def cosigned_notes(fed: Federation, records: list[Record], directory: Path) -> list[bytes]:
+    """One checkpoint over ``records`` (one partition), cosigned by GUANGFENG."""
+    log = MerkleLog(directory / "log.sqlite", log_origin(records[0].topic, 0))
+    log.append(record_hashes(records, fed))
+    note = log_note(fed, log)
+    return [witness(fed, GUANGFENG, directory).cosign(note, [], timestamp=7).to_bytes()]

@@ -10,7 +10,7 @@ import yaml
 from bus.devkafka import DEFAULT_BASE_PORT, KAFKA_VERSION
 from bus.devkafka.config import NodeInfo, server_properties
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 COMPOSE = ROOT / "docker" / "compose.yaml"
 
 
