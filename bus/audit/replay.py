@@ -108,14 +108,14 @@ class Replayer:
     def feed_bundle(self, bundle: Bundle) -> None:
         """Every record of ``bundle``: :meth:`feed_all`, with the reading on all cores too.
 
-        With the fast path the workers read the bundle a byte range at a time and sum
-        each range up (:mod:`bus.audit.spans`; signatures checked in full mode, trusted in
-        checkpoint mode); a plainly clean range (of trusted records, in checkpoint mode)
+        With ranges on (the default) the workers read the bundle a byte range at a time
+        and sum each range up (:mod:`bus.audit.spans`; signatures checked in full mode,
+        trusted in checkpoint mode); a plainly clean range (of trusted records, in checkpoint mode)
         is applied here at once, any other is read again record by record. The report is
         the same as :meth:`feed_all`'s.
         """
         section = bundle.record_section() if self._ranges else None
-        if section is None:  # no fast path, or a bundle cut short (record_lines says how)
+        if section is None:  # ranges off, or a bundle cut short (record_lines says how)
             self.feed_all(bundle.records())
             return
         start, end, expected = section
