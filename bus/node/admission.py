@@ -2,7 +2,8 @@
 
 The record-level steps and rules are :mod:`bus.pipeline`'s; here they meet what this
 agency knows: the chain heads it read before (step 7), its own read permission and
-sealing keys (steps 8–9), the lifecycle state it keeps (step 10).
+sealing keys (steps 8–9), the lifecycle state it keeps (step 10) — and what its store
+keeps of a record once judged (:func:`remember_delivered`, :func:`remember_refused`).
 """
 
 from __future__ import annotations
@@ -26,11 +27,13 @@ from bus.pipeline import (
     place,
 )
 from bus.reasons import Reason
+from bus.state.store import ChainHead, LedgerEntry, ReceiptNote
 from contracts.base import EventModel
+from contracts.receipts import ReceiptEvent, ReceiptRejected
 from contracts.registry import EventSpec
 from contracts.vocab import Handling
 
-__all__ = ["admit", "check_chain", "unseal"]
+__all__ = ["admit", "check_chain", "remember_delivered", "remember_refused", "unseal"]
 
 log = get_logger("silian.consume")
 T = TypeVar("T")
@@ -115,4 +118,55 @@ def unseal(ctx: AgencyContext, verified: VerifiedRecord) -> bytes:
         event_id=attributes.id,
         ce_type=attributes.type,
         topic=verified.record.topic,
+    )
+
+
+# -- what the store keeps of a judged record -----------------------------------------------
+
+
+async def remember_delivered(
+    ctx: AgencyContext, verified: VerifiedRecord, event: EventModel, origin: str
+) -> None:
+    """A delivered record in one transaction: its chain head, that it was dealt with
+    here, its ledger line and, for a receipt answering this agency, the answer."""
+    attributes = verified.attributes
+    note = None
+    if isinstance(event, ReceiptEvent) and event.answered_agency == ctx.agency:
+        note = ReceiptNote(
+            source=event.answers.ce_source,
+            event_id=event.answers.ce_id,
+            recipient=attributes.agency,
+            kind=event.answer,
+            at=attributes.time,
+            reason=event.detail if isinstance(event, ReceiptRejected) else None,
+        )
+    await ctx.store.accept(
+        source=attributes.source,
+        event_id=attributes.id,
+        topic=verified.record.topic,
+        chain_id=attributes.chainid,
+        head=ChainHead(seq=verified.seq, hash=verified.hash),
+        origin=origin,
+        outcome="delivered",
+        receipt=note,
+        entry=LedgerEntry.of(
+            attributes, topic=verified.record.topic, data=event.model_dump_json().encode()
+        ),
+    )
+
+
+async def remember_refused(
+    ctx: AgencyContext, verified: VerifiedRecord, error: RecordRejectedError, origin: str
+) -> None:
+    """A refused record the chain moves past (its place is taken): head and outcome."""
+    attributes = verified.attributes
+    await ctx.store.accept(
+        source=attributes.source,
+        event_id=attributes.id,
+        topic=verified.record.topic,
+        chain_id=attributes.chainid,
+        head=ChainHead(seq=verified.seq, hash=verified.hash),
+        origin=origin,
+        outcome=f"quarantined:{error.reason.value}",
+        detail=error.detail,
     )

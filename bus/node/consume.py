@@ -27,26 +27,22 @@ from typing import Any, TypeVar
 from bus.envelope.headers import CONTENT_TYPE_SEALED
 from bus.envelope.ids import now
 from bus.errors import (
-    EventRejectedError,
     RecordRejectedError,
-    RedeliverError,
     RedeliveryError,
 )
 from bus.logs import bound_record, get_logger
-from bus.node.admission import admit, check_chain
+from bus.node.admission import admit, check_chain, remember_delivered, remember_refused
 from bus.node.context import AgencyContext
 from bus.node.publish import Publisher
 from bus.node.quarantine import quarantine
-from bus.node.results import HANDLER_ATTEMPTS, Delivery, Handler, Outcome, Result, call_handler
-from bus.pipeline import VerifiedRecord, described, judged, verify_record
+from bus.node.results import Delivery, Handled, Handler, Outcome, Result, call_handler
+from bus.pipeline import VerifiedRecord, judged, verify_record
 from bus.reasons import Reason
-from bus.state.store import ChainHead, LedgerEntry, ReceiptNote
 from bus.transport.base import Consumer, Coordinates, Record
 from contracts.base import EventModel
 from contracts.errors import LifecycleError
 from contracts.receipts import (
     EventRef,
-    ReceiptEvent,
     ReceiptHandled,
     ReceiptReceived,
     ReceiptRejected,
@@ -258,9 +254,7 @@ class Subscription:
         if answer:
             await self._receipt(ReceiptReceived(answers=ref, received_at=now()))
         handler = None if self._observe or own else self._handlers.get(spec.ce_type)
-        action: str | None = None
-        rejected: EventRejectedError | None = None
-        crashed: str | None = None
+        handled = Handled()
         if handler is not None:
             delivery: Delivery[EventModel] = Delivery(
                 event=event,
@@ -273,14 +267,7 @@ class Subscription:
                 coordinates=verified.record.coordinates,
                 sealed=attributes.content_type == CONTENT_TYPE_SEALED,
             )
-            try:
-                action = await call_handler(handler, delivery)
-            except EventRejectedError as refusal:
-                rejected = refusal
-            except RedeliverError:
-                raise
-            except Exception as crash:  # noqa: BLE001 - a poison record must not stop us
-                crashed = f"the handler failed {HANDLER_ATTEMPTS} times: {described(crash)}"
+            handled = await call_handler(handler, delivery)
         if own:
             # Already in this state when it was rebuilt from the shared ledger: that is fine.
             with contextlib.suppress(LifecycleError):
@@ -288,12 +275,13 @@ class Subscription:
         else:
             ctx.remember(event, publisher=attributes.agency)
         # An observer (silian watch) keeps chain heads too, in its own scratch store.
-        await self._accept(verified, event, origin)
-        if crashed is not None:
+        await remember_delivered(ctx, verified, event, origin)
+        rejected = handled.rejected
+        if handled.failed is not None:
             # No answer: the issuer sees "received" and no "handled" — owed, then overdue.
             return await self._reject(
                 verified.record,
-                RecordRejectedError(Reason.HANDLER_FAILED, crashed),
+                RecordRejectedError(Reason.HANDLER_FAILED, handled.failed),
                 verified,
                 advance=False,
             )
@@ -318,7 +306,7 @@ class Subscription:
                 ReceiptHandled(
                     answers=ref,
                     handled_at=now(),
-                    action=action or "已处理 handled",
+                    action=handled.action or "已处理 handled",
                 )
             )
         log.info("event.delivered", ce_type=attributes.type, handled=handler is not None)
@@ -331,32 +319,6 @@ class Subscription:
             time=verified.time,
             event=event,
             handled=handler is not None,
-        )
-
-    async def _accept(self, verified: VerifiedRecord, event: EventModel, origin: str) -> None:
-        attributes = verified.attributes
-        note = None
-        if isinstance(event, ReceiptEvent) and event.answered_agency == self._ctx.agency:
-            note = ReceiptNote(
-                source=event.answers.ce_source,
-                event_id=event.answers.ce_id,
-                recipient=attributes.agency,
-                kind=event.answer,
-                at=attributes.time,
-                reason=event.detail if isinstance(event, ReceiptRejected) else None,
-            )
-        await self._ctx.store.accept(
-            source=attributes.source,
-            event_id=attributes.id,
-            topic=verified.record.topic,
-            chain_id=attributes.chainid,
-            head=ChainHead(seq=verified.seq, hash=verified.hash),
-            origin=origin,
-            outcome="delivered",
-            receipt=note,
-            entry=LedgerEntry.of(
-                attributes, topic=verified.record.topic, data=event.model_dump_json().encode()
-            ),
         )
 
     async def _receipt(self, receipt: EventModel) -> None:
@@ -394,17 +356,7 @@ class Subscription:
         if not self._observe:
             self._ack = await self._quarantine(record, error)
         if verified is not None and advance:
-            attributes = verified.attributes
-            await ctx.store.accept(
-                source=attributes.source,
-                event_id=attributes.id,
-                topic=record.topic,
-                chain_id=attributes.chainid,
-                head=ChainHead(seq=verified.seq, hash=verified.hash),
-                origin=origin,
-                outcome=f"quarantined:{error.reason.value}",
-                detail=error.detail,
-            )
+            await remember_refused(ctx, verified, error, origin)
         log.warning(
             "record.quarantined",
             reason=error.reason.value,

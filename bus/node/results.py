@@ -12,12 +12,21 @@ from typing import Any, Generic, TypeVar
 
 from bus.errors import EventRejectedError, RedeliverError
 from bus.logs import get_logger
+from bus.pipeline.total import described
 from bus.reasons import Reason
 from bus.transport.base import Coordinates
 from contracts.base import EventModel
 from contracts.vocab import Handling
 
-__all__ = ["HANDLER_ATTEMPTS", "Delivery", "Handler", "Outcome", "Result", "call_handler"]
+__all__ = [
+    "HANDLER_ATTEMPTS",
+    "Delivery",
+    "Handled",
+    "Handler",
+    "Outcome",
+    "Result",
+    "call_handler",
+]
 
 log = get_logger("silian.consume")
 E = TypeVar("E", bound=EventModel)
@@ -67,16 +76,32 @@ class Result:
     handled: bool = False
 
 
-async def call_handler(handler: Handler, delivery: Delivery[Any]) -> str | None:
-    """Call ``handler``; an unforeseen failure is tried again (it may pass), then raised."""
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Handled:
+    """What a handler did with a delivery: its action, or the local system's refusal, or
+    the words of a failure it kept failing with (at most one of the last two)."""
+
+    action: str | None = None
+    rejected: EventRejectedError | None = None
+    failed: str | None = None
+
+
+async def call_handler(handler: Handler, delivery: Delivery[Any]) -> Handled:
+    """Call ``handler``; an unforeseen failure is tried again (it may pass), and after
+    :data:`HANDLER_ATTEMPTS` it is the verdict, not an exception: a poison record must not
+    stop the subscription. :class:`RedeliverError` (read it again later) is raised."""
     for attempt in range(HANDLER_ATTEMPTS):
         try:
-            return await handler(delivery)
-        except (EventRejectedError, RedeliverError):
+            return Handled(action=await handler(delivery))
+        except EventRejectedError as refusal:
+            return Handled(rejected=refusal)
+        except RedeliverError:
             raise
-        except Exception:
+        except Exception as error:
             log.exception("handler.failed", attempt=attempt + 1, of=HANDLER_ATTEMPTS)
             if attempt + 1 == HANDLER_ATTEMPTS:
-                raise
+                return Handled(
+                    failed=f"the handler failed {HANDLER_ATTEMPTS} times: {described(error)}"
+                )
             await asyncio.sleep(_HANDLER_PAUSES[min(attempt, len(_HANDLER_PAUSES) - 1)])
     raise AssertionError("unreachable")  # pragma: no cover
