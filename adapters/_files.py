@@ -1,12 +1,19 @@
-"""Writing a file so that a reader never sees half of it (a crash leaves the old one)."""
+"""Files for a legacy system: written so that a reader never sees half of one (a crash
+leaves the old one), and an inbound event as the import file it reads."""
 
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import os
+import xml.etree.ElementTree as ET  # only to build files; parsing uses defusedxml
 from pathlib import Path
 
-__all__ = ["write_atomic"]
+from adapters.base import InboundEvent
+from bus.errors import EventRejectedError
+
+__all__ = ["import_file", "write_atomic"]
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -25,3 +32,29 @@ def write_atomic(path: Path, data: bytes) -> None:
         out.flush()
         os.fsync(out.fileno())
     os.replace(temporary, path)
+
+
+def import_file(event: InboundEvent, *, fmt: str, encoding: str, kind_field: str) -> bytes:
+    """``event`` as one import file: an XML ``<记录>`` of its fields or a two-row CSV, in
+    the legacy system's ``encoding``; a field it cannot hold refuses the event."""
+    fields = {k: "" if v is None else str(v) for k, v in event.fields.items()}
+    if fmt == "xml":
+        element = ET.Element("记录", {kind_field: event.kind, "事件编号": event.event_id})
+        for key, value in fields.items():
+            try:
+                ET.SubElement(element, key).text = value
+            except ValueError as error:
+                raise EventRejectedError(f"field {key!r}: {error}") from None
+        data: bytes = ET.tostring(element, encoding=encoding, xml_declaration=True)
+        return data
+    out = io.StringIO(newline="")
+    writer = csv.writer(out)
+    writer.writerow([kind_field, *fields])
+    writer.writerow([event.kind, *fields.values()])
+    try:
+        return out.getvalue().encode(encoding)
+    except UnicodeEncodeError as error:
+        raise EventRejectedError(
+            f"{error.object[error.start : error.end]!r} cannot be written in "
+            f"{encoding}, the legacy system's encoding"
+        ) from None

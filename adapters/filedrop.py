@@ -46,20 +46,17 @@ state folder) is not written again, even if the legacy system already took the f
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import itertools
 import os
 import shutil
 import time
-import xml.etree.ElementTree as ET  # only to build inbound files; parsing uses defusedxml
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from adapters._exports import BadExportError, Export, ExportRow
-from adapters._files import write_atomic
+from adapters._files import import_file, write_atomic
 from adapters.base import (
     InboundEvent,
     LocalRecord,
@@ -67,7 +64,7 @@ from adapters.base import (
     LocalUnavailableError,
 )
 from adapters.config import LocalSection
-from bus.errors import ConfigError, EventRejectedError
+from bus.errors import ConfigError
 from bus.logs import get_logger
 
 __all__ = ["FileDropConfig", "FileDropSystem"]
@@ -358,27 +355,9 @@ class FileDropSystem(LocalSystem):
     def _write(self, event: InboundEvent) -> None:
         c = self._config
         name = f"{event.kind}_{event.event_id}.{c.inbound_format}"
-        fields = {k: "" if v is None else str(v) for k, v in event.fields.items()}
-        if c.inbound_format == "xml":
-            element = ET.Element("记录", {c.kind_field: event.kind, "事件编号": event.event_id})
-            for key, value in fields.items():
-                try:
-                    ET.SubElement(element, key).text = value
-                except ValueError as error:
-                    raise EventRejectedError(f"field {key!r}: {error}") from None
-            data = ET.tostring(element, encoding=c.inbound_encoding, xml_declaration=True)
-        else:
-            out = io.StringIO(newline="")
-            writer = csv.writer(out)
-            writer.writerow([c.kind_field, *fields])
-            writer.writerow([event.kind, *fields.values()])
-            try:
-                data = out.getvalue().encode(c.inbound_encoding)
-            except UnicodeEncodeError as error:
-                raise EventRejectedError(
-                    f"{error.object[error.start : error.end]!r} cannot be written in "
-                    f"{c.inbound_encoding}, the legacy system's encoding"
-                ) from None
+        data = import_file(
+            event, fmt=c.inbound_format, encoding=c.inbound_encoding, kind_field=c.kind_field
+        )
         try:
             write_atomic(c.inbox / name, data)
             if c.ready == "marker":

@@ -16,10 +16,12 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from adapters._runtime import unforeseen
+from bus.envelope.ids import format_time, now
 from bus.logs import get_logger
 from bus.state.private import private_parents, write_private
 
-__all__ = ["HealthServer", "write_report"]
+__all__ = ["HealthServer", "report_every_second", "write_report"]
 
 log = get_logger("silian.adapter.health")
 
@@ -30,6 +32,30 @@ def write_report(path: Path, report: dict[str, Any]) -> None:
     """Write ``report`` atomically: a reader sees the old file or the new one, whole."""
     private_parents(path)  # [health] file may name a folder of the operator's
     write_private(path, json.dumps(report, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+async def report_every_second(
+    report: Report, path: Path, stop: asyncio.Event, *, agency: str
+) -> None:
+    """Rewrite the report at ``path`` every second until ``stop``. A report that cannot be
+    made replaces the last one with one saying so: a stale "ok" would be a lie."""
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(write_report, path, await report())
+        except OSError as error:
+            log.warning("health.unwritable", path=str(path), error=str(error))
+        except Exception as error:
+            log.exception("health.failed")
+            failed = {
+                "status": "degraded",
+                "agency": agency,
+                "updated_at": format_time(now()),
+                "error": unforeseen("making the health report", error),
+            }
+            with contextlib.suppress(OSError):
+                await asyncio.to_thread(write_report, path, failed)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=1.0)
 
 
 class HealthServer:

@@ -40,7 +40,7 @@ from adapters.base import (
     LocalUnavailableError,
 )
 from adapters.config import AgencyConfig
-from adapters.health import HealthServer, write_report
+from adapters.health import HealthServer, report_every_second, write_report
 from adapters.local import open_local_system
 from adapters.mapping import Mapping, load_mapping
 from adapters.outbox import AdapterState
@@ -152,7 +152,12 @@ class AgencyRunner:
                 asyncio.create_task(self._local_loop(), name="local"),
                 asyncio.create_task(self._link_loop(), name="link"),
                 asyncio.create_task(self._watch.run(stop), name="watch"),
-                asyncio.create_task(self._health_loop(), name="health"),
+                asyncio.create_task(
+                    report_every_second(
+                        self.health, self.config.health_file, self._stop, agency=self.agency
+                    ),
+                    name="health",
+                ),
             ]
             for task in tasks:
                 task.add_done_callback(self._task_ended)
@@ -369,30 +374,6 @@ class AgencyRunner:
     async def _write_health(self) -> None:
         report = await self.health()
         await asyncio.to_thread(write_report, self.config.health_file, report)
-
-    async def _health_loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                await self._write_health()
-            except OSError as error:
-                path = str(self.config.health_file)
-                log.warning("health.unwritable", path=path, error=str(error))
-            except Exception as error:  # a stale "ok" would be a lie
-                log.exception("health.failed")
-                await self._write_failed_health(error)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=1.0)
-
-    async def _write_failed_health(self, error: Exception) -> None:
-        """The report could not be made: replace the last one with one saying so."""
-        report = {
-            "status": "degraded",
-            "agency": self.agency,
-            "updated_at": format_time(now()),
-            "error": unforeseen("making the health report", error),
-        }
-        with contextlib.suppress(OSError):
-            await asyncio.to_thread(write_report, self.config.health_file, report)
 
 
 def _log_quarantined(results: list[Result]) -> None:
