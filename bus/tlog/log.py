@@ -139,16 +139,18 @@ class MerkleLog:
         ``next_offset`` (the log keeper's reading position in the partition) is stored in
         the same transaction, so a restarted keeper neither skips nor repeats a record.
         """
-        rows: list[tuple[int, int, int, bytes]] = []
-        for record_hash in record_hashes:
+        hashes = list(record_hashes)
+        for record_hash in hashes:  # all checked before the in-memory range moves
             if len(record_hash) != HASH_SIZE:
                 raise ProofError(f"a record hash is {HASH_SIZE} bytes, got {len(record_hash)}")
-            index = self._compact.size
-            node = leaf_hash(record_hash)
-            rows.append((self._id, 0, index, node))
-            for level, parent in self._compact.append_nodes(node):
-                rows.append((self._id, level, index >> level, parent))
         try:
+            rows: list[tuple[int, int, int, bytes]] = []
+            for record_hash in hashes:
+                index = self._compact.size
+                node = leaf_hash(record_hash)
+                rows.append((self._id, 0, index, node))
+                for level, parent in self._compact.append_nodes(node):
+                    rows.append((self._id, level, index >> level, parent))
             with write_transaction(self._db) as db:
                 db.executemany("INSERT INTO nodes VALUES (?, ?, ?, ?)", rows)
                 if next_offset is not None:
