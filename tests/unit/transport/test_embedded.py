@@ -174,3 +174,22 @@ async def test_a_file_from_before_tombstones_is_rebuilt_and_keeps_its_records(
     ]
     assert records[0].timestamp_ms == 1700000000000
     assert records[0].timestamp_type is TimestampType.LOG_APPEND_TIME
+
+
+async def test_sqlite_errors_are_transport_errors_naming_the_action_and_the_file(
+    tmp_path: Path,
+) -> None:
+    garbage = tmp_path / "not-a-database.db"
+    garbage.write_bytes(b"this is no SQLite file, whatever its name says" * 100)
+    garbage.chmod(0o600)
+    with pytest.raises(TransportError, match=rf"cannot open embedded store {garbage}: .*database"):
+        await EmbeddedTransport(garbage).start()
+
+    path = tmp_path / "bus.db"
+    async with EmbeddedTransport(path) as transport:
+        with contextlib.closing(sqlite3.connect(path)) as other:
+            other.execute("DROP TABLE topics")
+        with pytest.raises(
+            TransportError, match=rf"describing topics failed in {path}: no such table: topics"
+        ):
+            await transport.describe_topics(["t"])
