@@ -9,21 +9,19 @@
 * ``inbox`` — every inbound event applied to (or refused by) the local system, keyed on
   (source, event id): a redelivered event is not written twice.
 
-One connection, used from one worker thread at a time; every call is async.
+Every call is async; the file is opened and used as :mod:`bus.state.sqlite` says
+(``synchronous=FULL``: an outbox row survives a power cut).
 """
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from bus.envelope.ids import format_time, now
-from bus.errors import NotConnectedError
-from bus.state.private import private_database, private_folder
+from bus.state.sqlite import Layout, SqliteStore
 
 __all__ = ["AdapterState", "Held", "Known", "OutboxEntry"]
 
@@ -42,6 +40,7 @@ CREATE TABLE IF NOT EXISTS inbox (
     outcome TEXT NOT NULL, detail TEXT, at TEXT NOT NULL,
     PRIMARY KEY (source, event_id));
 """
+_LAYOUT = Layout(schema=_SCHEMA)  # one adapter process per agency uses this file
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -72,50 +71,11 @@ class Known:
     reason: str | None = None
 
 
-class _Closed:
-    def __getattr__(self, name: str) -> Any:
-        raise NotConnectedError("the adapter state is not open; call open() first")
-
-
-class AdapterState:
+class AdapterState(SqliteStore):
     """``<state>/<agency>/adapter.sqlite``: outbox, set-aside records and inbox."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self._db: Any = _Closed()
-        self._lock = asyncio.Lock()
-
-    async def open(self) -> AdapterState:
-        def connect() -> sqlite3.Connection:
-            private_folder(self.path.parent)
-            private_database(self.path)
-            db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")  # an outbox row survives a power cut
-            db.executescript(_SCHEMA)
-            return db
-
-        self._db = await asyncio.to_thread(connect)
-        return self
-
-    async def close(self) -> None:
-        db, self._db = self._db, _Closed()
-        if isinstance(db, sqlite3.Connection):
-            await asyncio.to_thread(db.close)
-
-    async def _run(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
-        async with self._lock:
-            db = self._db
-
-            def run() -> list[tuple[Any, ...]]:
-                return list(db.execute(sql, params).fetchall())
-
-            return await asyncio.to_thread(run)
-
-    async def _change(self, sql: str, params: tuple[object, ...] = ()) -> int:
-        async with self._lock:
-            db = self._db
-            return int(await asyncio.to_thread(lambda: db.execute(sql, params).rowcount))
+        super().__init__(path, _LAYOUT, not_open="the adapter state is not open; call open() first")
 
     # -- outbox ------------------------------------------------------------------------
     async def knows(self, local_id: str) -> Known | None:
@@ -124,7 +84,7 @@ class AdapterState:
         A record handed over again (the adapter stopped before the local system was told)
         must be answered as the first time: confirmed when stored, set aside when set aside.
         """
-        rows = await self._run(
+        rows = await self._db.execute(
             "SELECT 'stored', NULL FROM outbox WHERE local_id = ? UNION ALL "
             "SELECT 'set-aside', reason FROM set_aside WHERE local_id = ?",
             (local_id, local_id),
@@ -137,7 +97,7 @@ class AdapterState:
         self, *, local_id: str, kind: str, origin: str, ce_type: str, entity: str, data: bytes
     ) -> bool:
         """Store one outbound event; False when ``local_id`` is already stored."""
-        changed = await self._change(
+        changed = await self._db.change(
             "INSERT OR IGNORE INTO outbox (local_id, kind, origin, ce_type, entity, data,"
             " stored_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (local_id, kind, origin, ce_type, entity, data, format_time(now())),
@@ -145,7 +105,7 @@ class AdapterState:
         return changed == 1
 
     async def pending(self, *, limit: int = 100) -> list[OutboxEntry]:
-        rows = await self._run(
+        rows = await self._db.execute(
             "SELECT position, local_id, kind, origin, ce_type, entity, data, attempts,"
             " stored_at FROM outbox WHERE state = 'pending' ORDER BY position LIMIT ?",
             (limit,),
@@ -166,7 +126,7 @@ class AdapterState:
         ]
 
     async def published(self, position: int, *, event_id: str, where: str) -> None:
-        await self._change(
+        await self._db.change(
             "UPDATE outbox SET state = 'published', event_id = ?, detail = ?,"
             " published_at = ? WHERE position = ?",
             (event_id, where, format_time(now()), position),
@@ -174,27 +134,27 @@ class AdapterState:
 
     async def failed(self, position: int, reason: str) -> None:
         """The bus refuses this event for good (lifecycle, permission): kept with why."""
-        await self._change(
+        await self._db.change(
             "UPDATE outbox SET state = 'failed', detail = ? WHERE position = ?",
             (reason, position),
         )
 
     async def attempt_failed(self, position: int, reason: str) -> None:
-        await self._change(
+        await self._db.change(
             "UPDATE outbox SET attempts = attempts + 1, detail = ? WHERE position = ?",
             (reason, position),
         )
 
     # -- set aside ---------------------------------------------------------------------
     async def set_aside(self, *, local_id: str, origin: str, reason: str) -> None:
-        await self._change(
+        await self._db.change(
             "INSERT OR IGNORE INTO set_aside (local_id, origin, reason, at) VALUES (?, ?, ?, ?)",
             (local_id, origin, reason, format_time(now())),
         )
 
     # -- inbox -------------------------------------------------------------------------
     async def inbox_outcome(self, source: str, event_id: str) -> tuple[str, str | None] | None:
-        rows = await self._run(
+        rows = await self._db.execute(
             "SELECT outcome, detail FROM inbox WHERE source = ? AND event_id = ?",
             (source, event_id),
         )
@@ -203,7 +163,7 @@ class AdapterState:
     async def note_inbox(
         self, *, source: str, event_id: str, ce_type: str, outcome: str, detail: str | None
     ) -> None:
-        await self._change(
+        await self._db.change(
             "INSERT OR IGNORE INTO inbox (source, event_id, ce_type, outcome, detail, at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
             (source, event_id, ce_type, outcome, detail, format_time(now())),
@@ -211,11 +171,13 @@ class AdapterState:
 
     # -- health ------------------------------------------------------------------------
     async def counts(self) -> dict[str, Any]:
-        rows = await self._run("SELECT state, COUNT(*), MIN(stored_at) FROM outbox GROUP BY state")
+        rows = await self._db.execute(
+            "SELECT state, COUNT(*), MIN(stored_at) FROM outbox GROUP BY state"
+        )
         by_state = {r[0]: r[1] for r in rows}
         oldest = next((r[2] for r in rows if r[0] == "pending"), None)
-        inbox = await self._run("SELECT outcome, COUNT(*) FROM inbox GROUP BY outcome")
-        aside = await self._run("SELECT COUNT(*) FROM set_aside")
+        inbox = await self._db.execute("SELECT outcome, COUNT(*) FROM inbox GROUP BY outcome")
+        aside = await self._db.execute("SELECT COUNT(*) FROM set_aside")
         return {
             "outbox_pending": by_state.get("pending", 0),
             "outbox_oldest_pending": oldest,

@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import json
 import signal
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,8 @@ from bus.node.results import Delivery, Outcome, Result
 from bus.node.services import run_audit_services
 from bus.node.topics import ReadUntil
 from bus.settings import add_bus_arguments, open_bus, settings_from_args
-from bus.state.private import open_private, private_database, private_folder
+from bus.state.private import open_private
+from bus.state.sqlite import Layout, SqliteStore
 from contracts.base import EventModel
 from contracts.registry import REGISTRY
 from contracts.topics import TOPIC_PREFIX
@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS effects (
     ce_time TEXT NOT NULL, applied_at TEXT NOT NULL, data TEXT NOT NULL,
     PRIMARY KEY (ce_source, ce_id));
 """
+_EFFECTS = Layout(schema=_EFFECTS_SCHEMA)  # one `silian serve` per agency uses this file
 
 
 def register(sub: Any) -> None:
@@ -77,22 +78,17 @@ def register(sub: Any) -> None:
     p.set_defaults(func=_serve, default_log_level="INFO")
 
 
-class Effects:
+class Effects(SqliteStore):
     """The service's side effects: one row per event, however often it is delivered."""
 
     def __init__(self, path: Path, handle_log: Path | None) -> None:
-        private_folder(path.parent)
-        private_database(path)
-        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_EFFECTS_SCHEMA)
+        super().__init__(
+            path, _EFFECTS, not_open="the effects are not open; call `await effects.open()` first"
+        )
         self._handle_log = handle_log
 
-    def close(self) -> None:
-        self._db.close()
-
-    def _apply(self, delivery: Delivery[EventModel]) -> bool:
-        cursor = self._db.execute(
+    async def _apply(self, delivery: Delivery[EventModel]) -> bool:
+        changed = await self._db.change(
             "INSERT OR IGNORE INTO effects (ce_source, ce_id, ce_type, subject, ce_time,"
             " applied_at, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
@@ -105,7 +101,7 @@ class Effects:
                 delivery.event.model_dump_json(),
             ),
         )
-        return cursor.rowcount == 1
+        return changed == 1
 
     def _note(self, delivery: Delivery[EventModel], applied: bool) -> None:
         if self._handle_log is None:
@@ -121,7 +117,7 @@ class Effects:
             out.write(json.dumps(line, ensure_ascii=False) + "\n")
 
     async def handle(self, delivery: Delivery[EventModel]) -> str:
-        applied = await asyncio.to_thread(self._apply, delivery)
+        applied = await self._apply(delivery)
         await asyncio.to_thread(self._note, delivery, applied)
         return "已登记 recorded" if applied else "已登记 already recorded"
 
@@ -169,7 +165,7 @@ async def _run(args: argparse.Namespace) -> int:
         loop.add_signal_handler(signum, stop.set)
     effects = Effects(settings.state_dir / settings.agency / "effects.sqlite", args.handle_log)
     try:
-        async with open_bus(settings) as bus:
+        async with effects, open_bus(settings) as bus:
             cases = sorted({*args.cases, *await _member_cases(bus)})
             subscription = bus.subscribe(cases=cases)
             effects.attach(subscription)
@@ -198,7 +194,6 @@ async def _run(args: argparse.Namespace) -> int:
                         break
         log.info("serve.stopped", agency=settings.agency)
     finally:
-        effects.close()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
     return ExitCode.OK

@@ -1,4 +1,5 @@
-"""What an agency keeps on its own disk: private files and folders, and its local store
+"""What an agency keeps on its own disk: private files and folders (``bus.state.private``),
+the one way every store opens and uses SQLite (``bus.state.sqlite``), and its local store
 (:class:`LocalStore`: its chains, the chains it read, what it dealt with, its ledger and
 the receipts it is owed)."""
 

@@ -8,24 +8,22 @@
   ``silian status`` and the receipt tracker;
 * ``receipts`` — who must still answer which event, by when.
 
-All calls are async; SQLite work runs in a worker thread. One connection per store.
+All calls are async; the file is opened and used as :mod:`bus.state.sqlite` says (one
+connection on a worker thread of its own, ``synchronous=FULL``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from bus.envelope.headers import GENESIS, Attributes
 from bus.envelope.ids import parse_time
-from bus.errors import NotConnectedError
-from bus.state.private import private_database, private_folder
+from bus.state.sqlite import Layout, SqliteStore
 
 __all__ = ["ChainHead", "LedgerEntry", "LocalStore", "PendingReceipt", "ReceiptNote", "Seen"]
 
@@ -52,6 +50,18 @@ CREATE TABLE IF NOT EXISTS receipts (
     due TEXT NOT NULL, received_at TEXT, handled_at TEXT, rejected TEXT,
     PRIMARY KEY (source, event_id, recipient));
 """
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    columns = {row[1] for row in db.execute("PRAGMA table_info(processed)")}
+    if "detail" not in columns:  # a store made before refusals kept their words
+        db.execute("ALTER TABLE processed ADD COLUMN detail TEXT")
+
+
+# `silian publish` and `silian serve` of one agency open this file at once (one state
+# folder): a writer waits the default busy timeout (5 s) for the other's write lock, and a
+# store that stays locked longer fails its call (the adapter's link loop retries it).
+_LAYOUT = Layout(schema=_SCHEMA, migrate=_migrate)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -133,83 +143,32 @@ class PendingReceipt:
         return self.owed and parse_time(self.due) <= moment
 
 
-class _Closed:
-    def __getattr__(self, name: str) -> Any:
-        raise NotConnectedError("the local store is not open; call `await store.open()` first")
-
-
-class LocalStore:
+class LocalStore(SqliteStore):
     """One agency's SQLite store. ``async with LocalStore(path) as store: ...``"""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self._db: sqlite3.Connection | _Closed = _Closed()
-        self._lock = asyncio.Lock()
-
-    async def open(self) -> LocalStore:
-        private_folder(self.path.parent)
-        private_database(self.path)  # 0600 before SQLite makes its -wal beside it
-        db = await asyncio.to_thread(
-            sqlite3.connect, str(self.path), check_same_thread=False, isolation_level=None
+        super().__init__(
+            path, _LAYOUT, not_open="the local store is not open; call `await store.open()` first"
         )
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.executescript(_SCHEMA)
-        columns = {row[1] for row in db.execute("PRAGMA table_info(processed)")}
-        if "detail" not in columns:  # a store made before refusals kept their words
-            db.execute("ALTER TABLE processed ADD COLUMN detail TEXT")
-        self._db = db
-        return self
-
-    async def close(self) -> None:
-        if isinstance(self._db, sqlite3.Connection):
-            db, self._db = self._db, _Closed()
-            await asyncio.to_thread(db.close)
-
-    async def __aenter__(self) -> LocalStore:
-        return await self.open()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    async def _run(self, sql: str, params: Iterable[object] = ()) -> list[tuple[Any, ...]]:
-        db = self._db
-        async with self._lock:
-            return await asyncio.to_thread(lambda: db.execute(sql, tuple(params)).fetchall())
-
-    async def _transaction(self, statements: list[tuple[str, tuple[object, ...]]]) -> None:
-        """Several writes in one transaction and one trip to the worker thread."""
-        db = self._db
-
-        def run() -> None:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                for sql, params in statements:
-                    db.execute(sql, params)
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-
-        async with self._lock:
-            await asyncio.to_thread(run)
 
     # -- identity ---------------------------------------------------------------------
     async def process_chain_id(self, agency: str, publisher: str) -> str:
         """The stable chain id of this publishing process (created once, then reused)."""
         name = f"chain:{publisher}"
-        rows = await self._run("SELECT value FROM meta WHERE name = ?", (name,))
+        rows = await self._db.execute("SELECT value FROM meta WHERE name = ?", (name,))
         if rows:
             return str(rows[0][0])
         chain_id = f"{agency}.{publisher}.{uuid.uuid4().hex[:12]}"
-        await self._run("INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)", (name, chain_id))
-        rows = await self._run("SELECT value FROM meta WHERE name = ?", (name,))
+        await self._db.execute(
+            "INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)", (name, chain_id)
+        )
+        rows = await self._db.execute("SELECT value FROM meta WHERE name = ?", (name,))
         return str(rows[0][0])
 
     async def new_process_chain_id(self, agency: str, publisher: str) -> str:
         """Start new chains for this publisher (after a failed send: see Publisher)."""
         chain_id = f"{agency}.{publisher}.{uuid.uuid4().hex[:12]}"
-        await self._run(
+        await self._db.execute(
             "INSERT INTO meta (name, value) VALUES (?, ?) "
             "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
             (f"chain:{publisher}", chain_id),
@@ -218,7 +177,7 @@ class LocalStore:
 
     # -- own chains ---------------------------------------------------------------------
     async def chain_head(self, chain_id: str, topic: str) -> ChainHead:
-        rows = await self._run(
+        rows = await self._db.execute(
             "SELECT seq, hash FROM chains WHERE chain_id = ? AND topic = ?", (chain_id, topic)
         )
         if not rows:
@@ -226,7 +185,7 @@ class LocalStore:
         return ChainHead(seq=int(str(rows[0][0])), hash=str(rows[0][1]))
 
     async def advance_chain(self, chain_id: str, topic: str, head: ChainHead) -> None:
-        await self._run(
+        await self._db.execute(
             "INSERT INTO chains (chain_id, topic, seq, hash) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (chain_id, topic) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
             (chain_id, topic, head.seq, head.hash),
@@ -239,9 +198,8 @@ class LocalStore:
     ) -> tuple[ChainHead | None, Seen | None]:
         """A consumer's one look before judging a record: the chain's last head, and where
         and how (if at all) this event was already dealt with."""
-        db = self._db
 
-        def read() -> tuple[ChainHead | None, Seen | None]:
+        def read(db: sqlite3.Connection) -> tuple[ChainHead | None, Seen | None]:
             head = db.execute(
                 "SELECT seq, hash FROM peer_chains WHERE chain_id = ? AND topic = ?",
                 (chain_id, topic),
@@ -255,8 +213,7 @@ class LocalStore:
                 None if seen is None else Seen(origin=seen[0], outcome=seen[1], detail=seen[2]),
             )
 
-        async with self._lock:
-            return await asyncio.to_thread(read)
+        return await self._db.run(read)
 
     async def accept(
         self,
@@ -295,7 +252,7 @@ class LocalStore:
                 (chain_id, topic, head.seq, head.hash),
             )
         )
-        await self._transaction(statements)
+        await self._db.transaction(statements)
 
     async def record_published(
         self, entry: LedgerEntry, *, priority: str, due: str | None, recipients: Iterable[str]
@@ -318,7 +275,7 @@ class LocalStore:
                     ),
                 )
             )
-        await self._transaction(statements)
+        await self._db.transaction(statements)
 
     # -- ledger -------------------------------------------------------------------------
     async def ledger(self, *, subject: str | None = None) -> list[LedgerEntry]:
@@ -327,7 +284,7 @@ class LocalStore:
         if subject is not None:
             sql += " WHERE subject = ?"
             params = (subject,)
-        rows = await self._run(sql + " ORDER BY position", params)
+        rows = await self._db.execute(sql + " ORDER BY position", params)
         return [
             LedgerEntry(
                 source=str(r[0]),
@@ -349,7 +306,7 @@ class LocalStore:
         )
         if open_only:
             sql += " WHERE handled_at IS NULL AND rejected IS NULL"
-        rows = await self._run(sql + " ORDER BY due, event_id, recipient")
+        rows = await self._db.execute(sql + " ORDER BY due, event_id, recipient")
         return [
             PendingReceipt(
                 source=str(r[0]),

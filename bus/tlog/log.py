@@ -8,17 +8,18 @@ any auditor who reads the partition can recompute every root (docs/audit.md).
 
 Storage keeps every *perfect* subtree hash ``(level, index)`` — about 2n rows — so the
 hash of any range, and therefore any inclusion or consistency proof, costs O(log n) reads.
-In memory only the compact range (≤ 64 hashes) of each log is held.
+In memory only the compact range (≤ 64 hashes) of each log is held. The file is opened as
+:mod:`bus.state.sqlite` says (``synchronous=FULL``: leaves a checkpoint was signed over
+survive a power cut).
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
 from bus.errors import ProofError
-from bus.state.private import private_database
+from bus.state.sqlite import Folder, Layout, connect, write_transaction
 from bus.tlog.checkpoint import Checkpoint
 from bus.tlog.merkle import (
     EMPTY_ROOT,
@@ -40,6 +41,8 @@ CREATE TABLE IF NOT EXISTS nodes (
 CREATE TABLE IF NOT EXISTS positions (
     log INTEGER PRIMARY KEY, next_offset INTEGER NOT NULL, published INTEGER NOT NULL DEFAULT 0);
 """
+# The log keeper made its state folder private (bus.node.keeper); its logs share one file.
+_LAYOUT = Layout(schema=_SCHEMA, folder=Folder.GIVEN)
 
 
 def log_origin(topic: str, partition: int) -> str:
@@ -53,11 +56,7 @@ class MerkleLog:
     def __init__(self, path: Path, origin: str) -> None:
         self.origin = origin
         # One user at a time, but maybe from a worker thread (the keeper ingests off-loop).
-        private_database(path)  # 0600 before SQLite makes its -wal beside it
-        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._db = connect(path, _LAYOUT)
         self._db.execute("INSERT OR IGNORE INTO logs (origin) VALUES (?)", (origin,))
         row = self._db.execute("SELECT id FROM logs WHERE origin = ?", (origin,)).fetchone()
         self._id = int(row[0])
@@ -69,9 +68,8 @@ class MerkleLog:
         """The origins of every log stored in ``path`` (none if the file does not exist)."""
         if not path.exists():
             return []
-        db = sqlite3.connect(private_database(path))
+        db = connect(path, _LAYOUT)
         try:
-            db.executescript(_SCHEMA)
             return [str(row[0]) for row in db.execute("SELECT origin FROM logs ORDER BY id")]
         finally:
             db.close()
@@ -141,30 +139,30 @@ class MerkleLog:
         ``next_offset`` (the log keeper's reading position in the partition) is stored in
         the same transaction, so a restarted keeper neither skips nor repeats a record.
         """
-        rows: list[tuple[int, int, int, bytes]] = []
-        for record_hash in record_hashes:
+        hashes = list(record_hashes)
+        for record_hash in hashes:  # all checked before the in-memory range moves
             if len(record_hash) != HASH_SIZE:
                 raise ProofError(f"a record hash is {HASH_SIZE} bytes, got {len(record_hash)}")
-            index = self._compact.size
-            node = leaf_hash(record_hash)
-            rows.append((self._id, 0, index, node))
-            for level, parent in self._compact.append_nodes(node):
-                rows.append((self._id, level, index >> level, parent))
-        self._db.execute("BEGIN")
         try:
-            self._db.executemany("INSERT INTO nodes VALUES (?, ?, ?, ?)", rows)
-            if next_offset is not None:
-                self._db.execute(
-                    "INSERT INTO positions (log, next_offset) VALUES (?, ?) "
-                    "ON CONFLICT (log) DO UPDATE SET next_offset = excluded.next_offset",
-                    (self._id, next_offset),
-                )
+            rows: list[tuple[int, int, int, bytes]] = []
+            for record_hash in hashes:
+                index = self._compact.size
+                node = leaf_hash(record_hash)
+                rows.append((self._id, 0, index, node))
+                for level, parent in self._compact.append_nodes(node):
+                    rows.append((self._id, level, index >> level, parent))
+            with write_transaction(self._db) as db:
+                db.executemany("INSERT INTO nodes VALUES (?, ?, ?, ?)", rows)
+                if next_offset is not None:
+                    db.execute(
+                        "INSERT INTO positions (log, next_offset) VALUES (?, ?) "
+                        "ON CONFLICT (log) DO UPDATE SET next_offset = excluded.next_offset",
+                        (self._id, next_offset),
+                    )
         except BaseException:
-            self._db.execute("ROLLBACK")
             self._compact = CompactRange()  # the in-memory range ran ahead of the rollback
             self._restore()
             raise
-        self._db.execute("COMMIT")
         return self.size
 
     def _range_hash(self, start: int, end: int) -> bytes:

@@ -1,24 +1,24 @@
 """The embedded transport's storage: one SQLite file in WAL mode, shared by processes.
 
-Every write runs in a ``BEGIN IMMEDIATE`` transaction, which takes SQLite's write lock up
-front: two processes appending to one partition therefore never compute the same next
-offset, and offsets stay contiguous from 0. Readers never block writers (WAL).
+Opened and used as :mod:`bus.state.sqlite` says (``synchronous=FULL``: a committed append
+survives a power cut, as an acknowledged send must). Every write runs in a
+:func:`~bus.state.sqlite.write_transaction`, which takes SQLite's write lock up front: two
+processes appending to one partition therefore never compute the same next offset, and
+offsets stay contiguous from 0. Readers never block writers (WAL).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import sqlite3
 import struct
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 from bus.errors import TransportError
-from bus.state.private import private_database, private_parents
+from bus.state.sqlite import Database as SqliteDatabase
+from bus.state.sqlite import Folder, Layout
 from bus.transport.base import Headers
 
 __all__ = [
@@ -27,13 +27,9 @@ __all__ = [
     "configs_to_text",
     "decode_headers",
     "encode_headers",
-    "write_transaction",
 ]
 
 T = TypeVar("T")
-
-# How long a writer waits for another process's write lock before giving up.
-_BUSY_TIMEOUT_S = 30.0
 
 _RECORDS = """
 CREATE TABLE IF NOT EXISTS records (
@@ -121,73 +117,37 @@ def _migrate(conn: sqlite3.Connection) -> None:
     conn.execute("DROP TABLE records_old")
 
 
-@contextlib.contextmanager
-def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """A transaction that holds the database's write lock from its first statement."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+# Several processes share the file: a writer waits up to 30 s for another's write lock.
+# ``--embedded`` names a file of the operator's, in a folder that is theirs.
+_LAYOUT = Layout(
+    schema=_SCHEMA + _RECORDS, migrate=_migrate, folder=Folder.GIVEN, busy_timeout=30.0
+)
 
 
 class Database:
-    """One connection, used from worker threads one call at a time (never the loop)."""
+    """The embedded transport's file; SQLite's errors become TransportError, naming the
+    action and the file."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
-        self._conn = conn
-        self._lock = threading.Lock()
+    def __init__(self, path: Path) -> None:
         self.path = path
+        self._db = SqliteDatabase(path, _LAYOUT, not_open=f"the embedded store {path} is not open")
 
-    @classmethod
-    async def open(cls, path: Path) -> Database:
-        def connect() -> sqlite3.Connection:
-            private_parents(path)  # --embedded may name a folder of the operator's
-            private_database(path)
-            conn = sqlite3.connect(
-                path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-            )
-            try:
-                conn.execute("PRAGMA journal_mode=WAL")
-                # FULL: a committed append survives a power cut, as an acknowledged send must.
-                conn.execute("PRAGMA synchronous=FULL")
-                with write_transaction(conn):
-                    for statement in _SCHEMA.split(";"):
-                        if statement.strip():
-                            conn.execute(statement)
-                    conn.execute(_RECORDS)
-                    _migrate(conn)
-            except BaseException:
-                conn.close()
-                raise
-            return conn
-
+    async def open(self) -> Database:
         try:
-            conn = await asyncio.to_thread(connect)
+            await self._db.open()
         except sqlite3.Error as error:
-            raise TransportError(f"cannot open embedded store {path}: {error}") from error
-        return cls(conn, path)
+            raise TransportError(f"cannot open embedded store {self.path}: {error}") from error
+        return self
 
     async def run(self, action: str, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``work`` on a worker thread; SQLite errors become TransportError."""
-
-        def locked() -> T:
-            with self._lock:
-                return work(self._conn)
-
+        """Run ``work`` on the file's worker thread; SQLite errors become TransportError."""
         try:
-            return await asyncio.to_thread(locked)
+            return await self._db.run(work)
         except sqlite3.Error as error:
             raise TransportError(f"{action} failed in {self.path}: {error}") from error
 
     async def close(self) -> None:
-        def close() -> None:
-            with self._lock:
-                self._conn.close()
-
-        await asyncio.to_thread(close)
+        await self._db.close()
 
 
 def configs_to_text(configs: dict[str, str]) -> str:

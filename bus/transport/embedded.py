@@ -30,13 +30,13 @@ from pathlib import Path
 from typing import Protocol
 
 from bus.errors import TransportError
+from bus.state.sqlite import write_transaction
 from bus.transport._sqlite import (
     Database,
     configs_from_text,
     configs_to_text,
     decode_headers,
     encode_headers,
-    write_transaction,
 )
 from bus.transport._topics import check_specs, plan_topics
 from bus.transport.base import (
@@ -140,7 +140,7 @@ class EmbeddedTransport(Transport):
     async def start(self) -> None:
         if isinstance(self._store, _OpenStore):
             return
-        self._store = _OpenStore(await Database.open(self._path))
+        self._store = _OpenStore(await Database(self._path).open())
 
     async def stop(self) -> None:
         store, self._store = self._store, _NoStore("EmbeddedTransport")
@@ -320,7 +320,7 @@ class EmbeddedConsumer(Consumer):
     async def start(self) -> None:
         if isinstance(self._store, _OpenStore):
             return
-        db = await Database.open(self._path)
+        db = await Database(self._path).open()
         self._store = _OpenStore(db)
         self._positions = {}
         await db.run("joining the group", self._refresh_assignment)

@@ -153,13 +153,10 @@ async def test_an_open_local_store_is_refused(tmp_path: Path) -> None:
         await LocalStore(path).open()
 
 
-def test_serve_effects_are_private(tmp_path: Path, umask: int) -> None:
+async def test_serve_effects_are_private(tmp_path: Path, umask: int) -> None:
     state = tmp_path / "state"
-    effects = Effects(state / "agency" / "effects.sqlite", state / "agency" / "handled.jsonl")
-    try:
+    async with Effects(state / "agency" / "effects.sqlite", state / "agency" / "handled.jsonl"):
         assert_private_tree(state)  # the handle log's lines: tests/integration/cli
-    finally:
-        effects.close()
 
 
 def test_the_merkle_log_and_the_witness_state_are_private(tmp_path: Path, umask: int) -> None:

@@ -159,3 +159,20 @@ def test_persisted_log_reopens_and_proves(tmp_path: Path) -> None:
         assert log.checkpoint(37).root == root37
     with MerkleLog(tmp_path / "log.sqlite", "silian/t/1") as other:
         assert other.size == 0  # another origin in the same file
+
+
+def test_a_refused_append_leaves_the_log_as_it_was(tmp_path: Path) -> None:
+    """A batch with one hash of the wrong size was refused only after the hashes before it
+    had moved the in-memory range: the log said one leaf more than it stored, the next
+    append stored its leaf at the wrong index, and the file no longer reopened."""
+    good = [bytes([i]) * 32 for i in range(3)]
+    with MerkleLog(tmp_path / "log.sqlite", "silian/t/0") as log:
+        log.append(good[:1])
+        with pytest.raises(ProofError, match="32 bytes, got 5"):
+            log.append([good[1], b"short"])
+        assert log.size == 1
+        assert log.append(good[1:]) == 3
+        assert log.root() == root_from_leaf_hashes([leaf_hash(d) for d in good])
+    with MerkleLog(tmp_path / "log.sqlite", "silian/t/0") as log:
+        assert log.size == 3
+        assert log.root() == root_from_leaf_hashes([leaf_hash(d) for d in good])

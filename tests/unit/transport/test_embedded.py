@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 import sys
 import textwrap
 from pathlib import Path
@@ -13,6 +15,7 @@ import bus
 from bus.errors import TransportError
 from bus.transport import EmbeddedTransport, OutgoingRecord, TopicSpec
 from bus.transport._sqlite import decode_headers, encode_headers
+from bus.transport.base import TimestampType
 
 
 def spec(name: str = "t", partitions: int = 1) -> TopicSpec:
@@ -135,3 +138,58 @@ async def test_several_processes_append_with_contiguous_offsets(tmp_path: Path) 
     for name in ("p1", "p2", "p3"):
         mine = [r.value for r in records if r.value.startswith(name.encode())]
         assert mine == [f"{name}-{i}".encode() for i in range(150)]
+
+
+async def test_a_file_from_before_tombstones_is_rebuilt_and_keeps_its_records(
+    tmp_path: Path,
+) -> None:
+    """Earlier files had ``value NOT NULL`` and no ``timestamp_type``: opened now, the old
+    records read back as they were (stamped at append), and a tombstone can be stored."""
+    path = tmp_path / "old.db"
+    with contextlib.closing(sqlite3.connect(path)) as old:
+        old.execute(
+            "CREATE TABLE records (topic TEXT NOT NULL, partition_no INTEGER NOT NULL,"
+            " offset_no INTEGER NOT NULL, key BLOB, value BLOB NOT NULL, headers BLOB NOT NULL,"
+            " timestamp_ms INTEGER NOT NULL, PRIMARY KEY (topic, partition_no, offset_no))"
+            " WITHOUT ROWID"
+        )
+        old.execute(
+            "CREATE TABLE topics (name TEXT PRIMARY KEY, partitions INTEGER NOT NULL,"
+            " replication INTEGER NOT NULL, configs TEXT NOT NULL)"
+        )
+        old.execute("INSERT INTO topics VALUES ('t', 1, 1, '{}')")
+        old.execute(
+            "INSERT INTO records VALUES ('t', 0, 0, X'6b', X'76', ?, 1700000000000)",
+            (encode_headers((("h", b"1"),)),),
+        )
+        old.commit()
+    path.chmod(0o600)
+    async with EmbeddedTransport(path) as transport:
+        await transport.send(OutgoingRecord(topic="t", key=b"k", value=None))
+        async with transport.consumer(group_id="g", topics=["t"]) as consumer:
+            records = await consumer.fetch(max_records=10, timeout=0)
+    assert [(r.offset, r.key, r.value, r.headers) for r in records] == [
+        (0, b"k", b"v", (("h", b"1"),)),
+        (1, b"k", None, ()),
+    ]
+    assert records[0].timestamp_ms == 1700000000000
+    assert records[0].timestamp_type is TimestampType.LOG_APPEND_TIME
+
+
+async def test_sqlite_errors_are_transport_errors_naming_the_action_and_the_file(
+    tmp_path: Path,
+) -> None:
+    garbage = tmp_path / "not-a-database.db"
+    garbage.write_bytes(b"this is no SQLite file, whatever its name says" * 100)
+    garbage.chmod(0o600)
+    with pytest.raises(TransportError, match=rf"cannot open embedded store {garbage}: .*database"):
+        await EmbeddedTransport(garbage).start()
+
+    path = tmp_path / "bus.db"
+    async with EmbeddedTransport(path) as transport:
+        with contextlib.closing(sqlite3.connect(path)) as other:
+            other.execute("DROP TABLE topics")
+        with pytest.raises(
+            TransportError, match=rf"describing topics failed in {path}: no such table: topics"
+        ):
+            await transport.describe_topics(["t"])
