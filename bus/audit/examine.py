@@ -93,7 +93,7 @@ def _event_problems(
     if not decoding or verified.attributes.content_type != CONTENT_TYPE_JSON:
         return problems, None  # a sealed value is for its recipients to judge
     try:
-        event = decode(
+        decoded = decode(
             verified,
             spec,
             federation=agreements.latest.federation_id,
@@ -103,7 +103,7 @@ def _event_problems(
     except RecordRejectedError as error:
         problems.append((error.reason, error.detail))
         return problems, None
-    return problems, event if spec.stateful else None
+    return problems, decoded.event if decoded is not None and spec.stateful else None
 
 
 def examine(

@@ -9,7 +9,7 @@ keeps of a record once judged (:func:`remember_delivered`, :func:`remember_refus
 from __future__ import annotations
 
 import functools
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from bus.envelope.seal import open_sealed
 from bus.errors import RecordRejectedError, RedeliveryError
@@ -33,7 +33,14 @@ from contracts.receipts import ReceiptEvent, ReceiptRejected
 from contracts.registry import EventSpec
 from contracts.vocab import Handling
 
-__all__ = ["admit", "check_chain", "remember_delivered", "remember_refused", "unseal"]
+__all__ = [
+    "Admitted",
+    "admit",
+    "check_chain",
+    "remember_delivered",
+    "remember_refused",
+    "unseal",
+]
 
 log = get_logger("silian.consume")
 T = TypeVar("T")
@@ -86,26 +93,34 @@ async def check_chain(ctx: AgencyContext, verified: VerifiedRecord, origin: str)
         )
 
 
-def admit(
-    ctx: AgencyContext, verified: VerifiedRecord, *, own: bool
-) -> tuple[EventModel, Handling, EventSpec]:
+class Admitted(NamedTuple):
+    """A record that passed steps 8–10 here: its event, handling and contract, and the
+    event's JSON as received (:class:`bus.pipeline.Decoded`), which the ledger keeps."""
+
+    event: EventModel
+    handling: Handling
+    spec: EventSpec
+    data: bytes
+
+
+def admit(ctx: AgencyContext, verified: VerifiedRecord, *, own: bool) -> Admitted:
     """Steps 8–10 for this agency. ``own``: a record of this agency from another of its
     processes, which judged the lifecycle before publishing; this process may have it
     in its state already (rebuilt from the ledger they share)."""
     spec = event_spec(verified)
     handling = authorise(ctx.agreements, verified, spec, reader=ctx.agency)
-    event = decode(
+    decoded = decode(
         verified,
         spec,
         federation=ctx.federation,
         depth=ctx.policy.max_json_depth,
         unseal=functools.partial(unseal, ctx),
     )
-    if event is None:  # pragma: no cover - a consumer opens every seal it reads
+    if decoded is None:  # pragma: no cover - a consumer opens every seal it reads
         raise RecordRejectedError(Reason.SEALED_NOT_FOR_US, "the sealed value was not opened")
     if not own:
-        judge_lifecycle(ctx.tracker, event, publisher=verified.agency)
-    return event, handling, spec
+        judge_lifecycle(ctx.tracker, decoded.event, publisher=verified.agency)
+    return Admitted(decoded.event, handling, spec, decoded.data)
 
 
 def unseal(ctx: AgencyContext, verified: VerifiedRecord) -> bytes:
@@ -125,11 +140,12 @@ def unseal(ctx: AgencyContext, verified: VerifiedRecord) -> bytes:
 
 
 async def remember_delivered(
-    ctx: AgencyContext, verified: VerifiedRecord, event: EventModel, origin: str
+    ctx: AgencyContext, verified: VerifiedRecord, admitted: Admitted, origin: str
 ) -> None:
     """A delivered record in one transaction: its chain head, that it was dealt with
-    here, its ledger line and, for a receipt answering this agency, the answer."""
-    attributes = verified.attributes
+    here, its ledger line (the event's bytes as received) and, for a receipt answering
+    this agency, the answer."""
+    attributes, event = verified.attributes, admitted.event
     note = None
     if isinstance(event, ReceiptEvent) and event.answered_agency == ctx.agency:
         note = ReceiptNote(
@@ -149,9 +165,7 @@ async def remember_delivered(
         origin=origin,
         outcome="delivered",
         receipt=note,
-        entry=LedgerEntry.of(
-            attributes, topic=verified.record.topic, data=event.model_dump_json().encode()
-        ),
+        entry=LedgerEntry.of(attributes, topic=verified.record.topic, data=admitted.data),
     )
 
 

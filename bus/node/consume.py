@@ -31,7 +31,13 @@ from bus.errors import (
     RedeliveryError,
 )
 from bus.logs import bound_record, get_logger
-from bus.node.admission import admit, check_chain, remember_delivered, remember_refused
+from bus.node.admission import (
+    Admitted,
+    admit,
+    check_chain,
+    remember_delivered,
+    remember_refused,
+)
 from bus.node.context import AgencyContext
 from bus.node.publish import Publisher
 from bus.node.quarantine import quarantine
@@ -48,7 +54,6 @@ from contracts.receipts import (
     ReceiptRejected,
 )
 from contracts.registry import REGISTRY, EventSpec
-from contracts.vocab import Handling
 
 __all__ = ["Subscription"]
 
@@ -221,10 +226,10 @@ class Subscription:
                     record, error, verified, advance=error.reason is Reason.SEQUENCE_GAP
                 )
             try:
-                event, handling, spec = judged("admit", admit, self._ctx, verified, own=own)
+                admitted = judged("admit", admit, self._ctx, verified, own=own)
             except RecordRejectedError as error:
                 return await self._reject(record, error, verified, advance=True)
-            return await self._deliver(verified, event, handling, spec, origin, own=own)
+            return await self._deliver(verified, admitted, origin, own=own)
 
     def _should_answer(self, event: EventModel, spec: EventSpec) -> bool:
         """This agency must answer ``event`` (事事有回音): it expects receipts and this
@@ -239,9 +244,7 @@ class Subscription:
     async def _deliver(
         self,
         verified: VerifiedRecord,
-        event: EventModel,
-        handling: Handling,
-        spec: EventSpec,
+        admitted: Admitted,
         origin: str,
         *,
         own: bool = False,
@@ -249,6 +252,7 @@ class Subscription:
         """Receipts, handler, state. ``own``: this agency's record from another of its
         processes (``silian publish`` beside ``silian serve``): state only, no answer."""
         ctx, attributes = self._ctx, verified.attributes
+        event, handling, spec = admitted.event, admitted.handling, admitted.spec
         answer = not own and self._should_answer(event, spec)
         ref = EventRef(ce_source=attributes.source, ce_id=attributes.id, ce_type=attributes.type)
         if answer:
@@ -275,7 +279,7 @@ class Subscription:
         else:
             ctx.remember(event, publisher=attributes.agency)
         # An observer (silian watch) keeps chain heads too, in its own scratch store.
-        await remember_delivered(ctx, verified, event, origin)
+        await remember_delivered(ctx, verified, admitted, origin)
         rejected = handled.rejected
         if handled.failed is not None:
             # No answer: the issuer sees "received" and no "handled" — owed, then overdue.

@@ -19,7 +19,14 @@ step      what                                              where
 from __future__ import annotations
 
 from bus.pipeline.chain import GENESIS, Place, check_placement, place
-from bus.pipeline.event import authorise, check_json_depth, decode, event_spec, judge_lifecycle
+from bus.pipeline.event import (
+    Decoded,
+    authorise,
+    check_json_depth,
+    decode,
+    event_spec,
+    judge_lifecycle,
+)
 from bus.pipeline.policy import SEQ_MAX, VerifyPolicy
 from bus.pipeline.record import VerifiedRecord, parse_seq, verify_record
 from bus.pipeline.total import described, judged
@@ -27,6 +34,7 @@ from bus.pipeline.total import described, judged
 __all__ = [
     "GENESIS",
     "SEQ_MAX",
+    "Decoded",
     "Place",
     "VerifiedRecord",
     "VerifyPolicy",

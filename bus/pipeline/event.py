@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import NamedTuple
 
 from agencies.errors import PermissionDeniedError, UnknownAgencyError, VerificationError
 from agencies.history import AgreementHistory
@@ -33,9 +34,25 @@ from contracts.lifecycle import LifecycleTracker
 from contracts.registry import REGISTRY, EventSpec
 from contracts.vocab import Handling
 
-__all__ = ["authorise", "check_json_depth", "decode", "event_spec", "judge_lifecycle"]
+__all__ = [
+    "Decoded",
+    "authorise",
+    "check_json_depth",
+    "decode",
+    "event_spec",
+    "judge_lifecycle",
+]
 
 Unseal = Callable[[VerifiedRecord], bytes]
+
+
+class Decoded(NamedTuple):
+    """What step 9 found in a record: the event, and its JSON exactly as received — the
+    value itself, or the plaintext the seal opened to (authenticated by the seal, whose
+    bytes the signature covers). The ledger keeps ``data``, never a re-encoding."""
+
+    event: EventModel
+    data: bytes
 
 
 def event_spec(verified: VerifiedRecord) -> EventSpec:
@@ -101,9 +118,9 @@ def decode(
     federation: str,
     depth: int,
     unseal: Unseal | None,
-) -> EventModel | None:
-    """Step 9: the event the record carries; None when it is sealed and ``unseal`` is None
-    (an auditor judges what is sealed by its signature alone)."""
+) -> Decoded | None:
+    """Step 9: the event the record carries and its bytes; None when it is sealed and
+    ``unseal`` is None (an auditor judges what is sealed by its signature alone)."""
     attributes, record = verified.attributes, verified.record
     if attributes.content_type == CONTENT_TYPE_SEALED:
         if unseal is None:
@@ -141,7 +158,7 @@ def decode(
         raise RecordRejectedError(
             Reason.SCHEMA_INVALID, "ce_handling differs from the event's own handling"
         )
-    return event
+    return Decoded(event, data)
 
 
 def judge_lifecycle(tracker: LifecycleTracker, event: EventModel, *, publisher: str) -> None:

@@ -5,7 +5,8 @@
 * ``peer_chains`` — the last verified (seq, hash) of every chain this agency consumed;
 * ``processed`` — (ce_source, ce_id) of every record dealt with, and where (dedup);
 * ``ledger`` — every event this agency published or accepted, for lifecycle state,
-  ``silian status`` and the receipt tracker;
+  ``silian status`` and the receipt tracker: its JSON as signed or received (a sealed
+  record's plaintext as opened), never re-encoded;
 * ``receipts`` — who must still answer which event, by when.
 
 All calls are async; the file is opened and used as :mod:`bus.state.sqlite` says (one

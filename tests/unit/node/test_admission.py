@@ -3,6 +3,7 @@ read permission and sealing keys, and the lifecycle state it keeps."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,7 +16,7 @@ from bus.envelope.headers import CONTENT_TYPE_SEALED, GENESIS
 from bus.envelope.ids import new_event_id
 from bus.envelope.seal import seal
 from bus.errors import RecordRejectedError, RedeliveryError
-from bus.node.admission import admit, check_chain, unseal
+from bus.node.admission import admit, check_chain, remember_delivered, unseal
 from bus.node.context import AgencyContext
 from bus.pipeline import VerifiedRecord, VerifyPolicy, verify_record
 from bus.reasons import Reason
@@ -227,8 +228,9 @@ async def test_a_chain_of_another_agency_or_partition_is_misplaced(
 
 
 def test_an_event_this_agency_may_read_is_admitted(pucheng: Agency) -> None:
-    event, handling, spec = admit(pucheng.ctx, pucheng.verified(ISSUED), own=False)
+    event, handling, spec, data = admit(pucheng.ctx, pucheng.verified(ISSUED), own=False)
     assert event == ISSUED
+    assert data == encode(ISSUED)
     assert handling == Handling(code=HandlingCode.H1, tlp=Tlp.AMBER)
     assert spec is spec_for_model(ISSUED)
 
@@ -274,9 +276,15 @@ def test_a_refusal_of_a_step_is_the_same_as_the_pipelines(pucheng: Agency) -> No
 # -- a sealed record: opened with this agency's key, or refused ------------------------------
 
 
-def _sealed(agency: Agency, to: tuple[str, ...], *, bound_to: str | None = None) -> VerifiedRecord:
-    """CASE_OPENED sealed to ``to``; ``bound_to``: the event id the seal is made for (else
-    the record's own)."""
+def _sealed(
+    agency: Agency,
+    to: tuple[str, ...],
+    *,
+    bound_to: str | None = None,
+    data: bytes | None = None,
+) -> VerifiedRecord:
+    """CASE_OPENED (as ``data``, else its encoding) sealed to ``to``; ``bound_to``: the
+    event id the seal is made for (else the record's own)."""
     fed, event_id = agency.fed, new_event_id()
     spec = spec_for_model(CASE_OPENED)
     topic = spec.topic(fed.federation_id, CASE_OPENED)
@@ -287,7 +295,7 @@ def _sealed(agency: Agency, to: tuple[str, ...], *, bound_to: str | None = None)
         for record in (agreement.sealing_record(code, T0),)
     }
     value = seal(
-        encode(CASE_OPENED),
+        encode(CASE_OPENED) if data is None else data,
         recipients,
         event_id=bound_to or event_id,
         ce_type=spec.ce_type,
@@ -299,9 +307,43 @@ def _sealed(agency: Agency, to: tuple[str, ...], *, bound_to: str | None = None)
 def test_a_sealed_event_for_this_agency_is_opened(pucheng: Agency) -> None:
     verified = _sealed(pucheng, (JIANGSHAN, PUCHENG))
     assert unseal(pucheng.ctx, verified) == encode(CASE_OPENED)
-    event, handling, _ = admit(pucheng.ctx, verified, own=False)
+    event, handling, _, data = admit(pucheng.ctx, verified, own=False)
     assert event == CASE_OPENED
     assert handling.confidential
+    assert data == encode(CASE_OPENED)  # the plaintext, not the envelope
+
+
+# -- what the ledger keeps: the event's bytes as received, never a re-encoding ---------------
+
+
+def _reformatted(event: Any) -> bytes:
+    """The event's JSON as another implementation might write it: indented, ASCII escapes."""
+    data = json.dumps(json.loads(encode(event)), indent=3, ensure_ascii=True).encode()
+    assert data != encode(event)
+    return data
+
+
+async def test_the_ledger_keeps_the_bytes_received(pucheng: Agency) -> None:
+    value = _reformatted(ISSUED)
+    verified = pucheng.verified(ISSUED, value=value)
+    admitted = admit(pucheng.ctx, verified, own=False)
+    assert admitted.event == ISSUED
+    assert admitted.data == value
+    await remember_delivered(pucheng.ctx, verified, admitted, "t/0/0")
+    (entry,) = await pucheng.ctx.store.ledger()
+    assert entry.data == value
+    assert (entry.event_id, entry.topic) == (verified.attributes.id, verified.record.topic)
+    await pucheng.ctx.rebuild_state()  # the ledger's bytes still decode to the same state
+    assert pucheng.ctx.tracker.alert_issuer(ISSUED.entity_id()) == JIANGSHAN
+
+
+async def test_the_ledger_keeps_a_sealed_events_plaintext_as_opened(pucheng: Agency) -> None:
+    plaintext = _reformatted(CASE_OPENED)
+    verified = _sealed(pucheng, (JIANGSHAN, PUCHENG), data=plaintext)
+    admitted = admit(pucheng.ctx, verified, own=False)
+    await remember_delivered(pucheng.ctx, verified, admitted, "t/0/0")
+    (entry,) = await pucheng.ctx.store.ledger()
+    assert entry.data == plaintext
 
 
 async def test_a_sealed_event_for_others_is_not_for_us(make: Make, federation: Federation) -> None:

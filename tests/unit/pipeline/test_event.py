@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from bus.envelope.headers import CONTENT_TYPE_SEALED
 from bus.errors import RecordRejectedError
 from bus.pipeline import (
+    Decoded,
     VerifiedRecord,
     authorise,
     check_json_depth,
@@ -175,9 +177,7 @@ def test_an_unbalanced_flood_of_brackets_is_too_deep_not_a_crash() -> None:
 # -- step 9: decode -------------------------------------------------------------------------
 
 
-def _decode(
-    verified: VerifiedRecord, *, depth: int = 32, unseal: object = None
-) -> EventModel | None:
+def _decoded(verified: VerifiedRecord, *, depth: int = 32, unseal: object = None) -> Decoded | None:
     return decode(
         verified,
         event_spec(verified),
@@ -187,10 +187,25 @@ def _decode(
     )
 
 
+def _decode(
+    verified: VerifiedRecord, *, depth: int = 32, unseal: object = None
+) -> EventModel | None:
+    decoded = _decoded(verified, depth=depth, unseal=unseal)
+    return None if decoded is None else decoded.event
+
+
 def test_the_event_the_record_carries(federation: Federation) -> None:
     event = _decode(_verified(federation, ISSUED))
     assert event == ISSUED
     assert type(event) is type(ISSUED)
+
+
+def test_the_events_bytes_are_the_values_own(federation: Federation) -> None:
+    value = json.dumps(json.loads(encode(ISSUED)), indent=2).encode()  # not silian's encoding
+    decoded = _decoded(_verified(federation, ISSUED, value=value))
+    assert decoded is not None
+    assert decoded.event == ISSUED
+    assert decoded.data == value
 
 
 @pytest.mark.parametrize(
@@ -273,7 +288,7 @@ def test_a_reader_decodes_what_its_key_opens(federation: Federation) -> None:
         opened.append(record)
         return encode(ISSUED)
 
-    assert _decode(verified, unseal=unseal) == ISSUED
+    assert _decoded(verified, unseal=unseal) == (ISSUED, encode(ISSUED))  # the plaintext
     assert opened == [verified]
     # what it opens is judged like any value: the contract, the subject, the handling
     _refused(Reason.SCHEMA_INVALID, _decode, verified, unseal=lambda _: b"{}")
