@@ -12,21 +12,25 @@ from __future__ import annotations
 import json
 import sqlite3
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
 from bus.errors import TransportError
 from bus.state.sqlite import Database as SqliteDatabase
 from bus.state.sqlite import Folder, Layout
-from bus.transport.base import Headers
+from bus.transport.base import Headers, TimestampType, TopicDescription
 
 __all__ = [
     "Database",
     "configs_from_text",
     "configs_to_text",
     "decode_headers",
+    "describe",
     "encode_headers",
+    "layout_of",
+    "log_end",
+    "partitions_of",
 ]
 
 T = TypeVar("T")
@@ -157,3 +161,44 @@ def configs_to_text(configs: dict[str, str]) -> str:
 def configs_from_text(text: str) -> dict[str, str]:
     loaded = json.loads(text)
     return {str(k): str(v) for k, v in loaded.items()}
+
+
+# -- reading the topics table ----------------------------------------------------------------
+
+
+def describe(conn: sqlite3.Connection, names: Iterable[str]) -> dict[str, TopicDescription]:
+    found: dict[str, TopicDescription] = {}
+    for name in names:
+        row = conn.execute(
+            "SELECT partitions, replication, configs FROM topics WHERE name = ?", (name,)
+        ).fetchone()
+        if row is not None:
+            found[name] = TopicDescription(
+                name=name, partitions=row[0], replication=row[1], configs=configs_from_text(row[2])
+            )
+    return found
+
+
+def partitions_of(conn: sqlite3.Connection, topic: str) -> int | None:
+    row = conn.execute("SELECT partitions FROM topics WHERE name = ?", (topic,)).fetchone()
+    return None if row is None else int(row[0])
+
+
+def layout_of(conn: sqlite3.Connection, topic: str) -> tuple[int, TimestampType] | None:
+    """A topic's partitions and who stamps its records' times (Kafka's default: producer)."""
+    row = conn.execute("SELECT partitions, configs FROM topics WHERE name = ?", (topic,)).fetchone()
+    if row is None:
+        return None
+    stamped = configs_from_text(row[1]).get("message.timestamp.type", "CreateTime")
+    kind = (
+        TimestampType.LOG_APPEND_TIME if stamped == "LogAppendTime" else TimestampType.CREATE_TIME
+    )
+    return int(row[0]), kind
+
+
+def log_end(conn: sqlite3.Connection, topic: str, partition: int) -> int:
+    row = conn.execute(
+        "SELECT COALESCE(MAX(offset_no) + 1, 0) FROM records WHERE topic = ? AND partition_no = ?",
+        (topic, partition),
+    ).fetchone()
+    return int(row[0])

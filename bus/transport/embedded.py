@@ -33,10 +33,13 @@ from bus.errors import TransportError
 from bus.state.sqlite import write_transaction
 from bus.transport._sqlite import (
     Database,
-    configs_from_text,
     configs_to_text,
     decode_headers,
+    describe,
     encode_headers,
+    layout_of,
+    log_end,
+    partitions_of,
 )
 from bus.transport._topics import check_specs, plan_topics
 from bus.transport.base import (
@@ -81,44 +84,6 @@ class _OpenStore:
 
     def get(self) -> Database:
         return self._db
-
-
-def _describe(conn: sqlite3.Connection, names: Iterable[str]) -> dict[str, TopicDescription]:
-    found: dict[str, TopicDescription] = {}
-    for name in names:
-        row = conn.execute(
-            "SELECT partitions, replication, configs FROM topics WHERE name = ?", (name,)
-        ).fetchone()
-        if row is not None:
-            found[name] = TopicDescription(
-                name=name, partitions=row[0], replication=row[1], configs=configs_from_text(row[2])
-            )
-    return found
-
-
-def _partitions(conn: sqlite3.Connection, topic: str) -> int | None:
-    row = conn.execute("SELECT partitions FROM topics WHERE name = ?", (topic,)).fetchone()
-    return None if row is None else int(row[0])
-
-
-def _layout(conn: sqlite3.Connection, topic: str) -> tuple[int, TimestampType] | None:
-    """A topic's partitions and who stamps its records' times (Kafka's default: producer)."""
-    row = conn.execute("SELECT partitions, configs FROM topics WHERE name = ?", (topic,)).fetchone()
-    if row is None:
-        return None
-    stamped = configs_from_text(row[1]).get("message.timestamp.type", "CreateTime")
-    kind = (
-        TimestampType.LOG_APPEND_TIME if stamped == "LogAppendTime" else TimestampType.CREATE_TIME
-    )
-    return int(row[0]), kind
-
-
-def _log_end(conn: sqlite3.Connection, topic: str, partition: int) -> int:
-    row = conn.execute(
-        "SELECT COALESCE(MAX(offset_no) + 1, 0) FROM records WHERE topic = ? AND partition_no = ?",
-        (topic, partition),
-    ).fetchone()
-    return int(row[0])
 
 
 class EmbeddedTransport(Transport):
@@ -209,7 +174,7 @@ class EmbeddedTransport(Transport):
         placed: list[Coordinates | TransportError] = []
         with write_transaction(conn):
             for record in records:
-                layout = _layout(conn, record.topic)
+                layout = layout_of(conn, record.topic)
                 if layout is None:
                     placed.append(
                         TransportError(
@@ -227,7 +192,7 @@ class EmbeddedTransport(Transport):
                     partition = next(counter) % partitions
                 else:
                     partition = partition_for_key(record.key, partitions)
-                offset = _log_end(conn, record.topic, partition)
+                offset = log_end(conn, record.topic, partition)
                 conn.execute(
                     "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
@@ -252,7 +217,7 @@ class EmbeddedTransport(Transport):
             # One write transaction: the check and the change see the same state even when
             # another process ensures the same topics at the same moment.
             with write_transaction(conn):
-                plan = plan_topics(checked, _describe(conn, (s.name for s in checked)))
+                plan = plan_topics(checked, describe(conn, (s.name for s in checked)))
                 for spec in plan.create:
                     conn.execute(
                         "INSERT INTO topics VALUES (?, ?, ?, ?)",
@@ -275,7 +240,7 @@ class EmbeddedTransport(Transport):
     async def describe_topics(self, names: Iterable[str]) -> dict[str, TopicDescription]:
         db = self._store.get()
         wanted = list(names)
-        return await db.run("describing topics", lambda conn: _describe(conn, wanted))
+        return await db.run("describing topics", lambda conn: describe(conn, wanted))
 
     def consumer(
         self,
@@ -338,7 +303,7 @@ class EmbeddedConsumer(Consumer):
             names = (str(row[0]) for row in conn.execute("SELECT name FROM topics"))
             topics += [n for n in names if n not in topics and self._pattern.match(n)]
         for topic in topics:
-            for partition in range(_partitions(conn, topic) or 0):
+            for partition in range(partitions_of(conn, topic) or 0):
                 if (topic, partition) in self._positions:
                     continue
                 row = conn.execute(
@@ -351,7 +316,7 @@ class EmbeddedConsumer(Consumer):
                 elif self._from_beginning:
                     start = 0
                 else:
-                    start = _log_end(conn, topic, partition)
+                    start = log_end(conn, topic, partition)
                 self._positions[(topic, partition)] = start
 
     def _read(self, conn: sqlite3.Connection, max_records: int) -> list[Record]:
