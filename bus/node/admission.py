@@ -156,23 +156,29 @@ async def remember_delivered(
             at=attributes.time,
             reason=event.detail if isinstance(event, ReceiptRejected) else None,
         )
-    await ctx.store.accept(
-        source=attributes.source,
-        event_id=attributes.id,
-        topic=verified.record.topic,
-        chain_id=attributes.chainid,
-        head=ChainHead(seq=verified.seq, hash=verified.hash),
-        origin=origin,
-        outcome="delivered",
-        receipt=note,
-        entry=LedgerEntry.of(attributes, topic=verified.record.topic, data=admitted.data),
-    )
+    entry = LedgerEntry.of(attributes, topic=verified.record.topic, data=admitted.data)
+    await _accept(ctx, verified, origin, "delivered", receipt=note, entry=entry)
 
 
 async def remember_refused(
     ctx: AgencyContext, verified: VerifiedRecord, error: RecordRejectedError, origin: str
 ) -> None:
     """A refused record the chain moves past (its place is taken): head and outcome."""
+    outcome = f"quarantined:{error.reason.value}"
+    await _accept(ctx, verified, origin, outcome, detail=error.detail)
+
+
+async def _accept(
+    ctx: AgencyContext,
+    verified: VerifiedRecord,
+    origin: str,
+    outcome: str,
+    *,
+    detail: str | None = None,
+    entry: LedgerEntry | None = None,
+    receipt: ReceiptNote | None = None,
+) -> None:
+    """The record's chain moves to it and it is dealt with here, as ``outcome``."""
     attributes = verified.attributes
     await ctx.store.accept(
         source=attributes.source,
@@ -181,6 +187,8 @@ async def remember_refused(
         chain_id=attributes.chainid,
         head=ChainHead(seq=verified.seq, hash=verified.hash),
         origin=origin,
-        outcome=f"quarantined:{error.reason.value}",
-        detail=error.detail,
+        outcome=outcome,
+        detail=detail,
+        entry=entry,
+        receipt=receipt,
     )
