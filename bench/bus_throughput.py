@@ -587,13 +587,17 @@ async def measure_kafka(
             profile=profile,
         )
     }
-    sent = [r for t in recording for r in t.sent]  # Jiangshan's records, in publish order
+    # Jiangshan's events, in publish order (not what else the agencies' transports sent).
+    liaison = family_topic(fed.federation_id, Family.LIAISON)
+    sent = [r for t in recording for r in t.sent if r.topic == liaison]
     flows["silian_kafka_pipelined"] = await measure_silian(
         "silian_kafka_pipelined",
         lambda: KafkaTransport(KafkaConfig(bootstrap=bootstrap)),
         make_events(WARMUP_EVENTS + events),
         # A federation of its own: fresh topics, so its consumer sees only its own events.
-        fed=create_federation(directory / "federation-pipelined", federation_id="bench-pipelined"),
+        fed=create_federation(
+            directory / "federation-pipelined", federation_id=f"bench-p-{uuid.uuid4().hex[:8]}"
+        ),
         state_dir=directory / "pipelined",
         plan=KAFKA_PLAN,
         pipelined=True,
@@ -670,7 +674,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # INFO, rendered as in production, but not shown: its cost is part of the figures.
         configure_logging(fmt="json", level="INFO", stream=sink)
         directory = Path(tmp)
-        fed = create_federation(directory / "federation")
+        # A federation id of this run's own: on a cluster used before (``--bootstrap``) the
+        # consumers would otherwise read, and quarantine, every earlier run's records too.
+        fed = create_federation(
+            directory / "federation", federation_id=f"bench-{uuid.uuid4().hex[:8]}"
+        )
         with _kafka(args.bootstrap, directory / "kafka-cluster") as (bootstrap, kafka):
             flows, sent = asyncio.run(
                 measure_kafka(
