@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from contracts.vocab import Handling, HandlingCode, Tlp
 
 __all__ = ["DEFAULT_HANDLING", "HANDLING_VALUES", "format_handling", "parse_handling"]
@@ -15,6 +17,7 @@ def format_handling(handling: Handling) -> str:
     return f"{handling.code.value}/TLP:{handling.tlp.value}"
 
 
+@functools.lru_cache(maxsize=64)  # 20 valid values; a refusal raises and is not kept
 def parse_handling(text: str) -> Handling:
     """The handling of a ``ce_handling`` header; ValueError if it is not one."""
     code, _, tlp = text.partition("/TLP:")

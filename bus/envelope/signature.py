@@ -44,6 +44,7 @@ _TEMPLATE = (
     + "value-sha256=%s\n"
 )
 _PRINTABLE = bytes(range(0x20, 0x7F))  # printable ASCII: no newline can split a line
+_PRINTABLE_LINES = _PRINTABLE + b"\n"
 _WANTED = frozenset({*SIGNED_ATTRIBUTES, SIGNATURE_HEADER})
 _sha256 = hashlib.sha256
 
@@ -132,7 +133,12 @@ def decode_headers(headers: Sequence[tuple[str, bytes | None]]) -> tuple[Attribu
         name = next(n for n in (*SIGNED_ATTRIBUTES, SIGNATURE_HEADER) if found[n] is None)
         raise RecordRejectedError(Reason.MALFORMED_HEADERS, f"header {name} has a null value")
     values: list[bytes] = raws  # type: ignore[assignment] # no None: checked just above
-    if not all(values) or b"".join(values).translate(None, _PRINTABLE):
+    joined = b"\n".join(values)
+    if (
+        not all(values)
+        or joined.translate(None, _PRINTABLE_LINES)
+        or joined.count(b"\n") != len(values) - 1
+    ):
         name = next(n for n, v in zip(SIGNED_ATTRIBUTES, values, strict=True) if _unfit(v))
         raise RecordRejectedError(
             Reason.MALFORMED_HEADERS,
@@ -154,7 +160,10 @@ def decode_headers(headers: Sequence[tuple[str, bytes | None]]) -> tuple[Attribu
             Reason.MALFORMED_HEADERS,
             f"header ce_signature holds {len(signature)} bytes, an Ed25519 signature has 64",
         )
-    return Attributes._make(v.decode("ascii") for v in values), signature
+    # One decode, one split (no value holds a newline: checked above); tuple.__new__ as
+    # _make does, without its length check (there is one value per signed attribute).
+    attributes: Attributes = tuple.__new__(Attributes, joined.decode("ascii").split("\n"))
+    return attributes, signature
 
 
 def _unfit(value: bytes) -> bool:

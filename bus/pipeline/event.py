@@ -131,16 +131,9 @@ def decode(
         data = verified.value
     check_json_depth(data, depth)
     try:
-        json.loads(data)
-    except RecursionError:  # unbalanced brackets, deep: not JSON, and no parser gets far
-        raise RecordRejectedError(
-            Reason.TOO_DEEP, f"the value nests deeper than {depth} levels"
-        ) from None
-    except ValueError:
-        raise RecordRejectedError(Reason.NOT_JSON, "the value is not JSON") from None
-    try:
         event = REGISTRY.decode(attributes.type, data)
     except ContractError as error:
+        _check_json(data, depth)  # not JSON at all is a reason of its own
         raise RecordRejectedError(Reason.SCHEMA_INVALID, str(error)) from None
     if event.entity_id() != attributes.subject or record.key != attributes.subject.encode():
         raise RecordRejectedError(
@@ -159,6 +152,18 @@ def decode(
             Reason.SCHEMA_INVALID, "ce_handling differs from the event's own handling"
         )
     return Decoded(event, data)
+
+
+def _check_json(data: bytes, depth: int) -> None:
+    """The value is JSON: asked only of a value its contract refused (a parse costs)."""
+    try:
+        json.loads(data)
+    except RecursionError:  # unbalanced brackets, deep: not JSON, and no parser gets far
+        raise RecordRejectedError(
+            Reason.TOO_DEEP, f"the value nests deeper than {depth} levels"
+        ) from None
+    except ValueError:
+        raise RecordRejectedError(Reason.NOT_JSON, "the value is not JSON") from None
 
 
 def judge_lifecycle(tracker: LifecycleTracker, event: EventModel, *, publisher: str) -> None:

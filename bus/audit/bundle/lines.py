@@ -141,9 +141,12 @@ def _record_quick(item: dict[str, Any], text_headers: bool) -> Record:
     key, value, topic = item["key"], item["value"], item["topic"]
     partition, offset, moment = item["partition"], item["offset"], item["timestamp_ms"]
     if text_headers:
-        headers = tuple(
-            [(n, None if v is None else header_bytes(v, True)) for n, v in item["headers"]]
-        )
+        try:  # the common case, every value text: one comprehension, no call per header
+            headers = tuple([(n, v.encode("ascii")) for n, v in item["headers"]])
+        except (AttributeError, UnicodeEncodeError):  # a null or base64 value: one by one
+            headers = tuple(
+                [(n, None if v is None else header_bytes(v, True)) for n, v in item["headers"]]
+            )
     else:
         headers = tuple([(n, _a2b(v, strict_mode=True)) for n, v in item["headers"]])
     if (
