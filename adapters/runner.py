@@ -100,6 +100,8 @@ class AgencyRunner:
         self._link_failure: str | None = None
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
+        # Set once the state is open: from then on health() can answer.
+        self.opened = asyncio.Event()
         self._status: dict[str, Any] = {
             "bus": {"connected": False, "since": None, "error": None},
             "local": {"reachable": None, "error": None},
@@ -135,6 +137,7 @@ class AgencyRunner:
         self._inbound.stop = self._outbound.stop = stop
         with bound_record(agency=self.agency):
             await self.state.open()
+            self.opened.set()
             await self.bus.start()
             await self.local.start()
             if self.config.health.listen is not None:
@@ -205,6 +208,7 @@ class AgencyRunner:
         if self._own_transport:
             await quietly(self._transport.stop())
         await self.local.stop()
+        self.opened.clear()
         await self.state.close()
 
     async def _pause(self, seconds: float) -> None:

@@ -17,7 +17,6 @@ from adapters.demo import AGENCIES, prepare_agencies
 from adapters.reference.rest_case_system import RestCaseSystem
 from adapters.runner import AgencyRunner
 from agencies.folder import AgreementFolder
-from bus.errors import NotConnectedError
 from bus.logs import configure_logging
 from bus.node.topics import TopicPlan, plan_topics
 from bus.transport.base import Transport
@@ -37,13 +36,13 @@ class Running:
 
     async def health(self) -> dict[str, Any]:
         """The runner's report, once it has opened its state."""
-        while True:
-            try:
-                return await self.runner.health()
-            except NotConnectedError:
-                if self.task.done():
-                    await self.task  # it failed to start: say why
-                await asyncio.sleep(0.05)
+        opened = asyncio.ensure_future(self.runner.opened.wait())
+        await asyncio.wait({opened, self.task}, return_when=asyncio.FIRST_COMPLETED)
+        if not opened.done():
+            opened.cancel()
+            await self.task  # it ended before its state was open: say why
+            raise AssertionError("the runner ended before it opened its state")
+        return await self.runner.health()
 
 
 @dataclass
