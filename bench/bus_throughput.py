@@ -47,7 +47,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from bus.devkafka import KAFKA_VERSION, LocalKafka
+from bus.devkafka import kafka_for
 from bus.logs import configure_logging
 from bus.node.bus import Bus, BusConfig
 from bus.node.results import Delivery, Outcome, Result
@@ -679,7 +679,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         fed = create_federation(
             directory / "federation", federation_id=f"bench-{uuid.uuid4().hex[:8]}"
         )
-        with _kafka(args.bootstrap, directory / "kafka-cluster") as (bootstrap, kafka):
+        if not args.bootstrap:
+            print("starting the local 3-node Kafka …", file=sys.stderr)
+        with kafka_for(args.bootstrap, directory / "kafka-cluster") as (bootstrap, kafka):
             flows, sent = asyncio.run(
                 measure_kafka(
                     args.events, bootstrap, directory=directory / "kafka", fed=fed, profile=profile
@@ -702,19 +704,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         json.dumps(report.as_json(), indent=2, ensure_ascii=False) if args.json else render(report)
     )
     return 0
-
-
-@contextlib.contextmanager
-def _kafka(bootstrap: str | None, state_dir: Path) -> Iterator[tuple[str, str]]:
-    if bootstrap:
-        yield bootstrap, "external (--bootstrap)"
-        return
-    cluster = LocalKafka(state_dir)
-    print("starting the local 3-node Kafka …", file=sys.stderr)
-    try:
-        yield cluster.up(nodes=3, base_port=0), f"{KAFKA_VERSION} (3 local KRaft nodes)"
-    finally:
-        cluster.down()
 
 
 if __name__ == "__main__":

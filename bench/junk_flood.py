@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import contextlib
 import json
 import os
 import random
@@ -40,14 +39,14 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from agencies.keys import KeyAlg, SigningKey
-from bus.devkafka import KAFKA_VERSION, LocalKafka
+from bus.devkafka import kafka_for
 from bus.envelope.handling import format_handling
 from bus.envelope.headers import CONTENT_TYPE_JSON, SIGNATURE_HEADER, SPEC_VERSION, Attributes
 from bus.envelope.ids import format_time, new_event_id, now
@@ -324,7 +323,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_logging(fmt="json", level="INFO", stream=sink)  # as in production
         directory = Path(tmp)
         if args.transport in ("both", "kafka"):
-            with _kafka(args.bootstrap, directory / "kafka-cluster") as (bootstrap, kafka):
+            if not args.bootstrap:
+                print("starting the local 3-node Kafka …", file=sys.stderr)
+            with kafka_for(args.bootstrap, directory / "kafka-cluster") as (bootstrap, kafka):
                 figures.append(
                     asyncio.run(
                         measure(
@@ -366,19 +367,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         print(render(figures, kafka))
     return 0
-
-
-@contextlib.contextmanager
-def _kafka(bootstrap: str | None, state_dir: Path) -> Iterator[tuple[str, str]]:
-    if bootstrap:
-        yield bootstrap, "external (--bootstrap)"
-        return
-    cluster = LocalKafka(state_dir)
-    print("starting the local 3-node Kafka …", file=sys.stderr)
-    try:
-        yield cluster.up(nodes=3, base_port=0), f"{KAFKA_VERSION} (3 local KRaft nodes)"
-    finally:
-        cluster.down()
 
 
 if __name__ == "__main__":

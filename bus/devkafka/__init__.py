@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from bus.devkafka.cluster import DEFAULT_BASE_PORT, LocalKafka, NodeInfo, default_state_dir
+from bus.devkafka.cluster import (
+    DEFAULT_BASE_PORT,
+    LocalKafka,
+    NodeInfo,
+    default_state_dir,
+    kafka_for,
+)
 from bus.devkafka.fetch import KAFKA_VERSION, cache_root, ensure_kafka_libs, find_java
 
 __all__ = [
@@ -14,4 +20,5 @@ __all__ = [
     "default_state_dir",
     "ensure_kafka_libs",
     "find_java",
+    "kafka_for",
 ]

@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from bus.devkafka.config import (
 from bus.devkafka.fetch import KAFKA_VERSION, ensure_kafka_libs, find_java
 from bus.errors import ConfigError, KafkaStartError, SilianEnvironmentError
 
-__all__ = ["DEFAULT_BASE_PORT", "LocalKafka", "NodeInfo", "default_state_dir"]
+__all__ = ["DEFAULT_BASE_PORT", "LocalKafka", "NodeInfo", "default_state_dir", "kafka_for"]
 
 _STATE_FILE = "cluster.json"
 
@@ -370,3 +371,20 @@ async def _count_brokers(bootstrap: str) -> int:
         return len(described.get("brokers", []))
     finally:
         await admin.close()
+
+
+@contextlib.contextmanager
+def kafka_for(
+    bootstrap: str | None, state_dir: Path, *, nodes: int = 3
+) -> Iterator[tuple[str, str]]:
+    """The Kafka to run against: ``bootstrap`` as given, else a local cluster of ``nodes``
+    in ``state_dir``, started here and stopped when the block ends. Yields the bootstrap
+    list and what it is, in words (for a benchmark's report)."""
+    if bootstrap:
+        yield bootstrap, "external (--bootstrap)"
+        return
+    cluster = LocalKafka(state_dir)
+    try:
+        yield cluster.up(nodes=nodes, base_port=0), f"{KAFKA_VERSION} ({nodes} local KRaft nodes)"
+    finally:
+        cluster.down()

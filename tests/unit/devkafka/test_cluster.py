@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bus.cli.main import main
-from bus.devkafka import LocalKafka
+from bus.devkafka import LocalKafka, kafka_for
 from bus.devkafka.config import NodeInfo, kafka_uuid, server_properties
 
 
@@ -90,3 +90,10 @@ def test_a_cluster_id_never_starts_with_a_dash() -> None:
     assert all(len(i) == 22 for i in ids)
     assert len(set(ids)) == len(ids)
     assert {i[0] for i in ids} > {"A", "_"}  # still random over the alphabet
+
+
+def test_a_given_bootstrap_is_used_as_it_is_and_nothing_starts(tmp_path: Path) -> None:
+    with kafka_for("kafka1:9092,kafka2:9092", tmp_path / "cluster") as (bootstrap, what):
+        assert bootstrap == "kafka1:9092,kafka2:9092"
+        assert what == "external (--bootstrap)"
+    assert not (tmp_path / "cluster").exists()  # no local cluster was configured
