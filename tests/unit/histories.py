@@ -8,7 +8,7 @@ folder; the pipeline, chain, transparency-log and audit tests share these helper
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -18,8 +18,9 @@ from agencies.history import AgreementHistory
 from agencies.identity import agency
 from agencies.keys import KeyAlg, SigningKey
 from agencies.keystore import KeyStore
-from agencies.signatures import AgreementSignature, parse_agreement
+from agencies.signatures import AgreementSignature, dump_signatures, parse_agreement
 from agencies.templates import init_agreement, load_template, sign_as
+from bus.audit.bundle import BundleWriter
 from bus.audit.examine import examine
 from bus.pipeline import VerifyPolicy
 from bus.sandbox.synthetic import ChainWriter
@@ -198,3 +199,27 @@ def cosigned_notes(fed: Federation, records: list[Record], directory: Path) -> l
     log.append(record_hashes(records, fed))
     note = log_note(fed, log)
     return [witness(fed, GUANGFENG, directory).cosign(note, [], timestamp=7).to_bytes()]
+
+
+def write_bundle(
+    fed: Federation,
+    records: Iterable[Record],
+    path: Path,
+    *,
+    notes: Iterable[bytes] = (),
+    log_keeper: str | None = None,
+) -> Path:
+    """An audit bundle of ``fed``'s agreement, the checkpoint ``notes`` and ``records``."""
+    documents = [(doc, dump_signatures(sigs)) for doc, sigs in fed.documents]
+    with BundleWriter(
+        path,
+        federation="jpg",
+        agreements=fed.agreements,
+        documents=documents,
+        log_keeper=log_keeper,
+    ) as writer:
+        for note in notes:
+            writer.checkpoint(note)
+        for record in records:
+            writer.record(record)
+    return path

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,12 +18,12 @@ import pytest
 from agencies.keys import KeyAlg
 from bus.audit.source import read_records
 from bus.envelope.ids import now
-from bus.sandbox.federation import create_federation
 from bus.tlog.checkpoint import Checkpoint, NoteSigner, SignedNote
 from bus.tlog.messages import NoteKind, NoteMessage, checkpoint_message, read_message
 from bus.transport.kafka import KafkaConfig, KafkaTransport
 from contracts import examples
 from contracts.topics import checkpoints_topic
+from tests.integration.operators import operator_setup
 
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(600)]
 
@@ -83,16 +81,7 @@ def _body(message: NoteMessage) -> Checkpoint:
 async def test_witnesses_cosign_the_keepers_checkpoints_and_refuse_a_split_view(
     tmp_path: Path, kafka_bootstrap: str, processes: list[subprocess.Popen[bytes]]
 ) -> None:
-    fed = create_federation(tmp_path / "fed", federation_id=f"aud-{uuid.uuid4().hex[:6]}")
-    fed.write_agreement(tmp_path / "agreement")
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("SILIAN_")}
-    env = {
-        **clean,
-        "SILIAN_KEY_DIR": str(tmp_path / "fed" / "keys"),
-        "SILIAN_AGREEMENT_DIR": str(tmp_path / "agreement"),
-        "SILIAN_STATE_DIR": str(tmp_path / "state"),
-        "SILIAN_KAFKA_BOOTSTRAP": kafka_bootstrap,
-    }
+    fed, env = operator_setup(tmp_path, "aud", kafka_bootstrap)
 
     def silian(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -20,7 +19,6 @@ from pathlib import Path
 
 import pytest
 
-from bus.sandbox.federation import create_federation
 from bus.tlog.messages import checkpoint_message
 from bus.transport.base import OutgoingRecord
 from bus.transport.kafka import KafkaConfig, KafkaTransport
@@ -28,6 +26,7 @@ from contracts import examples
 from contracts.alerts import AlertIssued
 from contracts.topics import checkpoints_topic, family_topic, quarantine_topic
 from tests.integration.cli.lines import Lines
+from tests.integration.operators import operator_setup
 
 pytestmark = pytest.mark.kafka
 
@@ -42,17 +41,8 @@ def _silian(*argv: str) -> list[str]:
 
 @pytest.mark.timeout(240)
 def test_a_witness_survives_junk_and_still_cosigns(tmp_path: Path, kafka_bootstrap: str) -> None:
-    fed_id = f"junk-{uuid.uuid4().hex[:6]}"
-    fed = create_federation(tmp_path / "fed", federation_id=fed_id)
-    fed.write_agreement(tmp_path / "agreement")
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("SILIAN_")}
-    env = {
-        **clean,
-        "SILIAN_KEY_DIR": str(tmp_path / "fed" / "keys"),
-        "SILIAN_AGREEMENT_DIR": str(tmp_path / "agreement"),
-        "SILIAN_STATE_DIR": str(tmp_path / "state"),
-        "SILIAN_KAFKA_BOOTSTRAP": kafka_bootstrap,
-    }
+    fed, env = operator_setup(tmp_path, "junk", kafka_bootstrap)
+    fed_id = fed.federation_id
     subprocess.run(_silian("topics", "apply"), env=env, cwd=REPO, check=True, capture_output=True)
     topic = checkpoints_topic(fed_id)
     origin = f"silian/{family_topic(fed_id, AlertIssued.family)}/0"

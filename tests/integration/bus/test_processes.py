@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -19,13 +18,14 @@ from pathlib import Path
 import pytest
 
 from bus.pipeline import verify_record
-from bus.sandbox.federation import Federation, create_federation
+from bus.sandbox.federation import Federation
 from bus.transport.base import Record
 from bus.transport.kafka import KafkaConfig, KafkaTransport
 from contracts import examples
 from contracts.alerts import AlertCancelled, AlertExtended, AlertHit, AlertIssued, AlertUpdated
 from contracts.base import Family
 from contracts.topics import family_topic, quarantine_topic
+from tests.integration.operators import operator_setup
 
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(600)]
 
@@ -44,18 +44,8 @@ class Federated:
     def __init__(self, root: Path, bootstrap: str) -> None:
         self.root = root
         self.bootstrap = bootstrap
-        self.fed: Federation = create_federation(
-            root / "fed", federation_id=f"proc-{uuid.uuid4().hex[:6]}"
-        )
-        self.fed.write_agreement(root / "agreement")
-        clean = {k: v for k, v in os.environ.items() if not k.startswith("SILIAN_")}
-        self.env = {
-            **clean,
-            "SILIAN_KEY_DIR": str(root / "fed" / "keys"),
-            "SILIAN_AGREEMENT_DIR": str(root / "agreement"),
-            "SILIAN_STATE_DIR": str(root / "state"),
-            "SILIAN_KAFKA_BOOTSTRAP": bootstrap,
-        }
+        self.fed: Federation
+        self.fed, self.env = operator_setup(root, "proc", bootstrap)
         self.run("topics", "apply", "--replication", "3", "--min-insync", "2")
 
     def argv(self, *args: str) -> list[str]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import uuid
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from bus.sandbox.federation import Federation, create_federation
+from bus.sandbox.federation import Federation
 from bus.transport.base import OutgoingRecord
 from bus.transport.kafka import KafkaConfig, KafkaTransport
 from contracts import examples
@@ -28,6 +27,7 @@ from contracts.alerts import AlertHit, AlertIssued, AlertUpdated
 from contracts.topics import family_topic, quarantine_topic
 from tests.hostile import raw_name, send_raw
 from tests.integration.bus.craft import craft
+from tests.integration.operators import operator_setup
 
 pytestmark = pytest.mark.kafka
 
@@ -67,17 +67,8 @@ def _poison(fed: Federation, alert_id: str) -> list[OutgoingRecord]:
 
 
 def test_every_process_gets_through_poison_records(tmp_path: Path, kafka_bootstrap: str) -> None:
-    fed_id = f"poison-{uuid.uuid4().hex[:6]}"
-    fed = create_federation(tmp_path / "fed", federation_id=fed_id)
-    fed.write_agreement(tmp_path / "agreement")
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("SILIAN_")}
-    env = {
-        **clean,
-        "SILIAN_KEY_DIR": str(tmp_path / "fed" / "keys"),
-        "SILIAN_AGREEMENT_DIR": str(tmp_path / "agreement"),
-        "SILIAN_STATE_DIR": str(tmp_path / "state"),
-        "SILIAN_KAFKA_BOOTSTRAP": kafka_bootstrap,
-    }
+    fed, env = operator_setup(tmp_path, "poison", kafka_bootstrap)
+    fed_id = fed.federation_id
     assert _silian(env, "topics", "apply").returncode == 0
     alert_id = "JS-ALERT-POISON"
     story = examples.example_story()

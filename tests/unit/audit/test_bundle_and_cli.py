@@ -32,17 +32,12 @@ from tests.unit.histories import (
     build_federation,
     liaison_records,
     story_records,
+    write_bundle,
 )
 
 
 def _write(path: Path, fed: Federation, records: list[Record]) -> Path:
-    documents = [(doc, dump_signatures(sigs)) for doc, sigs in fed.documents]
-    with BundleWriter(
-        path, federation="jpg", agreements=fed.agreements, documents=documents
-    ) as writer:
-        for record in records:
-            writer.record(record)
-    return path
+    return write_bundle(fed, records, path)
 
 
 def test_a_bundle_round_trips_and_verifies_offline(federation: Federation, tmp_path: Path) -> None:

@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from agencies.keys import KeyAlg
-from agencies.signatures import dump_signatures
-from bus.audit.bundle import BundleWriter, open_bundle
+from bus.audit.bundle import open_bundle
 from bus.audit.checkpoints import CheckpointBook
 from bus.audit.examine import examine
 from bus.audit.replay import Mode, ReplayOptions, replay
@@ -40,6 +39,7 @@ from tests.unit.histories import (
     cosigned_notes,
     liaison_records,
     story_records,
+    write_bundle,
 )
 
 VERIFY_RECORD = Path(__file__).resolve().parents[3] / "docs" / "examples" / "verify_record.py"
@@ -165,19 +165,9 @@ def test_checkpoint_mode_finds_the_same_by_ranges_and_record_by_record(
     tampered[4] = dataclasses.replace(records[4], value=records[4].value + b" ")
     tampered[7] = _with(records[7], "ce_subject", b"\xe5")  # malformed: the full path says why
 
-    documents = [(doc, dump_signatures(sigs)) for doc, sigs in federation.documents]
-    path = tmp_path / "b.jsonl"
-    with BundleWriter(
-        path,
-        federation="jpg",
-        agreements=federation.agreements,
-        documents=documents,
-        log_keeper=JIANGSHAN,
-    ) as writer:
-        for note in notes:
-            writer.checkpoint(note)
-        for record in tampered:
-            writer.record(record)
+    path = write_bundle(
+        federation, tampered, tmp_path / "b.jsonl", notes=notes, log_keeper=JIANGSHAN
+    )
 
     def run(source: str) -> list[tuple[str, int | None, str]]:
         options = ReplayOptions(mode=Mode.CHECKPOINT, workers=1, ranges=source == "ranges")
@@ -243,19 +233,9 @@ def test_checkpoint_mode_over_a_bundle_on_workers_finds_the_same(
     expected = replay(
         tampered, federation.agreements, options=options, checkpoints=notes, book=book
     )
-    documents = [(doc, dump_signatures(sigs)) for doc, sigs in federation.documents]
-    path = tmp_path / "b.jsonl"
-    with BundleWriter(
-        path,
-        federation="jpg",
-        agreements=federation.agreements,
-        documents=documents,
-        log_keeper=JIANGSHAN,
-    ) as writer:
-        for note in notes:
-            writer.checkpoint(note)
-        for record in tampered:
-            writer.record(record)
+    path = write_bundle(
+        federation, tampered, tmp_path / "b.jsonl", notes=notes, log_keeper=JIANGSHAN
+    )
     for workers in (1, 2):
         # ranges of 2–3 records, over 1 and 2 workers
         options = ReplayOptions(mode=Mode.CHECKPOINT, workers=workers, span_bytes=4000)

@@ -14,10 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from agencies.signatures import dump_signatures
 from bus.audit.bundle import (
     BUNDLE_FORMAT,
-    BundleWriter,
     byte_spans,
     header_bytes,
     header_json,
@@ -43,6 +41,7 @@ from tests.unit.histories import (
     record_hashes,
     story_records,
     witness,
+    write_bundle,
 )
 
 
@@ -70,14 +69,7 @@ def _notes(fed: Federation, records: list[Record], tmp_path: Path, share: float)
 def _bundle(
     fed: Federation, records: list[Record], notes: list[bytes], path: Path, *, v1: bool = False
 ) -> Path:
-    documents = [(doc, dump_signatures(sigs)) for doc, sigs in fed.documents]
-    with BundleWriter(
-        path, federation="jpg", agreements=fed.agreements, documents=documents, log_keeper=JIANGSHAN
-    ) as writer:
-        for note in notes:
-            writer.checkpoint(note)
-        for record in records:
-            writer.record(record)
+    write_bundle(fed, records, path, notes=notes, log_keeper=JIANGSHAN)
     if v1:  # as the first version wrote it: the format line and every header value base64
         lines = []
         for line in path.read_text().splitlines():
