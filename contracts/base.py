@@ -70,5 +70,7 @@ class EventModel(BaseModel):
 
     def declared_handling(self) -> Handling | None:
         """The handling this event declares itself, if it has a ``handling`` field."""
-        value = getattr(self, "handling", None)
+        if "handling" not in type(self).model_fields:
+            return None  # asked of every record: no failed attribute lookup (pydantic's is slow)
+        value = getattr(self, "handling")  # noqa: B009 - not every event has the field
         return value if isinstance(value, Handling) else None

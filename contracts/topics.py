@@ -11,6 +11,7 @@ one alert stay in order on one partition during a transition.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from contracts.base import Family
@@ -52,6 +53,7 @@ def _fed(federation: str) -> str:
     return federation
 
 
+@functools.lru_cache(maxsize=256)  # asked of every record a consumer or auditor decodes
 def family_topic(federation: str, family: Family) -> str:
     """The shared topic of a family (not ``case``: each case has its own)."""
     if family is Family.CASE:

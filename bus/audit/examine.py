@@ -15,6 +15,7 @@ byte range at a time (:mod:`bus.audit.spans`), the same steps judging every line
 
 from __future__ import annotations
 
+import gc
 import itertools
 import multiprocessing
 import os
@@ -162,6 +163,7 @@ _WORKER: _Judges | None = None
 def _init_worker(agreements: AgreementHistory, policy: VerifyPolicy, decode: bool) -> None:
     global _WORKER  # noqa: PLW0603 - per-process state set once by the pool initialiser
     _WORKER = _Judges(agreements, policy, decode)
+    gc.freeze()  # what a worker keeps for good (agreements, contracts) is never collected
 
 
 def _examine_chunk(chunk: Sequence[tuple[Record, bool]]) -> list[Examined]:

@@ -17,6 +17,7 @@ same steps, and the careful reading of the bundle to word a malformed line.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -65,7 +66,24 @@ class SpanSummary:
 def summarise_span(
     judge: Judge, path: str, span: tuple[int, int], *, text_headers: bool, trusted: bool
 ) -> SpanSummary | None:
-    """The summary of the record lines in bytes ``[start, end)``; None if not plainly clean."""
+    """The summary of the record lines in bytes ``[start, end)``; None if not plainly clean.
+
+    The cycle collector waits while a range is read: what the range makes lives until its
+    summary is handed back and holds no cycle to find, and a collection every few hundred
+    records would walk all of it again and again (about a tenth of the time).
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _summarise(judge, path, span, text_headers=text_headers, trusted=trusted)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _summarise(
+    judge: Judge, path: str, span: tuple[int, int], *, text_headers: bool, trusted: bool
+) -> SpanSummary | None:
     start, end = span
     with open(path, "rb") as source:
         source.seek(start)

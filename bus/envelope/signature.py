@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import operator
 from collections.abc import Sequence
 
 from agencies.keys import SigningKey
@@ -46,6 +47,9 @@ _TEMPLATE = (
 _PRINTABLE = bytes(range(0x20, 0x7F))  # printable ASCII: no newline can split a line
 _PRINTABLE_LINES = _PRINTABLE + b"\n"
 _WANTED = frozenset({*SIGNED_ATTRIBUTES, SIGNATURE_HEADER})
+_SIGNED = operator.itemgetter(*SIGNED_ATTRIBUTES)
+_AS_SIGNED = (*SIGNED_ATTRIBUTES, SIGNATURE_HEADER)  # the headers of a record as signed
+_NAME, _VALUE = operator.itemgetter(0), operator.itemgetter(1)
 _sha256 = hashlib.sha256
 
 
@@ -111,26 +115,14 @@ def decode_headers(headers: Sequence[tuple[str, bytes | None]]) -> tuple[Attribu
     header's name must be UTF-8 (Kafka's protocol says so; the broker does not check).
     Unknown headers are not signed and never trusted: they are passed over.
     """
-    found: dict[str, bytes | None] = {}
-    for name, raw in headers:
-        if name in _WANTED:
-            if name in found:
-                raise RecordRejectedError(Reason.MALFORMED_HEADERS, f"header {name} appears twice")
-            found[name] = raw
-        elif not name.isascii() and not _utf8(name):
-            raise RecordRejectedError(
-                Reason.MALFORMED_HEADERS, f"a header name is not UTF-8: {name[:40]!r}"
-            )
-    if len(found) != len(_WANTED):
-        missing = [n for n in (*SIGNED_ATTRIBUTES, SIGNATURE_HEADER) if n not in found]
-        raise RecordRejectedError(
-            Reason.MALFORMED_HEADERS,
-            f"missing header{'s' if len(missing) > 1 else ''} " + ", ".join(missing),
-        )
-    raws = [found[name] for name in SIGNED_ATTRIBUTES]
-    signature_raw = found[SIGNATURE_HEADER]
+    if tuple(map(_NAME, headers)) == _AS_SIGNED:  # as the publisher writes them: in order
+        raws: list[bytes | None] = list(map(_VALUE, headers))
+        signature_raw = raws.pop()
+    else:  # another order, another header, or one twice: name by name
+        found = _found(headers)
+        raws, signature_raw = list(_SIGNED(found)), found[SIGNATURE_HEADER]
     if None in raws or signature_raw is None:
-        name = next(n for n in (*SIGNED_ATTRIBUTES, SIGNATURE_HEADER) if found[n] is None)
+        name = next(n for n, v in zip(_AS_SIGNED, (*raws, signature_raw), strict=True) if v is None)
         raise RecordRejectedError(Reason.MALFORMED_HEADERS, f"header {name} has a null value")
     values: list[bytes] = raws  # type: ignore[assignment] # no None: checked just above
     joined = b"\n".join(values)
@@ -164,6 +156,27 @@ def decode_headers(headers: Sequence[tuple[str, bytes | None]]) -> tuple[Attribu
     # _make does, without its length check (there is one value per signed attribute).
     attributes: Attributes = tuple.__new__(Attributes, joined.decode("ascii").split("\n"))
     return attributes, signature
+
+
+def _found(headers: Sequence[tuple[str, bytes | None]]) -> dict[str, bytes | None]:
+    """Each header the base needs, by name: present once; any other name UTF-8."""
+    found: dict[str, bytes | None] = {}
+    for name, raw in headers:
+        if name in _WANTED:
+            if name in found:
+                raise RecordRejectedError(Reason.MALFORMED_HEADERS, f"header {name} appears twice")
+            found[name] = raw
+        elif not name.isascii() and not _utf8(name):
+            raise RecordRejectedError(
+                Reason.MALFORMED_HEADERS, f"a header name is not UTF-8: {name[:40]!r}"
+            )
+    if len(found) != len(_WANTED):
+        missing = [n for n in (*SIGNED_ATTRIBUTES, SIGNATURE_HEADER) if n not in found]
+        raise RecordRejectedError(
+            Reason.MALFORMED_HEADERS,
+            f"missing header{'s' if len(missing) > 1 else ''} " + ", ".join(missing),
+        )
+    return found
 
 
 def _unfit(value: bytes) -> bool:

@@ -11,6 +11,7 @@ import base64
 import binascii
 import json
 import json.scanner
+import operator
 from typing import Any
 
 from bus.errors import BundleError
@@ -44,6 +45,7 @@ RECORD_LINE = b'{"kind":"record",'  # how BundleWriter starts every record line
 END_LINE = b'{"kind":"end",'
 _PRINTABLE_ASCII = bytes(range(0x20, 0x7F))
 _a2b = binascii.a2b_base64
+_name_of = operator.itemgetter(0)
 SECTION_ORDER = {"header": 0, "agreement": 1, "key": 2, "checkpoint": 3, "record": 4, "end": 5}
 
 
@@ -156,10 +158,10 @@ def _record_quick(item: dict[str, Any], text_headers: bool) -> Record:
         or type(offset) is not int
         or type(moment) is not int
         or not (0 <= partition <= _INT32 and 0 <= offset <= _INT64 and 0 <= moment <= _INT64)
-        or not all(type(name) is str for name, _ in headers)
         or "timestamp_type" in item
     ):
         raise TypeError("not plainly well formed")  # record_of_item says what
+    "".join(map(_name_of, headers))  # TypeError unless every name is text
     return Record(
         topic=topic,
         partition=partition,
