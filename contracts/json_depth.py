@@ -23,7 +23,6 @@ __all__ = ["FILE_DEPTH", "nests_deeper"]
 FILE_DEPTH: Final = 32
 """The nesting silian's own files may use (bundle lines, agreements, key files: ≤ 5)."""
 
-_NOT_OPENING = bytes(b for b in range(256) if b not in b"[{")
 _ESCAPE = re.compile(rb"\\.", re.DOTALL)
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"')
 _STRING = re.compile(rb'"[^"]*"')  # no backslash is left: no backtracking
@@ -33,10 +32,10 @@ _STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
 def nests_deeper(data: bytes, limit: int) -> bool:
     """Whether ``data`` nests arrays and objects more than ``limit`` levels deep.
 
-    Free for ordinary data (no more brackets than the limit); else C-speed ``translate``
+    Free for ordinary data (no more opening brackets than the limit); else C-speed ``translate``
     and two regular expressions that never backtrack, and a count that stops at the limit.
     """
-    if len(data.translate(None, _NOT_OPENING)) <= limit:  # one C pass: the [ and { left
+    if data.count(b"[") + data.count(b"{") <= limit:  # two C scans (memchr speed)
         return False
     if b"\\" in data:
         data = _ESCAPE.sub(b"", data)
