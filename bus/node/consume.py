@@ -231,11 +231,9 @@ class Subscription:
                 return await self._reject(record, error, verified, advance=True)
             return await self._deliver(verified, admitted, origin, own=own)
 
-    def _should_answer(self, event: EventModel, spec: EventSpec) -> bool:
-        """This agency must answer ``event`` (事事有回音): it expects receipts and this
-        agency is one of those the contract addresses it to."""
-        if not spec.expects_receipts or self._observe:
-            return False
+    def _addressed(self, event: EventModel, spec: EventSpec) -> bool:
+        """This agency is one of those the contract addresses ``event`` to (a case's events:
+        its lead, members and invitees; a receipt: the issuer of what it answers)."""
         members = [m.code for m in self._ctx.agreements.latest.members]
         case_members = self._ctx.tracker.case_members(event.entity_id())
         addressees = spec.addressees(event, members=members, case_members=case_members)
@@ -253,11 +251,16 @@ class Subscription:
         processes (``silian publish`` beside ``silian serve``): state only, no answer."""
         ctx, attributes = self._ctx, verified.attributes
         event, handling, spec = admitted.event, admitted.handling, admitted.spec
-        answer = not own and self._should_answer(event, spec)
+        # Only an agency the event is addressed to answers it and hands it to its local
+        # system: a case's events reach the case's members, not every agency that reads them.
+        addressed = not own and not self._observe and self._addressed(event, spec)
+        answer = addressed and spec.expects_receipts
         ref = EventRef(ce_source=attributes.source, ce_id=attributes.id, ce_type=attributes.type)
         if answer:
             await self._receipt(ReceiptReceived(answers=ref, received_at=now()))
-        handler = None if self._observe or own else self._handlers.get(spec.ce_type)
+        handler = self._handlers.get(spec.ce_type) if addressed else None
+        if not addressed and not own and not self._observe and spec.ce_type in self._handlers:
+            log.info("event.not_addressed", ce_type=attributes.type)  # kept, not handled here
         handled = Handled()
         if handler is not None:
             delivery: Delivery[EventModel] = Delivery(
