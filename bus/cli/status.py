@@ -5,7 +5,8 @@ rejected or not answered; the due time, and OVERDUE once it has passed with a re
 still open. Read from the agency's local store, which ``silian serve`` keeps current as
 receipts arrive.
 
-Exit code: 0 when nothing is overdue, 1 when at least one event is (for cron and alerts).
+``--all`` shows the events every recipient answered too. Exit code: 0 when nothing is
+overdue, 1 when at least one event is (for cron and alerts).
 """
 
 from __future__ import annotations
@@ -30,8 +31,14 @@ def register(sub: Any) -> None:
         "status",
         help="events this agency published that still wait for answers (exit 1 if overdue)",
     )
-    p.add_argument(
+    which = p.add_mutually_exclusive_group()
+    which.add_argument(
         "--overdue-only", action="store_true", help="only events past their answer deadline"
+    )
+    which.add_argument(
+        "--all",
+        action="store_true",
+        help="every event this agency published that asks for answers, answered ones too",
     )
     add_bus_arguments(p)
     add_json_flag(p)
@@ -130,7 +137,8 @@ def _json(status: EventStatus, moment: datetime) -> dict[str, Any]:
 
 
 def _status(args: argparse.Namespace) -> int:
-    statuses = [s for s in asyncio.run(_collect(args)) if s.open]
+    collected = asyncio.run(_collect(args))
+    statuses = collected if args.all else [s for s in collected if s.open]
     moment = now()
     if args.overdue_only:
         statuses = [s for s in statuses if s.overdue_at(moment)]
@@ -140,20 +148,41 @@ def _status(args: argparse.Namespace) -> int:
         emit_json(
             {
                 "as_of": local_time(moment).isoformat(),
-                "waiting": len(statuses),
+                "waiting": sum(1 for s in statuses if s.open),
+                "answered": sum(1 for s in collected if not s.open),
                 "overdue": sum(s.overdue_at(moment) for s in statuses),
                 "events": [_json(s, moment) for s in statuses],
             }
         )
         return code
     if not statuses:
-        print("nothing awaiting answers" if not args.overdue_only else "nothing overdue")
+        print(_nothing(collected, overdue_only=args.overdue_only))
         return code
     for s in statuses:
         when = "?" if s.time is None else local_time(s.time).isoformat(timespec="seconds")
         mark = "  OVERDUE 已超时" if s.overdue_at(moment) else ""
+        if not s.open:
+            mark = "  全部回复 all answered"
         print(f"{when}  {event_label(s.ce_type)}  {s.subject}  [{s.priority}]  {s.event_id}")
         print(f"    due {local_time(s.due).isoformat(timespec='seconds')}{mark}")
         for row in s.rows:
             print(f"    {agency_name(row.recipient)} ({row.recipient})  {_STATE_ZH[_state(row)]}")
     return code
+
+
+def _nothing(collected: list[EventStatus], *, overdue_only: bool) -> str:
+    """What to say when no event is shown: why, so that silence is never ambiguous."""
+    waiting = sum(1 for s in collected if s.open)
+    answered = len(collected) - waiting
+    if overdue_only:
+        return "nothing overdue" + (
+            f": {waiting} event(s) still wait for answers, none past its deadline"
+            if waiting
+            else ""
+        )
+    if answered:
+        return (
+            f"nothing awaiting answers: every recipient answered the {answered} event(s) "
+            "asking for answers (silian status --all shows them)"
+        )
+    return "nothing awaiting answers: no event this agency published asks for answers yet"

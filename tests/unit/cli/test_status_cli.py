@@ -59,7 +59,17 @@ def test_status_follows_the_answers(setup: Setup, silian: Callable[..., Ran]) ->
     assert silian("serve", "--once", "--agency", examples.JIANGSHAN).code == 0
     done = silian("status", "--agency", examples.JIANGSHAN)
     assert done.code == 0
-    assert done.out.strip() == "nothing awaiting answers"
+    assert done.out.strip() == (
+        "nothing awaiting answers: every recipient answered the 1 event(s) asking for "
+        "answers (silian status --all shows them)"
+    )
+    every = silian("status", "--agency", examples.JIANGSHAN, "--all")
+    assert every.code == 0
+    assert "JS-ALERT-2024-0117" in every.out
+    assert "全部回复 all answered" in every.out
+    assert "浦城县公安局 (350722000000)  已处理 handled" in every.out
+    report = silian("status", "--agency", examples.JIANGSHAN, "--all", "--json").json()
+    assert (report["waiting"], report["answered"], len(report["events"])) == (0, 1, 1)
 
 
 def test_overdue_exits_one(
@@ -67,7 +77,7 @@ def test_overdue_exits_one(
 ) -> None:
     _publish_alert(setup, silian)
     assert silian("status", "--agency", examples.JIANGSHAN, "--overdue-only").out.strip() == (
-        "nothing overdue"
+        "nothing overdue: 1 event(s) still wait for answers, none past its deadline"
     )
     later = now() + timedelta(hours=2)  # an urgent alert's deadline is far shorter
     monkeypatch.setattr(status_module, "now", lambda: later)
