@@ -122,7 +122,14 @@ def _source_args(p: argparse.ArgumentParser) -> None:
         action="append",
         default=None,
         metavar="TOPIC",
-        help="topic to audit (repeatable; default every family topic)",
+        help="a topic to audit besides every family topic (repeatable: a case topic, ...)",
+    )
+    p.add_argument(
+        "--only",
+        action="append",
+        default=None,
+        metavar="TOPIC",
+        help="audit this topic instead of the family topics (repeatable)",
     )
     p.add_argument(
         "--log-keeper",
@@ -244,7 +251,7 @@ def _replay(args: argparse.Namespace) -> int:
     folder = _agreement(args)
     history = folder.history()
     federation = _federation(args, folder)
-    topics = args.topic or family_topics(federation)
+    topics = _topics(args, federation)
 
     async def run() -> int:
         async with _transport(args) as transport:
@@ -264,10 +271,16 @@ def _replay(args: argparse.Namespace) -> int:
     return run_async(run())
 
 
+def _topics(args: argparse.Namespace, federation: str) -> list[str]:
+    """``--only`` (else every family topic), then each ``--topic`` not named yet."""
+    topics = list(args.only or family_topics(federation))
+    return topics + [t for t in dict.fromkeys(args.topic or ()) if t not in topics]
+
+
 def _export(args: argparse.Namespace) -> int:
     folder = _agreement(args)
     federation = _federation(args, folder)
-    topics = args.topic or family_topics(federation)
+    topics = _topics(args, federation)
 
     async def run() -> int:
         async with _transport(args) as transport:

@@ -33,7 +33,7 @@ def test_the_demo_history_on_kafka_replays_clean_but_for_its_injected_records(
     asyncio.run(run_demo(kafka=kafka_bootstrap, directory=tmp_path / "demo", emit=lambda _: None))
     history = write_agreement(made[0], tmp_path)
     expected = asyncio.run(_injected(kafka_bootstrap, history))
-    topics = [arg for topic in history.topics for arg in ("--topic", topic)]
+    topics = [arg for topic in history.topics for arg in ("--only", topic)]
     clean_env = {k: v for k, v in os.environ.items() if not k.startswith("SILIAN_")}
     done = subprocess.run(
         [

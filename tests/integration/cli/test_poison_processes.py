@@ -128,14 +128,14 @@ def test_every_process_gets_through_poison_records(tmp_path: Path, kafka_bootstr
 
     # audit replay, export and offline verification: anomalies, located; exit 1, no crash.
     topic = family_topic(fed_id, issued.family)
-    replayed = _silian(env, "audit", "replay", "--topic", topic, "--json", "--quiet")
+    replayed = _silian(env, "audit", "replay", "--only", topic, "--json", "--quiet")
     assert replayed.returncode == 1, replayed.stderr[-2000:]
     report = json.loads(replayed.stdout)
     assert report["records"] == 8
     assert report["counts"]["no-value"] == 1
     assert report["counts"]["too-deep"] == 1
     bundle = tmp_path / "poison.jsonl"
-    exported = _silian(env, "audit", "export", "--topic", topic, "--out", str(bundle))
+    exported = _silian(env, "audit", "export", "--only", topic, "--out", str(bundle))
     assert exported.returncode == 0, exported.stderr[-2000:]
     verified = _silian(env, "audit", "verify-bundle", str(bundle), "--json", "--quiet")
     assert verified.returncode == 1, verified.stderr[-2000:]
