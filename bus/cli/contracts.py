@@ -1,17 +1,21 @@
-"""``silian contracts``: list event types, regenerate and check the exported schemas."""
+"""``silian contracts``: list event types, show an example of each, regenerate and check the
+exported schemas."""
 
 from __future__ import annotations
 
 import argparse
+import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from bus.cli._common import ExitCode, add_json_flag, emit_json
+from bus.cli.publish import resolve_type
+from contracts.examples import example_events
 from contracts.export import EXPORT_DIR, check_exports, write_exports
-from contracts.registry import REGISTRY
+from contracts.registry import REGISTRY, EventSpec, encode, spec_for_model
 
-__all__ = ["register"]
+__all__ = ["example_text", "register"]
 
 
 def register(sub: Any) -> None:
@@ -43,6 +47,16 @@ def register(sub: Any) -> None:
     listing = c_sub.add_parser("list", help="list event types: version, family, topic")
     add_json_flag(listing)
     listing.set_defaults(func=_list)
+    example = c_sub.add_parser(
+        "example",
+        help="print a valid example of an event type, as silian publish FILE takes it",
+    )
+    example.add_argument(
+        "event_type",
+        metavar="TYPE",
+        help="event type: alert.issued, alert.issued.v1 or cn.silian.alert.issued.v1",
+    )
+    example.set_defaults(func=_example)
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -89,4 +103,16 @@ def _list(args: argparse.Namespace) -> int:
             f"{row['event_type']:<{width}}  v{row['version']}  {row['family']:<8}  "
             f"key {row['key']:<12}  {row['topic']}"
         )
+    return ExitCode.OK
+
+
+def example_text(spec: EventSpec) -> str:
+    """The example of ``spec`` from the 四联 story (:mod:`contracts.examples`), as JSON a
+    person edits: indented, Chinese as it is; what ``silian publish FILE`` reads."""
+    event = next(e for e in example_events() if spec_for_model(e) is spec)
+    return json.dumps(json.loads(encode(event)), ensure_ascii=False, indent=2) + "\n"
+
+
+def _example(args: argparse.Namespace) -> int:
+    print(example_text(resolve_type(args.event_type)), end="")
     return ExitCode.OK
