@@ -11,7 +11,7 @@
     state = "state"                # the adapter keeps <state>/<agency>/adapter.sqlite
     kafka = "127.0.0.1:19092"      # default $SILIAN_KAFKA_BOOTSTRAP; embedded without both
     # embedded = "state/embedded.sqlite"
-    # passphrase_env = "SILIAN_KEY_PASSPHRASE"
+    # passphrase_env = "MY_KEY_PASSPHRASE"  # default SILIAN_KEY_PASSPHRASE, when it is set
     # provision_topics = true      # create the federation's topics if missing
     # replication = 3              # … with this replication (min.insync = replication - 1)
 
@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from bus.errors import ConfigError
+from bus.settings import passphrase_from
 
 __all__ = [
     "LOCAL_KINDS",
@@ -71,12 +72,8 @@ class BusSection:
         return f"Kafka {self.kafka}" if self.kafka else f"embedded {self.embedded}"
 
     def passphrase(self) -> bytes | None:
-        if not self.passphrase_env:
-            return None
-        value = os.environ.get(self.passphrase_env)
-        if not value:
-            raise ConfigError(f"environment variable {self.passphrase_env} is not set or empty")
-        return value.encode("utf-8")
+        """As every command reads it (:func:`bus.settings.passphrase_from`)."""
+        return passphrase_from(self.passphrase_env)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -19,6 +19,10 @@ class KeyStoreError(AgencyError):
     """A key file is missing, unreadable, has unsafe permissions or a wrong passphrase."""
 
 
+class PassphraseError(KeyStoreError):
+    """A private key file is encrypted and no passphrase, or the wrong one, was given."""
+
+
 class AgreementError(AgencyError):
     """An agreement document is malformed, incomplete or not in force."""
 

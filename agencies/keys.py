@@ -23,7 +23,13 @@ from cryptography.hazmat.primitives import hpke, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from agencies.errors import KeyFormatError, KeyStoreError, VerificationError, VerificationKind
+from agencies.errors import (
+    KeyFormatError,
+    KeyStoreError,
+    PassphraseError,
+    VerificationError,
+    VerificationKind,
+)
 from agencies.identity import AgencyCodeStr
 
 __all__ = [
@@ -281,10 +287,10 @@ def _load_pem(data: bytes, passphrase: bytes | None, source: str) -> object:
     except TypeError:
         if passphrase:
             raise KeyStoreError(f"{source} is not encrypted but a passphrase was given") from None
-        raise KeyStoreError(f"{source} is encrypted: a passphrase is needed") from None
+        raise PassphraseError(f"{source} is encrypted: a passphrase is needed") from None
     except (ValueError, UnsupportedAlgorithm):
         if passphrase and b"ENCRYPTED" in data[:64]:
-            raise KeyStoreError(f"wrong passphrase for {source}") from None
+            raise PassphraseError(f"wrong passphrase for {source}") from None
         raise KeyStoreError(f"{source} is not a PKCS8 PEM private key file") from None
 
 

@@ -8,6 +8,7 @@
     ├── AgencyError                   agencies.errors
     │   ├── UnknownAgencyError (LookupError)
     │   ├── KeyStoreError                                key file missing/unsafe/wrong passphrase
+    │   │   └── PassphraseError                          encrypted: no passphrase, or a wrong one
     │   ├── KeyFormatError (ValueError)                  key bytes of the wrong length/type
     │   ├── PermissionDeniedError                        the agreement does not allow it
     │   └── AgreementError                               agreement malformed or not in force
@@ -18,6 +19,7 @@
         ├── SilianEnvironmentError                   java/mvn missing, port taken, ...
         │   └── KafkaStartError                          a node did not come up (.log_path)
         ├── TransportError                               broker/transport failure
+        │   └── BrokerUnreachableError (also SilianEnvironmentError)  no broker answered
         ├── NotConnectedError                            used before start()
         ├── RecordRejectedError                          a record failed a pipeline step (.reason)
         ├── RedeliveryError                              the same record at the same offset again
@@ -46,6 +48,7 @@ from agencies.errors import (
     AgreementVerificationError,
     KeyFormatError,
     KeyStoreError,
+    PassphraseError,
     PermissionDeniedError,
     UnknownAgencyError,
     VerificationError,
@@ -59,6 +62,7 @@ __all__ = [
     "AgreementError",
     "AgreementVerificationError",
     "AuditError",
+    "BrokerUnreachableError",
     "BundleError",
     "BusError",
     "CheckpointError",
@@ -71,6 +75,7 @@ __all__ = [
     "KeyStoreError",
     "LifecycleError",
     "NotConnectedError",
+    "PassphraseError",
     "PermissionDeniedError",
     "ProofError",
     "RecordRejectedError",
@@ -107,6 +112,11 @@ class KafkaStartError(SilianEnvironmentError):
 
 class TransportError(BusError):
     """The transport (Kafka or embedded) failed to do what was asked."""
+
+
+class BrokerUnreachableError(TransportError, SilianEnvironmentError):
+    """No Kafka broker answered at the bootstrap addresses: something outside silian is in
+    the way (exit 3), not a failure of what was asked."""
 
 
 class NotConnectedError(BusError):

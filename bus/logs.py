@@ -19,6 +19,7 @@ from typing import Any, Literal, TextIO
 
 import structlog
 
+from bus.envelope.ids import FEDERATION_TZ
 from bus.errors import ConfigError
 
 __all__ = [
@@ -39,8 +40,9 @@ _REDACTED_KEYS = frozenset({"private_key", "secret", "passphrase", "password", "
 
 
 def _timestamp(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    # RFC 3339 with the local offset, as officers read times (Asia/Shanghai: +08:00).
-    event_dict["timestamp"] = datetime.now().astimezone().isoformat(timespec="milliseconds")
+    # RFC 3339 with the federation's offset, as officers read times (+08:00), whatever
+    # zone the machine's clock is set to (servers often run in UTC).
+    event_dict["timestamp"] = datetime.now(FEDERATION_TZ).isoformat(timespec="milliseconds")
     return event_dict
 
 
@@ -68,22 +70,30 @@ def configure_logging(
         else structlog.dev.ConsoleRenderer(colors=out.isatty())
     )
     numeric = logging.getLevelNamesMapping()[level.upper()]
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        _timestamp,
+        _redact,
+        structlog.processors.StackInfoRenderer(),
+        structlog.processors.format_exc_info,
+    ]
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            _timestamp,
-            _redact,
-            structlog.processors.StackInfoRenderer(),
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
+        processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=False,
     )
-    # aiokafka logs through the stdlib; keep it quiet unless asked for debug.
-    logging.basicConfig(level=max(numeric, logging.WARNING), stream=out, force=True)
+    # aiokafka logs through the stdlib: its lines take the same path and look the same
+    # (JSON among JSON, with level, time and logger), kept quiet unless asked for debug.
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    logging.basicConfig(level=max(numeric, logging.WARNING), handlers=[handler], force=True)
 
 
 def get_logger(name: str | None = None) -> Any:

@@ -7,11 +7,17 @@ flag               environment                 default
 =================  ==========================  ==========================================
 ``--agency``       ``SILIAN_AGENCY``           (required)
 ``--keys``         ``SILIAN_KEY_DIR``          ``~/.config/silian/keys``
+``--passphrase-env`` (names a variable)         ``SILIAN_KEY_PASSPHRASE`` when it is set
 ``--agreement``    ``SILIAN_AGREEMENT_DIR``    ``./agreement``
 ``--state``        ``SILIAN_STATE_DIR``        ``~/.local/state/silian``
 ``--kafka``        ``SILIAN_KAFKA_BOOTSTRAP``  none: the embedded transport is used
 ``--embedded``     ``SILIAN_EMBEDDED``         ``<state>/embedded.sqlite``
 =================  ==========================  ==========================================
+
+Every command that takes one of these — the bus commands, ``silian keys``, ``silian
+agreement``, ``silian audit`` — takes it here (:func:`add_key_arguments`,
+:func:`agency_code`, :func:`key_dir`, :func:`passphrase_from`, :func:`agreement_dir`), so a
+flag has one name and one fallback everywhere.
 """
 
 from __future__ import annotations
@@ -31,15 +37,23 @@ from bus.transport import connect
 from bus.transport.base import Transport
 
 __all__ = [
+    "PASSPHRASE_VARIABLE",
     "Settings",
     "add_bus_arguments",
+    "add_key_arguments",
+    "agency_code",
     "agreement_dir",
     "check_bootstrap",
     "kafka_bootstrap",
+    "key_dir",
     "open_bus",
     "open_transport",
+    "passphrase_from",
     "settings_from_args",
 ]
+
+PASSPHRASE_VARIABLE = "SILIAN_KEY_PASSPHRASE"  # noqa: S105 - the name of a variable, no secret
+"""Where the key files' passphrase is read from when ``--passphrase-env`` names no other."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,18 +77,7 @@ def add_bus_arguments(parser: argparse.ArgumentParser, *, agency: bool = True) -
         group.add_argument(
             "--agency", default=None, help="this agency's 12-digit code (default $SILIAN_AGENCY)"
         )
-    group.add_argument(
-        "--keys",
-        type=Path,
-        default=None,
-        help="key folder (default $SILIAN_KEY_DIR or ~/.config/silian/keys)",
-    )
-    group.add_argument(
-        "--passphrase-env",
-        metavar="VAR",
-        default=None,
-        help="environment variable holding the key files' passphrase",
-    )
+    add_key_arguments(group)
     group.add_argument(
         "--agreement",
         type=Path,
@@ -103,32 +106,72 @@ def add_bus_arguments(parser: argparse.ArgumentParser, *, agency: bool = True) -
     )
 
 
+def add_key_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--keys DIR`` and ``--passphrase-env VAR``, as every command that signs takes them.
+
+    ``--dir`` is still read as ``--keys`` (its name in ``keys`` and ``agreement`` before
+    the flags were made one), but no longer shown.
+    """
+    parser.add_argument(
+        "--keys",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="key folder (default $SILIAN_KEY_DIR or ~/.config/silian/keys)",
+    )
+    parser.add_argument("--dir", dest="keys", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--passphrase-env",
+        metavar="VAR",
+        default=None,
+        help="environment variable holding the private key files' passphrase (default "
+        f"{PASSPHRASE_VARIABLE}, when it is set; the passphrase itself is never an argument)",
+    )
+
+
+def agency_code(given: str | None, *, required: bool = True) -> str:
+    """``--agency``, else ``$SILIAN_AGENCY``; ``""`` when neither and not ``required``."""
+    agency = given or os.environ.get("SILIAN_AGENCY") or ""
+    if not agency and required:
+        raise ConfigError("which agency is this? pass --agency CODE or set SILIAN_AGENCY")
+    return agency
+
+
+def key_dir(given: Path | None) -> Path:
+    """``--keys``, else ``$SILIAN_KEY_DIR``, else ``~/.config/silian/keys`` (a folder)."""
+    keys = given or Path(os.environ.get("SILIAN_KEY_DIR") or Path.home() / ".config/silian/keys")
+    return _folder(keys, "key folder (--keys, $SILIAN_KEY_DIR)")
+
+
+def passphrase_from(variable: str | None) -> bytes | None:
+    """The key files' passphrase: from the variable ``--passphrase-env`` names (it must be
+    set), else from :data:`PASSPHRASE_VARIABLE` if set, else None (keys not encrypted)."""
+    if variable:
+        value = os.environ.get(variable)
+        if not value:
+            raise ConfigError(f"environment variable {variable} is not set or empty")
+        return value.encode("utf-8")
+    value = os.environ.get(PASSPHRASE_VARIABLE)
+    return value.encode("utf-8") if value else None
+
+
 def settings_from_args(args: argparse.Namespace, *, agency_required: bool = True) -> Settings:
     """``agency_required=False`` for operator commands (``topics``): agency becomes ``""``."""
     env = os.environ
-    agency = getattr(args, "agency", None) or env.get("SILIAN_AGENCY") or ""
-    if not agency and agency_required:
-        raise ConfigError("which agency is this? pass --agency CODE or set SILIAN_AGENCY")
+    agency = agency_code(getattr(args, "agency", None), required=agency_required)
     state = args.state or Path(env.get("SILIAN_STATE_DIR") or Path.home() / ".local/state/silian")
-    passphrase = None
-    if args.passphrase_env:
-        value = env.get(args.passphrase_env)
-        if not value:
-            raise ConfigError(f"environment variable {args.passphrase_env} is not set or empty")
-        passphrase = value.encode("utf-8")
     kafka = kafka_bootstrap(args.kafka, flag="--kafka") if args.kafka or not args.embedded else None
-    keys = args.keys or Path(env.get("SILIAN_KEY_DIR") or Path.home() / ".config/silian/keys")
     embedded = args.embedded or Path(env.get("SILIAN_EMBEDDED") or state / "embedded.sqlite")
     if embedded.is_dir():
         raise ConfigError(f"embedded transport file {embedded} is a folder; name a file in it")
     return Settings(
         agency=agency,
-        key_dir=_folder(keys, "key folder (--keys, $SILIAN_KEY_DIR)"),
+        key_dir=key_dir(args.keys),
         agreement_dir=agreement_dir(args.agreement),
         state_dir=_folder(state, "state folder (--state, $SILIAN_STATE_DIR)"),
         kafka=kafka,
         embedded=embedded,
-        passphrase=passphrase,
+        passphrase=passphrase_from(args.passphrase_env),
     )
 
 

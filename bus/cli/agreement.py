@@ -35,10 +35,9 @@ from agencies import (
 from bus.cli._common import ExitCode, add_json_flag, emit_json
 from bus.cli.keys import add_keystore_args, keystore_from_args, now_local
 from bus.errors import ConfigError
+from bus.settings import agency_code, agreement_dir
 
 __all__ = ["register"]
-
-_DEFAULT_DIR = Path("agreement")
 
 
 def register(sub: Any) -> None:
@@ -47,7 +46,14 @@ def register(sub: Any) -> None:
 
     init = a_sub.add_parser("init", help="write version 1 of a federation's agreement")
     init.add_argument("--federation", required=True, help=f"one of {', '.join(FEDERATIONS)}")
-    init.add_argument("--out", type=Path, default=_DEFAULT_DIR, help="folder (default ./agreement)")
+    init.add_argument(
+        "--agreement",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="agreement folder to write (default $SILIAN_AGREEMENT_DIR or ./agreement)",
+    )
+    init.add_argument("--out", dest="agreement", type=Path, help=argparse.SUPPRESS)  # old name
     init.add_argument(
         "--force", action="store_true", help="delete every existing version and start again"
     )
@@ -59,15 +65,17 @@ def register(sub: Any) -> None:
         p.add_argument(
             "--agreement",
             type=Path,
-            default=_DEFAULT_DIR,
+            default=None,
             metavar="DIR",
-            help="agreement folder (default ./agreement)",
+            help="agreement folder (default $SILIAN_AGREEMENT_DIR or ./agreement)",
         )
         add_json_flag(p)
         return p
 
     sign = with_folder(a_sub.add_parser("sign", help="sign the newest version as one member"))
-    sign.add_argument("--agency", required=True, metavar="CODE", help="the member signing")
+    sign.add_argument(
+        "--agency", default=None, metavar="CODE", help="the member signing (default $SILIAN_AGENCY)"
+    )
     add_keystore_args(sign)
     sign.set_defaults(func=_sign)
     with_folder(
@@ -92,7 +100,7 @@ def register(sub: Any) -> None:
 
 
 def _init(args: argparse.Namespace) -> int:
-    folder = AgreementFolder(args.out)
+    folder = AgreementFolder(agreement_dir(args.agreement))
     if folder.versions():
         if not args.force:
             raise AgreementError(
@@ -114,10 +122,11 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _sign(args: argparse.Namespace) -> int:
-    folder = AgreementFolder(args.agreement)
+    folder = AgreementFolder(agreement_dir(args.agreement))
     version = folder.latest_version()
     document, signatures = folder.read(version)
-    signature = sign_as(document, signer=args.agency, keystore=keystore_from_args(args))
+    signer = agency_code(args.agency)
+    signature = sign_as(document, signer=signer, keystore=keystore_from_args(args))
     others = tuple(s for s in signatures if s.signer != signature.signer)
     folder.write_signatures(version, (*others, signature))
     agreement = parse_agreement(document)
@@ -132,13 +141,13 @@ def _sign(args: argparse.Namespace) -> int:
             }
         )
     else:
-        print(f"{agreement.member(args.agency).display} 已签署 signed {agreement.label}")
+        print(f"{agreement.member(signer).display} 已签署 signed {agreement.label}")
         _print_unsigned(agreement, missing)
     return ExitCode.OK
 
 
 def _verify(args: argparse.Namespace) -> int:
-    folder = AgreementFolder(args.agreement)
+    folder = AgreementFolder(agreement_dir(args.agreement))
     folder.latest_version()  # one clear line for an empty or old-layout folder
     history = AgreementHistory()
     verified: list[dict[str, Any]] = []
@@ -188,7 +197,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    folder = AgreementFolder(args.agreement)
+    folder = AgreementFolder(agreement_dir(args.agreement))
     version = args.version if args.version is not None else folder.latest_version()
     agreement = folder.parse(version)
     if args.json:
@@ -202,7 +211,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _next(args: argparse.Namespace) -> int:
-    folder = AgreementFolder(args.agreement)
+    folder = AgreementFolder(agreement_dir(args.agreement))
     # Only a history that verifies may grow: the next version chains to the newest's bytes.
     latest = folder.history().latest
     now = now_local()

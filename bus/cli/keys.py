@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -14,16 +13,11 @@ from zoneinfo import ZoneInfo
 from agencies import KNOWN_AGENCIES, KeyRecord, KeyStore, agency
 from bus.cli._common import ExitCode, add_json_flag, emit_json
 from bus.errors import ConfigError
+from bus.settings import add_key_arguments, agency_code, key_dir, passphrase_from
 
-__all__ = ["default_key_dir", "keystore_from_args", "now_local", "register"]
+__all__ = ["add_keystore_args", "keystore_from_args", "now_local", "register"]
 
 _TZ = ZoneInfo("Asia/Shanghai")
-
-
-def default_key_dir() -> Path:
-    """``$SILIAN_KEY_DIR``, else ``~/.config/silian/keys``."""
-    env = os.environ.get("SILIAN_KEY_DIR")
-    return Path(env) if env else Path.home() / ".config" / "silian" / "keys"
 
 
 def now_local() -> datetime:
@@ -32,29 +26,12 @@ def now_local() -> datetime:
 
 
 def add_keystore_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--dir",
-        type=Path,
-        default=None,
-        help="key folder (default $SILIAN_KEY_DIR or ~/.config/silian/keys)",
-    )
-    parser.add_argument(
-        "--passphrase-env",
-        metavar="VAR",
-        default=None,
-        help="name of an environment variable holding the passphrase that encrypts the "
-        "private key files (the passphrase itself is never an argument)",
-    )
+    """``--keys`` and ``--passphrase-env``, as the bus commands take them."""
+    add_key_arguments(parser)
 
 
 def keystore_from_args(args: argparse.Namespace) -> KeyStore:
-    passphrase: bytes | None = None
-    if args.passphrase_env:
-        value = os.environ.get(args.passphrase_env)
-        if not value:
-            raise ConfigError(f"environment variable {args.passphrase_env} is not set or empty")
-        passphrase = value.encode("utf-8")
-    return KeyStore(args.dir or default_key_dir(), passphrase=passphrase)
+    return KeyStore(key_dir(args.keys), passphrase=passphrase_from(args.passphrase_env))
 
 
 def register(sub: Any) -> None:
@@ -66,8 +43,9 @@ def register(sub: Any) -> None:
         p.add_argument(
             "--agency",
             metavar="CODE",
-            required=agency_required,
-            help="12-digit agency code, e.g. 330881000000 (江山市公安局)",
+            default=None,
+            help="12-digit agency code, e.g. 330881000000 (江山市公安局)"
+            + (" (default $SILIAN_AGENCY)" if agency_required else " (default: every one)"),
         )
         add_keystore_args(p)
         add_json_flag(p)
@@ -125,8 +103,13 @@ def _print(records: tuple[KeyRecord, ...] | list[KeyRecord], as_json: bool) -> N
         print(f"{_name(r.agency)}  {r.key_id}  自 from {r.valid_from.isoformat()}{state}")
 
 
+def _agency(args: argparse.Namespace) -> str:
+    """The agency a command acts for: ``--agency``, else ``$SILIAN_AGENCY``."""
+    return agency(agency_code(args.agency)).code
+
+
 def _new(args: argparse.Namespace) -> int:
-    code = agency(args.agency).code
+    code = _agency(args)
     pair = keystore_from_args(args).new(code, now=now_local())
     _print([pair.signing, pair.sealing], args.json)
     return ExitCode.OK
@@ -143,7 +126,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _rotate(args: argparse.Namespace) -> int:
-    code = agency(args.agency).code
+    code = _agency(args)
     pair = keystore_from_args(args).rotate(code, now=now_local())
     _print([pair.signing, pair.sealing], args.json)
     return ExitCode.OK
@@ -151,7 +134,7 @@ def _rotate(args: argparse.Namespace) -> int:
 
 def _revoke(args: argparse.Namespace) -> int:
     store = keystore_from_args(args)
-    revoked = store.revoke(args.agency, now=now_local(), reason=args.reason, key_id=args.key_id)
+    revoked = store.revoke(_agency(args), now=now_local(), reason=args.reason, key_id=args.key_id)
     _print(revoked, args.json)
     return ExitCode.OK
 

@@ -35,8 +35,15 @@ from bus.cli import (
     watch,
 )
 from bus.cli._common import COMMAND_GROUPS, ExitCode, guarded_stdout
-from bus.errors import ConfigError, ContractError, SilianEnvironmentError, SilianError
+from bus.errors import (
+    ConfigError,
+    ContractError,
+    PassphraseError,
+    SilianEnvironmentError,
+    SilianError,
+)
 from bus.logs import LOG_FORMATS, LOG_LEVELS, configure_logging, get_logger
+from bus.settings import PASSPHRASE_VARIABLE
 
 __all__ = ["build_parser", "main", "run"]
 
@@ -174,6 +181,11 @@ def _failed(error: Exception) -> int:
     """Say what went wrong in one line; the exit code that means it."""
     if isinstance(error, SilianError):
         line, code = f"silian: error: {error}", _exit_code_for(error)
+        if isinstance(error, PassphraseError):
+            line += (
+                f" (silian reads it from ${PASSPHRASE_VARIABLE}, or from the variable "
+                "--passphrase-env names)"
+            )
     elif isinstance(error, _PATH_ERRORS) and error.filename is not None:
         # A path the user gave that is not there (exit 2) or not theirs to read (exit 3).
         line = f"silian: error: {error.strerror}: {error.filename}"

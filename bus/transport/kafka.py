@@ -16,9 +16,14 @@ from typing import Any, Literal, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError, MessageSizeTooLargeError, UnknownTopicOrPartitionError
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    UnknownTopicOrPartitionError,
+)
 
-from bus.errors import TransportError
+from bus.errors import BrokerUnreachableError, TransportError
 from bus.transport import _kafka_records
 from bus.transport._kafka_admin import TopicAdmin
 from bus.transport.base import (
@@ -85,6 +90,8 @@ def _reason(error: BaseException) -> str:
 def _kafka_errors(action: str) -> Iterator[None]:
     try:
         yield
+    except KafkaConnectionError as error:  # no broker answered: the network, not the request
+        raise BrokerUnreachableError(f"{action} failed: {_reason(error)}") from error
     except KafkaError as error:
         raise TransportError(f"{action} failed: {_reason(error)}") from error
     except TimeoutError as error:

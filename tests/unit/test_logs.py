@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import logging
+import time
+
+import pytest
+import structlog
 
 from bus.logs import bound_record, configure_logging, get_logger
 
@@ -34,3 +39,30 @@ def test_console_format_is_readable_not_json() -> None:
     assert "hello" in line
     assert "agency" in line
     assert not line.lstrip().startswith("{")
+
+
+def test_times_carry_the_federations_offset_and_library_lines_are_json(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """+08:00 whatever zone the machine runs in; aiokafka's stdlib lines rendered alike."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    try:
+        out = io.StringIO()
+        configure_logging(fmt="json", level="INFO", stream=out)
+        get_logger("silian.test").warning("ours")
+        logging.getLogger("aiokafka.conn").error("Unable connect to %r", "127.0.0.1:1")
+        ours, theirs = (json.loads(line) for line in out.getvalue().splitlines())
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+        structlog.reset_defaults()
+        logging.basicConfig(force=True, handlers=[logging.NullHandler()])
+    assert ours["timestamp"].endswith("+08:00")
+    assert theirs == {
+        "event": "Unable connect to '127.0.0.1:1'",
+        "logger": "aiokafka.conn",
+        "level": "error",
+        "timestamp": theirs["timestamp"],
+    }
+    assert theirs["timestamp"].endswith("+08:00")

@@ -48,14 +48,16 @@ def dirs(tmp_path: Path) -> tuple[str, str]:
 def _sign_all(cli: RunCli, keys: str, folder: str, label: str) -> None:
     for member in JPG:
         code, out, err = cli(
-            "agreement", "sign", "--agency", member, "--agreement", folder, "--dir", keys
+            "agreement", "sign", "--agency", member, "--agreement", folder, "--keys", keys
         )
         assert (code, err) == (0, ""), err
         assert f"signed {label}" in out
 
 
 def _v1(cli: RunCli, keys: str, folder: str) -> None:
-    code, out, _ = cli("agreement", "init", "--federation", "jpg", "--out", folder, "--dir", keys)
+    code, out, _ = cli(
+        "agreement", "init", "--federation", "jpg", "--agreement", folder, "--keys", keys
+    )
     assert code == 0
     assert str(Path(folder) / "v1" / "agreement.json") in out
     _sign_all(cli, keys, folder, "jpg v1")
@@ -84,8 +86,8 @@ def test_rotate_next_sign_verify_and_records_judged_at_their_time(
     record_sig = store.signing_key(old_key_id).sign(record)
 
     clock.now = T1
-    assert cli("keys", "rotate", "--agency", JIANGSHAN, "--dir", keys)[0] == 0
-    code, out, err = cli("agreement", "next", "--agreement", folder, "--dir", keys)
+    assert cli("keys", "rotate", "--agency", JIANGSHAN, "--keys", keys)[0] == 0
+    code, out, err = cli("agreement", "next", "--agreement", folder, "--keys", keys)
     assert (code, err) == (0, ""), err
     assert "(jpg v2)" in out
     assert f"{old_key_id} 至 valid until {T1.isoformat()}" in out
@@ -133,14 +135,14 @@ def test_next_with_effective_from_later_than_the_rotation(
     _v1(cli, keys, folder)
     old_key_id = _old_signing_key_id(folder)
     clock.now = T1
-    assert cli("keys", "rotate", "--agency", JIANGSHAN, "--dir", keys)[0] == 0
+    assert cli("keys", "rotate", "--agency", JIANGSHAN, "--keys", keys)[0] == 0
     takes_effect = T1 + DAY
     code, out, err = cli(
         "agreement",
         "next",
         "--agreement",
         folder,
-        "--dir",
+        "--keys",
         keys,
         "--effective-from",
         takes_effect.isoformat(),
@@ -173,7 +175,7 @@ def test_next_refuses_a_bad_effective_from(
     keys, folder = dirs
     _v1(cli, keys, folder)
     code, _, err = cli(
-        "agreement", "next", "--agreement", folder, "--dir", keys, "--effective-from", value
+        "agreement", "next", "--agreement", folder, "--keys", keys, "--effective-from", value
     )
     assert code == 2
     assert says in err
@@ -190,16 +192,16 @@ def test_revoke_new_next_walkthrough(cli: RunCli, clock: Clock, dirs: tuple[str,
     before = store.signing_key(lost).sign(b"before the loss")
     clock.now = T1
     assert (
-        cli("keys", "revoke", "--agency", PUCHENG, "--reason", "笔记本被盗", "--dir", keys)[0] == 0
+        cli("keys", "revoke", "--agency", PUCHENG, "--reason", "笔记本被盗", "--keys", keys)[0] == 0
     )
     # Without a usable signing key Pucheng could never sign the next version: refused.
-    code, _, err = cli("agreement", "next", "--agreement", folder, "--dir", keys)
+    code, _, err = cli("agreement", "next", "--agreement", folder, "--keys", keys)
     assert code == 1
     assert "浦城县公安局 (350722000000) has no signing key usable" in err
     assert f"silian keys new --agency {PUCHENG}" in err
     assert AgreementFolder(Path(folder)).versions() == (1,)
-    assert cli("keys", "new", "--agency", PUCHENG, "--dir", keys)[0] == 0
-    code, out, _ = cli("agreement", "next", "--agreement", folder, "--dir", keys)
+    assert cli("keys", "new", "--agency", PUCHENG, "--keys", keys)[0] == 0
+    code, out, _ = cli("agreement", "next", "--agreement", folder, "--keys", keys)
     assert code == 0
     assert f"已吊销 revoked {lost}" in out
     _sign_all(cli, keys, folder, "jpg v2")
@@ -216,8 +218,8 @@ def two_versions(cli: RunCli, clock: Clock, dirs: tuple[str, str]) -> tuple[str,
     keys, folder = dirs
     _v1(cli, keys, folder)
     clock.now = T1
-    assert cli("keys", "rotate", "--agency", GUANGFENG, "--dir", keys)[0] == 0
-    assert cli("agreement", "next", "--agreement", folder, "--dir", keys)[0] == 0
+    assert cli("keys", "rotate", "--agency", GUANGFENG, "--keys", keys)[0] == 0
+    assert cli("agreement", "next", "--agreement", folder, "--keys", keys)[0] == 0
     _sign_all(cli, keys, folder, "jpg v2")
     return keys, folder
 
@@ -260,8 +262,8 @@ def test_a_corrupted_file_is_one_line_never_a_traceback(
     assert str(Path(folder) / version_dir) in err  # names the version's folder
     # Every other command that reads the folder refuses as cleanly.
     for argv in (
-        ("agreement", "next", "--agreement", folder, "--dir", keys),
-        ("agreement", "sign", "--agency", JIANGSHAN, "--agreement", folder, "--dir", keys),
+        ("agreement", "next", "--agreement", folder, "--keys", keys),
+        ("agreement", "sign", "--agency", JIANGSHAN, "--agreement", folder, "--keys", keys),
         ("agreement", "show", "--agreement", folder, "--version", version_dir[1:]),
     ):
         code, _, err = cli(*argv)
@@ -285,11 +287,13 @@ def test_show_versions_and_init_force(cli: RunCli, two_versions: tuple[str, str]
     code, _, err = cli("agreement", "show", "--agreement", folder, "--version", "7")
     assert code == 1
     assert "v7" in err
-    code, _, err = cli("agreement", "init", "--federation", "jpg", "--out", folder, "--dir", keys)
+    code, _, err = cli(
+        "agreement", "init", "--federation", "jpg", "--agreement", folder, "--keys", keys
+    )
     assert code == 1
     assert "already holds an agreement (v2)" in err
     code, _, _ = cli(
-        "agreement", "init", "--federation", "jpg", "--out", folder, "--dir", keys, "--force"
+        "agreement", "init", "--federation", "jpg", "--agreement", folder, "--keys", keys, "--force"
     )
     assert code == 0
     assert AgreementFolder(Path(folder)).versions() == (1,)

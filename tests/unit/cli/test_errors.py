@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import os
+import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from bus.logs import configure_logging
 from bus.settings import check_bootstrap
 from contracts import examples
 from contracts.alerts import AlertIssued
+from contracts.topics import family_topics
 from tests.unit.cli.conftest import bus_env, write_federation
 
 
@@ -118,11 +120,11 @@ def test_an_unknown_log_level_is_refused(
 @pytest.mark.parametrize(
     "argv",
     [
-        ["--log-level", "info", "keys", "new", "--dir", "{dir}"],
-        ["keys", "new", "--dir", "{dir}", "--log-level", "INFO"],
-        ["keys", "--log-level", "Info", "new", "--dir", "{dir}"],
-        ["--log-level", "ERROR", "keys", "new", "--dir", "{dir}", "--log-level", "info"],
-        ["keys", "new", "--dir", "{dir}", "--log-format", "json", "--log-level", "info"],
+        ["--log-level", "info", "keys", "new", "--keys", "{dir}"],
+        ["keys", "new", "--keys", "{dir}", "--log-level", "INFO"],
+        ["keys", "--log-level", "Info", "new", "--keys", "{dir}"],
+        ["--log-level", "ERROR", "keys", "new", "--keys", "{dir}", "--log-level", "info"],
+        ["keys", "new", "--keys", "{dir}", "--log-format", "json", "--log-level", "info"],
     ],
 )
 def test_log_flags_go_before_or_after_the_sub_command(
@@ -132,7 +134,7 @@ def test_log_flags_go_before_or_after_the_sub_command(
     assert main([*given, "--agency", "330881000000"]) == 0
     err = capsys.readouterr().err
     assert "keys.created" in err  # logged at INFO; the default level (WARNING) hides it
-    assert main(["keys", "list", "--dir", str(tmp_path / "keys")]) == 0
+    assert main(["keys", "list", "--keys", str(tmp_path / "keys")]) == 0
     assert "keys.created" not in capsys.readouterr().err
 
 
@@ -198,3 +200,39 @@ def test_deeply_nested_json_on_stdin_is_one_line(
         "silian: error: stdin: nests arrays and objects deeper than 32 levels "
         "(every receiver would refuse it)"
     ]
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on: connecting is refused at once, for real."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.usefixtures("cli_logs_reset", "federation_env")
+@pytest.mark.parametrize("command", [["status"], ["topics", "list"]])
+def test_kafka_that_does_not_answer_exits_3(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No broker at --kafka is something outside silian in the way (docs/cli.md), not a
+    failure of the command: exit 3, one error line, aiokafka's own lines as JSON."""
+    where = f"127.0.0.1:{_closed_port()}"
+    code = main([*command, "--agency", "330881000000", "--kafka", where])
+    err = capsys.readouterr().err.splitlines()
+    assert code == ExitCode.ENVIRONMENT
+    assert err[-1].startswith(f"silian: error: connecting to Kafka at {where} failed")
+    for line in err[:-1]:  # the client library's lines go through the same renderer
+        assert json.loads(line)["logger"].startswith("aiokafka")
+
+
+def test_audit_topics_add_to_the_family_topics_and_only_replaces_them() -> None:
+    from bus.cli.audit import _topics  # noqa: PLC0415 - the one private rule under test
+
+    fed = "jpg"
+    families = family_topics(fed)
+    case = "silian.jpg.case.JS-2024-001"
+    given = argparse.Namespace(topic=[case, families[0], case], only=None)
+    assert _topics(given, fed) == [*families, case]
+    assert _topics(argparse.Namespace(topic=None, only=[case]), fed) == [case]
+    both = argparse.Namespace(topic=[families[1]], only=[case])
+    assert _topics(both, fed) == [case, families[1]]

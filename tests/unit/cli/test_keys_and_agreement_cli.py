@@ -13,34 +13,34 @@ from tests.unit.conftest import RunCli
 
 def test_keys_new_list_rotate_revoke(tmp_path: Path, cli: RunCli):
     d = str(tmp_path / "k")
-    code, out, _ = cli("keys", "new", "--agency", JIANGSHAN, "--dir", d, "--json")
+    code, out, _ = cli("keys", "new", "--agency", JIANGSHAN, "--keys", d, "--json")
     assert code == 0
     created = json.loads(out)
     assert [r["alg"] for r in created] == ["ed25519", "x25519"]
     assert created[0]["agency_name"] == "江山市公安局 (330881000000)"
-    code, out, _ = cli("keys", "list", "--dir", d)
+    code, out, _ = cli("keys", "list", "--keys", d)
     assert code == 0
     assert "江山市公安局 (330881000000)" in out
-    code, out, _ = cli("keys", "rotate", "--agency", JIANGSHAN, "--dir", d, "--json")
+    code, out, _ = cli("keys", "rotate", "--agency", JIANGSHAN, "--keys", d, "--json")
     assert code == 0
     assert len(json.loads(out)) == 2
-    code, out, _ = cli("keys", "list", "--agency", JIANGSHAN, "--dir", d, "--json")
+    code, out, _ = cli("keys", "list", "--agency", JIANGSHAN, "--keys", d, "--json")
     listed = json.loads(out)
     assert len(listed) == 4
     assert sum(1 for r in listed if r.get("valid_until")) == 2
-    code, out, _ = cli("keys", "revoke", "--agency", JIANGSHAN, "--dir", d, "--reason", "lost")
+    code, out, _ = cli("keys", "revoke", "--agency", JIANGSHAN, "--keys", d, "--reason", "lost")
     assert code == 0
     assert "已吊销" in out
 
 
 def test_keys_errors_are_one_line(tmp_path: Path, cli: RunCli):
     d = str(tmp_path / "k")
-    code, _, err = cli("keys", "new", "--agency", "999999000000", "--dir", d)
+    code, _, err = cli("keys", "new", "--agency", "999999000000", "--keys", d)
     assert code == 1
     assert err.startswith("silian: error: unknown agency code")
     assert "Traceback" not in err
     code, _, err = cli(
-        "keys", "new", "--agency", JIANGSHAN, "--dir", d, "--passphrase-env", "NOPE_X"
+        "keys", "new", "--agency", JIANGSHAN, "--keys", d, "--passphrase-env", "NOPE_X"
     )
     assert code == 2
     assert "NOPE_X is not set" in err
@@ -49,13 +49,13 @@ def test_keys_errors_are_one_line(tmp_path: Path, cli: RunCli):
 def test_keys_passphrase_from_env(tmp_path: Path, cli: RunCli, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("SILIAN_TEST_PASS", "口令 passphrase")
     d = str(tmp_path / "k")
-    args = ("--dir", d, "--passphrase-env", "SILIAN_TEST_PASS")
+    args = ("--keys", d, "--passphrase-env", "SILIAN_TEST_PASS")
     assert cli("keys", "new", "--agency", JIANGSHAN, *args)[0] == 0
     pem = next((tmp_path / "k" / "private").glob("*.pem")).read_bytes()
     assert b"ENCRYPTED" in pem
     monkeypatch.setenv("SILIAN_TEST_PASS", "wrong")
     out_dir = str(tmp_path / "a")
-    assert cli("agreement", "init", "--federation", "jpg", "--out", out_dir, *args)[0] == 0
+    assert cli("agreement", "init", "--federation", "jpg", "--agreement", out_dir, *args)[0] == 0
     code, _, err = cli("agreement", "sign", "--agency", JIANGSHAN, "--agreement", out_dir, *args)
     assert code == 1
     assert "wrong passphrase for" in err
@@ -63,12 +63,14 @@ def test_keys_passphrase_from_env(tmp_path: Path, cli: RunCli, monkeypatch: pyte
 
 def _setup(tmp_path: Path, cli: RunCli) -> tuple[str, str]:
     keys, folder = str(tmp_path / "k"), str(tmp_path / "a")
-    code, out, _ = cli("agreement", "init", "--federation", "jpg", "--out", folder, "--dir", keys)
+    code, out, _ = cli(
+        "agreement", "init", "--federation", "jpg", "--agreement", folder, "--keys", keys
+    )
     assert code == 0
     assert "浦城县公安局 (350722000000)" in out
     for member in (JIANGSHAN, PUCHENG, GUANGFENG):
         code, out, _ = cli(
-            "agreement", "sign", "--agency", member, "--agreement", folder, "--dir", keys
+            "agreement", "sign", "--agency", member, "--agreement", folder, "--keys", keys
         )
         assert code == 0, out
     return keys, folder
@@ -109,7 +111,9 @@ def test_agreement_verify_fails_naming_member_and_field(tmp_path: Path, cli: Run
 
 def test_agreement_init_refuses_to_overwrite(tmp_path: Path, cli: RunCli):
     keys, folder = _setup(tmp_path, cli)
-    code, _, err = cli("agreement", "init", "--federation", "jpg", "--out", folder, "--dir", keys)
+    code, _, err = cli(
+        "agreement", "init", "--federation", "jpg", "--agreement", folder, "--keys", keys
+    )
     assert code == 1
     assert "use --force" in err
     code, _, err = cli("agreement", "verify", "--agreement", str(tmp_path / "none"))
@@ -123,7 +127,7 @@ def test_keys_list_on_an_empty_folder_says_so(
 ) -> None:
     from bus.cli.main import main  # noqa: PLC0415
 
-    assert main(["keys", "list", "--dir", str(tmp_path / "none")]) == 0
+    assert main(["keys", "list", "--keys", str(tmp_path / "none")]) == 0
     assert "no keys in" in capsys.readouterr().out
 
 
@@ -144,16 +148,72 @@ def test_deeply_nested_files_are_one_line(tmp_path: Path, cli: RunCli):
     assert err.startswith(f"silian: error: {signatures}: signature file: Invalid JSON: recursion")
     assert err.count("\n") == 1
     (Path(keys) / "keys.json").write_bytes(b'{"format": "silian-keys-v1", "records": ' + deep)
-    code, _, err = cli("keys", "list", "--dir", keys)
+    code, _, err = cli("keys", "list", "--keys", keys)
     assert (code, err) == (1, f"silian: error: {keys}/keys.json is not a valid key list: "
                               "nested deeper than 32 levels\n")  # fmt: skip
     exported = tmp_path / "export.json"
     exported.write_bytes(b'{"format": "silian-public-keys-v1", "records": ' + deep)
-    code, _, err = cli("keys", "import", str(exported), "--dir", keys)
+    code, _, err = cli("keys", "import", str(exported), "--keys", keys)
     assert code == 1
     assert "is not a valid public key file: nested deeper than 32 levels" in err
     template = tmp_path / "deep.toml"
     template.write_text("members = " + "[" * 100_000 + "]" * 100_000 + "\n")
     new = str(tmp_path / "new")
-    code, _, err = cli("agreement", "init", "--federation", str(template), "--out", new)
+    code, _, err = cli("agreement", "init", "--federation", str(template), "--agreement", new)
     assert (code, err) == (1, f"silian: error: {template} nests arrays or tables too deeply\n")
+
+
+def test_keys_and_agreement_take_the_bus_flags_and_environment(
+    tmp_path: Path, cli: RunCli, monkeypatch: pytest.MonkeyPatch
+):
+    """One CLI: the agency, key folder and agreement folder come from the same
+    environment as for the bus commands, and --dir is still read as --keys."""
+    keys, folder = tmp_path / "k", tmp_path / "a"
+    monkeypatch.setenv("SILIAN_KEY_DIR", str(keys))
+    monkeypatch.setenv("SILIAN_AGREEMENT_DIR", str(folder))
+    for member in (JIANGSHAN, PUCHENG, GUANGFENG):
+        monkeypatch.setenv("SILIAN_AGENCY", member)
+        assert cli("keys", "new")[0] == 0
+    assert cli("agreement", "init", "--federation", "jpg")[0] == 0
+    assert (folder / "v1" / "agreement.json").is_file()
+    for member in (JIANGSHAN, PUCHENG, GUANGFENG):
+        monkeypatch.setenv("SILIAN_AGENCY", member)
+        code, out, err = cli("agreement", "sign")
+        assert code == 0, err
+    code, out, _ = cli("agreement", "verify", "--json")
+    assert code == 0
+    assert json.loads(out)["ok"] is True
+    monkeypatch.delenv("SILIAN_KEY_DIR")
+    code, out, _ = cli("keys", "list", "--dir", str(keys), "--json")  # the old name
+    assert code == 0
+    assert {r["agency"] for r in json.loads(out)} == {JIANGSHAN, PUCHENG, GUANGFENG}
+    monkeypatch.delenv("SILIAN_AGENCY")
+    code, _, err = cli("keys", "rotate", "--keys", str(keys))
+    assert code == 2
+    assert (
+        err.strip()
+        == "silian: error: which agency is this? pass --agency CODE or set SILIAN_AGENCY"
+    )
+
+
+def test_an_encrypted_key_without_its_passphrase_says_where_silian_looks(
+    tmp_path: Path, cli: RunCli, monkeypatch: pytest.MonkeyPatch
+):
+    d = str(tmp_path / "k")
+    monkeypatch.setenv("SILIAN_KEY_PASSPHRASE", "口令 passphrase")
+    assert cli("keys", "new", "--agency", JIANGSHAN, "--keys", d)[0] == 0
+    pem = next((tmp_path / "k" / "private").glob("*.pem")).read_bytes()
+    assert b"ENCRYPTED" in pem  # the default variable was read
+    folder = str(tmp_path / "a")
+    assert (
+        cli("agreement", "init", "--federation", "jpg", "--agreement", folder, "--keys", d)[0] == 0
+    )
+    monkeypatch.delenv("SILIAN_KEY_PASSPHRASE")
+    code, _, err = cli(
+        "agreement", "sign", "--agency", JIANGSHAN, "--agreement", folder, "--keys", d
+    )
+    assert code == 1
+    assert err.count("\n") == 1
+    assert "is encrypted: a passphrase is needed" in err
+    assert "$SILIAN_KEY_PASSPHRASE" in err
+    assert "--passphrase-env" in err
