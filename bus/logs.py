@@ -19,8 +19,8 @@ from typing import Any, Literal, TextIO
 
 import structlog
 
-from bus.envelope.ids import FEDERATION_TZ
 from bus.errors import ConfigError
+from contracts.vocab import FEDERATION_TZ
 
 __all__ = [
     "LOG_FORMATS",

@@ -9,7 +9,7 @@ runs along the border; the liaison officers meet. Used by tests, the demo and be
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from contracts.alerts import (
     AlertCancelled,
@@ -61,6 +61,7 @@ from contracts.receipts import (
     RejectReason,
 )
 from contracts.vocab import (
+    FEDERATION_TZ,
     BilingualName,
     Handling,
     HandlingCode,
@@ -86,7 +87,7 @@ PUCHENG = "350722000000"
 GUANGFENG = "361103000000"
 CHANGSHAN = "330822000000"
 
-_CST = timezone(timedelta(hours=8), "Asia/Shanghai")
+_CST = FEDERATION_TZ
 _T0 = datetime(2024, 5, 6, 9, 0, tzinfo=_CST)
 
 

@@ -6,7 +6,7 @@ the same rules the Python validators enforce.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import timedelta, timezone
 from enum import StrEnum
 from typing import Annotated
 
@@ -17,6 +17,7 @@ __all__ = [
     "AGENCY_URN_PREFIX",
     "CE_TYPE_PATTERN",
     "EVENT_ID_PATTERN",
+    "FEDERATION_TZ",
     "PROVINCE_PREFIXES",
     "AgencyCode",
     "BilingualName",
@@ -37,6 +38,9 @@ __all__ = [
     "WarningMarker",
     "response_deadline",
 ]
+
+FEDERATION_TZ = timezone(timedelta(hours=8), "CST")
+"""Times as officers read them: the border area's (Asia/Shanghai, no daylight saving), +08:00."""
 
 # GB/T 2260 province-level prefixes (incl. Taiwan 71, Hong Kong 81, Macao 82).
 PROVINCE_PREFIXES: tuple[str, ...] = (

@@ -8,21 +8,19 @@ import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from agencies import KNOWN_AGENCIES, KeyRecord, KeyStore, agency
 from bus.cli._common import ExitCode, add_json_flag, emit_json
 from bus.errors import ConfigError
 from bus.settings import add_key_arguments, agency_code, key_dir, passphrase_from
+from contracts.vocab import FEDERATION_TZ
 
 __all__ = ["add_keystore_args", "keystore_from_args", "now_local", "register"]
-
-_TZ = ZoneInfo("Asia/Shanghai")
 
 
 def now_local() -> datetime:
     """Now in Asia/Shanghai, to the second (key windows are shown to people)."""
-    return datetime.now(_TZ).replace(microsecond=0)
+    return datetime.now(FEDERATION_TZ).replace(microsecond=0)
 
 
 def add_keystore_args(parser: argparse.ArgumentParser) -> None:

@@ -16,13 +16,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from agencies.identity import KNOWN_AGENCIES
 from bus.node.results import Outcome, Result
 from contracts.base import EventModel
 from contracts.receipts import ReceiptHandled, ReceiptReceived, ReceiptRejected
 from contracts.registry import CE_TYPE_PREFIX
+from contracts.vocab import FEDERATION_TZ
 
 __all__ = [
     "EVENT_LABELS",
@@ -36,7 +36,7 @@ __all__ = [
     "summary",
 ]
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+LOCAL_TZ = FEDERATION_TZ  # the one zone of contracts.vocab
 
 # The Chinese name officers use for each event type (as in the contracts' docstrings).
 EVENT_LABELS: dict[str, str] = {

@@ -6,12 +6,11 @@ import os
 import re
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
+
+from contracts.vocab import FEDERATION_TZ
 
 __all__ = ["FEDERATION_TZ", "format_time", "new_event_id", "now", "parse_time"]
-
-# Times are local to the border area (Asia/Shanghai, no daylight saving): +08:00.
-FEDERATION_TZ = timezone(timedelta(hours=8), "CST")
 
 
 def new_event_id() -> str:
