@@ -50,6 +50,7 @@ __all__ = [
     "open_transport",
     "passphrase_from",
     "settings_from_args",
+    "state_dir",
 ]
 
 PASSPHRASE_VARIABLE = "SILIAN_KEY_PASSPHRASE"  # noqa: S105 - the name of a variable, no secret
@@ -143,6 +144,12 @@ def key_dir(given: Path | None) -> Path:
     return _folder(keys, "key folder (--keys, $SILIAN_KEY_DIR)")
 
 
+def state_dir(given: Path | None) -> Path:
+    """``--state``, else ``$SILIAN_STATE_DIR``, else ``~/.local/state/silian`` (a folder)."""
+    state = given or Path(os.environ.get("SILIAN_STATE_DIR") or Path.home() / ".local/state/silian")
+    return _folder(state, "state folder (--state, $SILIAN_STATE_DIR)")
+
+
 def passphrase_from(variable: str | None) -> bytes | None:
     """The key files' passphrase: from the variable ``--passphrase-env`` names (it must be
     set), else from :data:`PASSPHRASE_VARIABLE` if set, else None (keys not encrypted)."""
@@ -159,7 +166,7 @@ def settings_from_args(args: argparse.Namespace, *, agency_required: bool = True
     """``agency_required=False`` for operator commands (``topics``): agency becomes ``""``."""
     env = os.environ
     agency = agency_code(getattr(args, "agency", None), required=agency_required)
-    state = args.state or Path(env.get("SILIAN_STATE_DIR") or Path.home() / ".local/state/silian")
+    state = state_dir(args.state)
     kafka = kafka_bootstrap(args.kafka, flag="--kafka") if args.kafka or not args.embedded else None
     embedded = args.embedded or Path(env.get("SILIAN_EMBEDDED") or state / "embedded.sqlite")
     if embedded.is_dir():
@@ -168,7 +175,7 @@ def settings_from_args(args: argparse.Namespace, *, agency_required: bool = True
         agency=agency,
         key_dir=key_dir(args.keys),
         agreement_dir=agreement_dir(args.agreement),
-        state_dir=_folder(state, "state folder (--state, $SILIAN_STATE_DIR)"),
+        state_dir=state,
         kafka=kafka,
         embedded=embedded,
         passphrase=passphrase_from(args.passphrase_env),

@@ -204,6 +204,7 @@ EXPECTED: dict[str, frozenset[str]] = {
             "AgreementVerificationError",
             "KeyFormatError",
             "KeyStoreError",
+            "PassphraseError",
             "PermissionDeniedError",
             "UnknownAgencyError",
             "VerificationError",
@@ -282,6 +283,7 @@ EXPECTED: dict[str, frozenset[str]] = {
             "KafkaStartError",
             "KeyFormatError",
             "KeyStoreError",
+            "PassphraseError",
             "LifecycleError",
             "NotConnectedError",
             "PermissionDeniedError",
@@ -293,6 +295,7 @@ EXPECTED: dict[str, frozenset[str]] = {
             "SilianError",
             "SplitViewError",
             "TransportError",
+            "BrokerUnreachableError",
             "UnknownAgencyError",
             "VerificationError",
         }
