@@ -23,7 +23,7 @@ import signal
 import sys
 import tempfile
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -36,12 +36,12 @@ from bus.node.consume import Subscription
 from bus.node.results import Outcome, Result
 from bus.reasons import Reason
 from bus.settings import add_bus_arguments, open_bus, settings_from_args
-from contracts.base import EventModel, Family
+from contracts.base import Family
 from contracts.receipts import ReceiptHandled, ReceiptReceived, ReceiptRejected
 from contracts.registry import spec_for_model
 from contracts.topics import case_topic, family_topic
 
-__all__ = ["Watcher", "register"]
+__all__ = ["Board", "Line", "Watcher", "register"]
 
 # An idle poll this long means a --no-follow watcher has caught up.
 _IDLE_S = 0.5
@@ -78,6 +78,57 @@ def _options(parser: argparse.ArgumentParser) -> None:
     add_json_flag(parser)  # JSON Lines: one object per event
 
 
+Line = tuple[Result, list[str]]
+"""A result to show, with who has not answered the event it is or answers."""
+
+
+def _when(result: Result) -> float:
+    return result.time.timestamp() if result.time is not None else float("inf")
+
+
+class Board:
+    """Who has not answered what, from results in whatever order the topics deliver them.
+
+    A receipt read before the event it answers (the receipt topic fetched first) waits, and
+    is shown right after that event's line, in time order; a receipt about an event outside
+    the view is never shown, nor is a refused record of the receipt topic (it cannot be tied
+    to the view before it verifies). Fed the same history, a board shows the same lines.
+    """
+
+    def __init__(self, recipients: Callable[[Result], list[str]], *, receipt_topic: str) -> None:
+        self._recipients = recipients
+        self._receipt_topic = receipt_topic
+        self._pending: dict[str, list[str]] = {}  # event id → recipients yet to answer
+        self._early: dict[str, list[Result]] = {}  # event id → its answers seen before it
+
+    def add(self, result: Result) -> list[Line]:
+        """The lines ``result`` makes shown (none, its own, or its own and waiting answers)."""
+        if result.outcome is Outcome.REDELIVERY:
+            return []
+        event = result.event
+        if isinstance(event, ReceiptReceived | ReceiptHandled | ReceiptRejected):
+            answered = event.answers.ce_id
+            if answered not in self._pending:
+                self._early.setdefault(answered, []).append(result)
+                return []  # about an event outside this view, or not read yet
+            return [self._answer(answered, result)]
+        if result.coordinates.topic == self._receipt_topic:
+            return []  # refused on the receipt topic: not this view's to show
+        if event is None or result.event_id is None or not spec_for_model(event).expects_receipts:
+            return [(result, [])]
+        pending = self._pending[result.event_id] = self._recipients(result)
+        lines: list[Line] = [(result, list(pending))]
+        for early in sorted(self._early.pop(result.event_id, []), key=_when):
+            lines.append(self._answer(result.event_id, early))
+        return lines
+
+    def _answer(self, answered: str, receipt: Result) -> Line:
+        pending = self._pending[answered]
+        if receipt.source in pending:
+            pending.remove(receipt.source)
+        return receipt, list(pending)
+
+
 class Watcher:
     """Observes some topics through a bus and tells, per result, who has not answered."""
 
@@ -87,9 +138,9 @@ class Watcher:
         self._subscription: Subscription = bus.subscribe(
             observe=True, group=group, topics=list(topics)
         )
-        self._receipt_topic = family_topic(bus.config.federation, Family.RECEIPT)
-        self._pending: dict[str, list[str]] = {}  # event id → recipients yet to answer
-        self._answered: dict[str, set[str]] = {}  # answers seen before their event
+        self.board = Board(
+            self._recipients, receipt_topic=family_topic(bus.config.federation, Family.RECEIPT)
+        )
         self.caught_up = False  # the last poll found nothing new
 
     async def __aenter__(self) -> Watcher:
@@ -99,48 +150,20 @@ class Watcher:
     async def __aexit__(self, *exc: object) -> None:
         await self._subscription.stop()
 
-    async def poll(self, *, timeout: float = _IDLE_S) -> list[tuple[Result, list[str]]]:
-        """The next results to show, each with who has not answered the event concerned."""
-        shown: list[tuple[Result, list[str]]] = []
+    async def poll(self, *, timeout: float = _IDLE_S) -> list[Line]:
+        """The next lines to show, in time order within what one poll read."""
         results = await self._subscription.poll(timeout=timeout)
         self.caught_up = not results
-        for result in results:
-            line = self._judge(result)
-            if line is not None:
-                shown.append(line)
-        return shown
+        return [line for result in sorted(results, key=_when) for line in self.board.add(result)]
 
-    def _judge(self, result: Result) -> tuple[Result, list[str]] | None:
-        if result.outcome is Outcome.REDELIVERY:
-            return None
-        event = result.event
-        if isinstance(event, ReceiptReceived | ReceiptHandled | ReceiptRejected):
-            answered, by = event.answers.ce_id, result.source or ""
-            if answered not in self._pending:
-                self._answered.setdefault(answered, set()).add(by)
-                return None  # about an event outside this view (or not seen yet)
-            pending = self._pending[answered]
-            if by in pending:
-                pending.remove(by)
-            return result, list(pending)
-        if (
-            result.coordinates.topic == self._receipt_topic
-            and result.outcome is not Outcome.QUARANTINED
-        ):
-            return None
-        if event is None or result.time is None or not spec_for_model(event).expects_receipts:
-            return result, []
-        recipients = self._recipients(event, issuer=result.source or "", at=result.time)
-        early = self._answered.pop(result.event_id or "", set())
-        pending = [code for code in recipients if code not in early]
-        if result.event_id is not None:
-            self._pending[result.event_id] = pending
-        return result, list(pending)
-
-    def _recipients(self, event: EventModel, *, issuer: str, at: datetime) -> list[str]:
-        """Who must answer ``event``, as its issuer computed it."""
-        ctx = self._bus.context
-        return ctx.recipients(event, ctx.handling_of(event), at, issuer=issuer)
+    def _recipients(self, result: Result) -> list[str]:
+        """Who must answer the event of ``result``, as its issuer computed it."""
+        ctx, event = self._bus.context, result.event
+        if event is None or result.time is None:
+            return []
+        return ctx.recipients(
+            event, ctx.handling_of(event), result.time, issuer=result.source or ""
+        )
 
 
 def _topics(args: argparse.Namespace, federation: str) -> list[str]:

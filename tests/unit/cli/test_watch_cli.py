@@ -11,10 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bus.cli.watch import Board, Watcher
+from bus.node.bus import Bus, BusConfig
+from bus.node.results import Result
 from bus.transport.base import OutgoingRecord
 from bus.transport.embedded import EmbeddedTransport
 from contracts import examples
 from contracts.base import Family
+from contracts.receipts import ReceiptHandled, ReceiptReceived, ReceiptRejected
 from contracts.topics import family_topic
 from tests.unit.cli.conftest import Ran, Setup, alert_story, bus_env, case_story, run_story
 
@@ -133,3 +137,77 @@ def test_a_watcher_whose_reader_went_away_stops(setup: Setup) -> None:
             watcher.kill()
             watcher.wait()
         watcher.stderr.close()
+
+
+def _answers_follow_their_events(lines: list[dict[str, Any]]) -> None:
+    shown: set[str] = set()
+    for line in lines:
+        if line["answers"]:
+            assert line["answers"]["ce_id"] in shown, "an answer shown before its event"
+        else:
+            shown.add(line["event_id"])
+
+
+def test_watch_shows_every_answer_after_its_event_and_the_same_on_every_run(
+    setup: Setup, silian: Callable[..., Ran]
+) -> None:
+    asyncio.run(run_story(setup, alert_story()))
+    runs = [
+        silian("watch", "alerts", "--no-follow", "--json", "--agency", examples.PUCHENG)
+        for _ in range(3)
+    ]
+    assert all(ran.code == 0 for ran in runs)
+    assert runs[0].out == runs[1].out == runs[2].out
+    lines = runs[0].json_lines()
+    _answers_follow_their_events(lines)
+    assert all(line["verified"] for line in lines)  # nothing unrelated, nothing unverified
+
+
+async def _watched_results(setup: Setup) -> tuple[list[Result], Board]:
+    """Every result a watcher of the alerts reads, and a fresh board with its rule."""
+    fed = setup.fed
+    async with EmbeddedTransport(setup.state / "embedded.sqlite") as transport:
+        config = BusConfig(
+            agency=examples.PUCHENG, federation=fed.federation_id, state_dir=setup.root / "scratch"
+        )
+        bus = Bus(config, transport=transport, agreements=fed.agreements, keystore=fed.keystore)
+        async with bus:
+            topics = [family_topic(fed.federation_id, f) for f in (Family.ALERT, Family.RECEIPT)]
+            results: list[Result] = []
+            async with Watcher(bus, topics=topics) as watcher:
+                while not watcher.caught_up or not results:
+                    results += [result for result, _ in await watcher.poll(timeout=0.5)]
+
+            def recipients(result: Result) -> list[str]:
+                assert result.event is not None
+                assert result.time is not None
+                ctx = bus.context
+                return ctx.recipients(
+                    result.event,
+                    ctx.handling_of(result.event),
+                    result.time,
+                    issuer=result.source or "",
+                )
+
+            board = Board(recipients, receipt_topic=topics[1])
+            return results, board
+
+
+def test_answers_read_before_their_event_wait_for_it(setup: Setup) -> None:
+    """The receipt topic fetched first (as Kafka may): no answer is lost, none shown early."""
+    asyncio.run(run_story(setup, alert_story()))
+    results, board = asyncio.run(_watched_results(setup))
+    receipts = [r for r in results if r.coordinates.topic.endswith(".receipt.v1")]
+    events = [r for r in results if r not in receipts]
+    assert receipts
+    assert events
+    lines = [line for result in (*receipts, *events) for line in board.add(result)]
+    assert sorted(id(r) for r, _ in lines) == sorted(id(r) for r in results)  # every one shown
+    shown: set[str] = set()
+    for result, _pending in lines:
+        event = result.event
+        if isinstance(event, ReceiptReceived | ReceiptHandled | ReceiptRejected):
+            assert event.answers.ce_id in shown
+        elif result.event_id is not None:
+            shown.add(result.event_id)
+    assert lines[-1][1] == []  # the last answer leaves nobody pending
