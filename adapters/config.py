@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from bus.errors import ConfigError
-from bus.settings import passphrase_from
+from bus.settings import listen_address, passphrase_from
 
 __all__ = [
     "LOCAL_KINDS",
@@ -153,10 +153,7 @@ def _table(document: dict[str, Any], name: str, where: str) -> dict[str, Any]:
 def _listen(value: Any, where: str) -> tuple[str, int] | None:
     if value is None:
         return None
-    host, _, port = str(value).rpartition(":")
-    if host not in {"127.0.0.1", "localhost", "::1", "[::1]"} or not port.isdigit():
-        raise ConfigError(f"{where} [health]: listen must be a loopback HOST:PORT, got {value!r}")
-    return host.strip("[]"), int(port)
+    return listen_address(str(value), source=f"{where} [health]", loopback_only=True)
 
 
 def read_toml(path: Path, what: str) -> dict[str, Any]:

@@ -166,6 +166,10 @@ class _SwitchedConsumer(Consumer):
     def assignment(self) -> frozenset[tuple[str, int]]:
         return self._inner.assignment()
 
+    async def lag(self) -> dict[tuple[str, int], int]:
+        await self._link.guard("measuring the lag")
+        return await self._inner.lag()
+
 
 async def wait_for(
     check: Callable[[], Awaitable[Any]] | Callable[[], Any], *, timeout: float = 60.0

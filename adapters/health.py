@@ -19,6 +19,7 @@ from typing import Any
 from adapters._runtime import unforeseen
 from bus.envelope.ids import format_time, now
 from bus.logs import get_logger
+from bus.node.metrics import OperatorServer, Response
 from bus.state.private import private_parents, write_private
 
 __all__ = ["HealthServer", "report_every_second", "write_report"]
@@ -59,53 +60,29 @@ async def report_every_second(
 
 
 class HealthServer:
-    """A minimal HTTP/1.1 responder on loopback: ``GET /health`` → the JSON report."""
+    """``GET /health`` on loopback → the JSON report (200 when healthy, 503 otherwise)."""
 
     def __init__(self, host: str, port: int, report: Report) -> None:
-        self._host = host
-        self._port = port
         self._report = report
-        self._server: asyncio.Server | None = None
+        self._http = OperatorServer(host, port, self._respond)
+        self._host = host
 
     @property
     def port(self) -> int:
         """The port actually bound (``listen = "127.0.0.1:0"`` picks a free one)."""
-        if self._server is None or not self._server.sockets:
-            return self._port
-        return int(self._server.sockets[0].getsockname()[1])
+        return self._http.port
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._answer, self._host, self._port)
+        await self._http.start()
         log.info("health.listening", host=self._host, port=self.port)
 
     async def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.close()
-            await server.wait_closed()
+        await self._http.stop()
 
-    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            request = await asyncio.wait_for(reader.readline(), timeout=5)
-            while (await asyncio.wait_for(reader.readline(), timeout=5)).strip():
-                pass  # headers: nothing here needs them
-            parts = request.decode("latin-1").split()
-            if len(parts) >= 2 and parts[0] == "GET" and parts[1].split("?")[0] == "/health":
-                report = await self._report()
-                status = "200 OK" if report.get("status") == "ok" else "503 Service Unavailable"
-                body = json.dumps(report, ensure_ascii=False, default=str).encode("utf-8")
-                content_type = "application/json; charset=utf-8"
-            else:
-                status, body, content_type = "404 Not Found", b"not found\n", "text/plain"
-            writer.write(
-                f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n"
-                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode("ascii")
-                + body
-            )
-            await writer.drain()
-        except (TimeoutError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
+    async def _respond(self, path: str) -> Response:
+        if path != "/health":
+            return "404 Not Found", "text/plain", b"not found\n"
+        report = await self._report()
+        status = "200 OK" if report.get("status") == "ok" else "503 Service Unavailable"
+        body = json.dumps(report, ensure_ascii=False, default=str).encode("utf-8")
+        return status, "application/json; charset=utf-8", body

@@ -46,6 +46,7 @@ __all__ = [
     "check_bootstrap",
     "kafka_bootstrap",
     "key_dir",
+    "listen_address",
     "open_bus",
     "open_transport",
     "passphrase_from",
@@ -196,6 +197,21 @@ def _folder(path: Path, what: str) -> Path:
 def agreement_dir(given: Path | None) -> Path:
     """``given``, else ``$SILIAN_AGREEMENT_DIR``, else ``./agreement``."""
     return given or Path(os.environ.get("SILIAN_AGREEMENT_DIR") or "agreement")
+
+
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def listen_address(text: str, *, source: str, loopback_only: bool = False) -> tuple[str, int]:
+    """``HOST:PORT`` (an IPv6 host in brackets) for an operator's endpoint; ConfigError
+    naming ``source`` if it is not one (or, ``loopback_only``, not on this machine)."""
+    host, _, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit() or int(port) > 65535:
+        raise ConfigError(f"{source}: {text!r} is not HOST:PORT")
+    if loopback_only and host not in _LOOPBACK:
+        raise ConfigError(f"{source}: listen must be a loopback HOST:PORT, got {text!r}")
+    return host, int(port)
 
 
 def kafka_bootstrap(given: str | None, *, flag: str = "--bootstrap") -> str | None:

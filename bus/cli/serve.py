@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
 import signal
 from pathlib import Path
 from typing import Any
@@ -25,10 +27,11 @@ from bus.envelope.ids import format_time, now
 from bus.logs import get_logger
 from bus.node.bus import Bus
 from bus.node.consume import Subscription
+from bus.node.metrics import OperatorServer, ServeMetrics
 from bus.node.results import Delivery, Outcome, Result
 from bus.node.services import run_audit_services
 from bus.node.topics import ReadUntil
-from bus.settings import add_bus_arguments, open_bus, settings_from_args
+from bus.settings import add_bus_arguments, listen_address, open_bus, settings_from_args
 from bus.state.private import open_private
 from bus.state.sqlite import Layout, SqliteStore
 from contracts.base import EventModel
@@ -71,6 +74,13 @@ def register(sub: Any) -> None:
         "--once",
         action="store_true",
         help="process what is there, then exit (for scripts and tests)",
+    )
+    p.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        default=None,
+        help="answer GET /livez, /readyz and /metrics (Prometheus) there (default "
+        "$SILIAN_LISTEN; none). Unauthenticated: bind loopback or a management network",
     )
     add_bus_arguments(p)
     add_service_arguments(p)  # audit: --log-keeper, --no-witness (bus.node.services)
@@ -157,6 +167,29 @@ def _log_result(result: Result) -> None:
 _OVERDUE_EVERY_S = 30.0
 
 
+def _operator_server(args: argparse.Namespace, metrics: ServeMetrics) -> Any:
+    """The HTTP endpoint of ``--listen`` (or ``$SILIAN_LISTEN``), or a context doing nothing."""
+    given = args.listen or os.environ.get("SILIAN_LISTEN")
+    if not given:
+        return contextlib.nullcontext()
+    source = "--listen" if args.listen else "$SILIAN_LISTEN"
+    host, port = listen_address(given, source=source)
+    return OperatorServer(host, port, metrics.respond)
+
+
+def _measure(bus: Bus, subscription: Subscription, metrics: ServeMetrics) -> Any:
+    """What a scrape measures first: lag per partition, overdue answers, the agreement."""
+
+    async def refresh() -> None:
+        metrics.lag.clear()
+        for (topic, partition), behind in (await subscription.lag()).items():
+            metrics.lag.labels(topic, str(partition)).set(behind)
+        metrics.overdue.set(len(await bus.overdue()))
+        metrics.agreement.set(bus.context.agreements.in_force_at(now()).version)
+
+    return refresh
+
+
 async def _run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     stop = asyncio.Event()
@@ -164,11 +197,17 @@ async def _run(args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     effects = Effects(settings.state_dir / settings.agency / "effects.sqlite", args.handle_log)
+    metrics = ServeMetrics()
     try:
-        async with effects, open_bus(settings) as bus:
+        async with _operator_server(args, metrics) as server, effects, open_bus(settings) as bus:
+            if server is not None:
+                log.info("serve.listening", port=server.port)
+            metrics.set_ready("the agreement verified; waiting for partitions, then catching up")
+            bus.publisher.observers.append(metrics.published_one)
             cases = sorted({*args.cases, *await _member_cases(bus)})
             subscription = bus.subscribe(cases=cases)
             effects.attach(subscription)
+            metrics.measure_with(_measure(bus, subscription, metrics))
             # Audit services (bus.node.services) run beside the subscription until the end.
             audit = run_audit_services(
                 bus.context, state_dir=bus.config.state_dir, config=service_config(args)
@@ -190,6 +229,10 @@ async def _run(args: argparse.Namespace) -> int:
                     results = await subscription.poll(timeout=0.5)
                     for result in results:
                         _log_result(result)
+                        metrics.result(result)
+                    if metrics.not_ready and not results and subscription.assignment():
+                        metrics.set_ready(None)  # assigned, and a poll found nothing left
+                        log.info("serve.caught_up", agency=bus.agency)
                     if args.once and until.done(len(results)):
                         break
         log.info("serve.stopped", agency=settings.agency)

@@ -114,6 +114,10 @@ class Subscription:
         """The (topic, partition) pairs the group gave this subscription to read."""
         return self._consumer.assignment()
 
+    async def lag(self) -> dict[tuple[str, int], int]:
+        """Per assigned (topic, partition), the records not read yet (operators' metrics)."""
+        return await self._consumer.lag()
+
     async def run(
         self, stop: asyncio.Event, *, on_result: Callable[[Result], None] | None = None
     ) -> None:

@@ -16,7 +16,8 @@ the ledger of acknowledged events, so no consumer sees a gap or a fork from a lo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterable
+import time
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -74,6 +75,7 @@ class _InFlight:
     digest: str
     sealed: bool
     ack: Awaitable[Coordinates]
+    started: float  # time.monotonic() as it was handed to the transport
 
 
 class Publisher:
@@ -86,6 +88,9 @@ class Publisher:
         self._partitions: dict[str, int] = {}
         self._heads: dict[tuple[str, str], ChainHead] = {}
         self._lock = asyncio.Lock()
+        # Told of each acknowledged record and the seconds from hand-over to the broker's
+        # acknowledgement (silian serve's metrics); an observer must not raise.
+        self.observers: list[Callable[[Published, float], None]] = []
 
     async def start(self) -> None:
         self._chain_base = await self._ctx.store.process_chain_id(self._ctx.agency, self._name)
@@ -190,6 +195,7 @@ class Publisher:
             new_head = ChainHead(seq=head.seq + 1, hash=digest)
             # Write-ahead: a restart continues after this record, never reusing its seq.
             await ctx.store.advance_chain(chain_id, topic, new_head)
+            started = time.monotonic()
             try:
                 ack = await ctx.transport.enqueue(
                     OutgoingRecord(topic=topic, key=key, value=value, headers=headers)
@@ -210,6 +216,7 @@ class Publisher:
             digest=digest,
             sealed=handling.confidential,
             ack=ack,
+            started=started,
         )
 
     async def _complete(self, flight: _InFlight) -> Published:
@@ -217,6 +224,7 @@ class Publisher:
         with bound_record(event_id=attributes.id, topic=flight.topic, agency=ctx.agency):
             try:
                 coordinates = await flight.ack
+                latency = time.monotonic() - flight.started  # hand-over to acknowledgement
             except BaseException:  # failed, or cancelled (shutdown) before the broker said yes
                 await asyncio.shield(self._fence_locked())
                 raise
@@ -239,7 +247,7 @@ class Publisher:
                 recipients=flight.recipients,
                 sealed=flight.sealed,
             )
-        return Published(
+        published = Published(
             event_id=attributes.id,
             ce_type=attributes.type,
             topic=flight.topic,
@@ -251,6 +259,9 @@ class Publisher:
             sealed=flight.sealed,
             time=flight.moment,
         )
+        for observe in self.observers:
+            observe(published, latency)
+        return published
 
     async def _fence_locked(self) -> None:
         async with self._lock:

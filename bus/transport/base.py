@@ -244,6 +244,11 @@ class Consumer(abc.ABC):
     def assignment(self) -> frozenset[tuple[str, int]]:
         """The (topic, partition) pairs this consumer currently reads."""
 
+    @abc.abstractmethod
+    async def lag(self) -> dict[tuple[str, int], int]:
+        """Per assigned (topic, partition), how many records lie beyond the next one to read
+        (0: caught up); a partition whose position is not known yet is left out."""
+
 
 class Transport(abc.ABC):
     """Publishes records, provisions topics and makes consumers."""

@@ -402,3 +402,14 @@ class EmbeddedConsumer(Consumer):
     def assignment(self) -> frozenset[tuple[str, int]]:
         self._store.get()
         return frozenset(self._positions)
+
+    async def lag(self) -> dict[tuple[str, int], int]:
+        positions = dict(self._positions)
+
+        def measure(conn: sqlite3.Connection) -> dict[tuple[str, int], int]:
+            return {
+                where: max(0, log_end(conn, *where) - position)
+                for where, position in positions.items()
+            }
+
+        return await self._store.get().run("measuring the lag", measure)

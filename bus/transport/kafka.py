@@ -368,3 +368,19 @@ class KafkaConsumer(Consumer):
     def assignment(self) -> frozenset[tuple[str, int]]:
         consumer = self._state.consumer
         return frozenset((tp.topic, tp.partition) for tp in consumer.assignment())
+
+    async def lag(self) -> dict[tuple[str, int], int]:
+        consumer = self._state.consumer
+        assigned = list(consumer.assignment())
+        if not assigned:
+            return {}
+        with _kafka_errors(f"measuring the lag of group {self._group_id!r}"):
+            ends = await consumer.end_offsets(assigned)
+        behind: dict[tuple[str, int], int] = {}
+        for tp in assigned:
+            try:  # a partition still resetting its position has no lag to tell yet
+                position = await asyncio.wait_for(consumer.position(tp), timeout=1.0)
+            except (TimeoutError, KafkaError):
+                continue
+            behind[(tp.topic, tp.partition)] = max(0, ends[tp] - position)
+        return behind

@@ -378,3 +378,24 @@ async def test_send_to_missing_topic_raises_transport_error(
 ) -> None:
     with pytest.raises(TransportError, match="does not exist"):
         await transport.send(rec(f"{unique_name}-missing", b"v", b"k"))
+
+
+async def test_lag_counts_the_records_not_read_yet(
+    transport: Transport, make_topic: MakeTopic, unique_name: str
+) -> None:
+    """What an operator's consumer-lag metric reads: per assigned partition, the records
+    beyond the consumer's position; 0 once everything is read."""
+    topic = await make_topic()
+    for i in range(5):
+        await transport.send(rec(topic, f"r{i}".encode(), b"k"))
+    async with transport.consumer(group_id=unique_name, topics=[topic]) as consumer:
+        read: list[Record] = []
+        deadline = time.monotonic() + 30
+        while not read and time.monotonic() < deadline:
+            read = await consumer.fetch(max_records=2, timeout=0.5)
+        assert 1 <= len(read) <= 2
+        assert await consumer.lag() == {(topic, 0): 5 - len(read)}
+        await drain(consumer, 5 - len(read))
+        assert await consumer.lag() == {(topic, 0): 0}
+        await transport.send(rec(topic, b"one more", b"k"))
+        assert await consumer.lag() == {(topic, 0): 1}
