@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -34,6 +35,7 @@ __all__ = ["OperatorServer", "Response", "ServeMetrics"]
 log = get_logger("silian.serve")
 
 Refresh = Callable[[], Awaitable[None]]
+M = TypeVar("M", Counter, Gauge, Histogram)
 
 
 class ServeMetrics:
@@ -41,49 +43,41 @@ class ServeMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        reg = self.registry
-        self.records = Counter(
-            "silian_records",
-            "records read, by topic, event type and outcome",
-            ["topic", "ce_type", "outcome"],
-            registry=reg,
+        self.records = self._metric(
+            Counter, "records", "records read, by topic, event type and outcome",
+            "topic", "ce_type", "outcome",
+        )  # fmt: skip
+        self.refusals = self._metric(
+            Counter, "refusals", "records refused and quarantined, by reason", "reason"
         )
-        self.refusals = Counter(
-            "silian_refusals",
-            "records refused and quarantined, by reason",
-            ["reason"],
-            registry=reg,
-        )
-        self.published = Counter(
-            "silian_published",
+        self.published = self._metric(
+            Counter, "published",
             "records this service published (its receipts), by topic and event type",
-            ["topic", "ce_type"],
-            registry=reg,
-        )
-        self.publish_seconds = Histogram(
-            "silian_publish_seconds",
+            "topic", "ce_type",
+        )  # fmt: skip
+        self.publish_seconds = self._metric(
+            Histogram, "publish_seconds",
             "seconds from handing a record to the transport to the broker's acknowledgement",
-            registry=reg,
+        )  # fmt: skip
+        self.lag = self._metric(
+            Gauge, "consumer_lag", "records not read yet, per topic partition",
+            "topic", "partition",
+        )  # fmt: skip
+        self.overdue = self._metric(
+            Gauge, "overdue_answers", "answers owed to this agency past their deadline (事事有回音)"
         )
-        self.lag = Gauge(
-            "silian_consumer_lag",
-            "records not read yet, per topic partition",
-            ["topic", "partition"],
-            registry=reg,
+        self.agreement = self._metric(
+            Gauge, "agreement_version", "the agreement version in force now"
         )
-        self.overdue = Gauge(
-            "silian_overdue_answers",
-            "answers owed to this agency past their deadline (事事有回音)",
-            registry=reg,
-        )
-        self.agreement = Gauge(
-            "silian_agreement_version", "the agreement version in force now", registry=reg
-        )
-        self.ready = Gauge(
-            "silian_ready", "1 once verified, connected and caught up; else 0", registry=reg
+        self.ready = self._metric(
+            Gauge, "ready", "1 once verified, connected and caught up; else 0"
         )
         self.not_ready: str | None = "starting: the agreement is not verified yet"
         self._refresh: Refresh | None = None
+
+    def _metric(self, kind: type[M], name: str, description: str, *labels: str) -> M:
+        """A ``silian_<name>`` metric in this service's registry."""
+        return kind(f"silian_{name}", description, labels, registry=self.registry)
 
     def result(self, result: Result) -> None:
         """Count one result of the subscription."""
