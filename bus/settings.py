@@ -7,12 +7,14 @@ flag               environment                 default
 =================  ==========================  ==========================================
 ``--agency``       ``SILIAN_AGENCY``           (required)
 ``--keys``         ``SILIAN_KEY_DIR``          ``~/.config/silian/keys``
-``--passphrase-env`` (names a variable)         ``SILIAN_KEY_PASSPHRASE`` when it is set
 ``--agreement``    ``SILIAN_AGREEMENT_DIR``    ``./agreement``
 ``--state``        ``SILIAN_STATE_DIR``        ``~/.local/state/silian``
 ``--kafka``        ``SILIAN_KAFKA_BOOTSTRAP``  none: the embedded transport is used
 ``--embedded``     ``SILIAN_EMBEDDED``         ``<state>/embedded.sqlite``
 =================  ==========================  ==========================================
+
+The key files' passphrase is read from the variable ``--passphrase-env VAR`` names, else
+from ``SILIAN_KEY_PASSPHRASE`` when it is set (keys not encrypted otherwise).
 
 Every command that takes one of these — the bus commands, ``silian keys``, ``silian
 agreement``, ``silian audit`` — takes it here (:func:`add_key_arguments`,
