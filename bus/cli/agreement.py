@@ -33,9 +33,9 @@ from agencies import (
     sign_as,
 )
 from bus.cli._common import ExitCode, add_json_flag, emit_json
-from bus.cli.keys import add_keystore_args, keystore_from_args, now_local
+from bus.cli.keys import keystore_from_args, now_local
 from bus.errors import ConfigError
-from bus.settings import agency_code, agreement_dir
+from bus.settings import add_key_arguments, agency_code, agreement_dir
 
 __all__ = ["register"]
 
@@ -57,7 +57,7 @@ def register(sub: Any) -> None:
     init.add_argument(
         "--force", action="store_true", help="delete every existing version and start again"
     )
-    add_keystore_args(init)
+    add_key_arguments(init)
     add_json_flag(init)
     init.set_defaults(func=_init)
 
@@ -76,7 +76,7 @@ def register(sub: Any) -> None:
     sign.add_argument(
         "--agency", default=None, metavar="CODE", help="the member signing (default $SILIAN_AGENCY)"
     )
-    add_keystore_args(sign)
+    add_key_arguments(sign)
     sign.set_defaults(func=_sign)
     with_folder(
         a_sub.add_parser("verify", help="check every version: signed by all, chained in order")
@@ -95,7 +95,7 @@ def register(sub: Any) -> None:
         default=None,
         help="when the new version takes effect, with offset (default now)",
     )
-    add_keystore_args(nxt)
+    add_key_arguments(nxt)
     nxt.set_defaults(func=_next)
 
 

@@ -15,17 +15,12 @@ from bus.errors import ConfigError
 from bus.settings import add_key_arguments, agency_code, key_dir, passphrase_from
 from contracts.vocab import FEDERATION_TZ
 
-__all__ = ["add_keystore_args", "keystore_from_args", "now_local", "register"]
+__all__ = ["keystore_from_args", "now_local", "register"]
 
 
 def now_local() -> datetime:
     """Now in Asia/Shanghai, to the second (key windows are shown to people)."""
     return datetime.now(FEDERATION_TZ).replace(microsecond=0)
-
-
-def add_keystore_args(parser: argparse.ArgumentParser) -> None:
-    """``--keys`` and ``--passphrase-env``, as the bus commands take them."""
-    add_key_arguments(parser)
 
 
 def keystore_from_args(args: argparse.Namespace) -> KeyStore:
@@ -45,7 +40,7 @@ def register(sub: Any) -> None:
             help="12-digit agency code, e.g. 330881000000 (江山市公安局)"
             + (" (default $SILIAN_AGENCY)" if agency_required else " (default: every one)"),
         )
-        add_keystore_args(p)
+        add_key_arguments(p)
         add_json_flag(p)
         return p
 
@@ -74,7 +69,7 @@ def register(sub: Any) -> None:
         "with that agency by phone)",
     )
     imp.add_argument("file", type=Path, help="a file written by silian keys export")
-    add_keystore_args(imp)
+    add_key_arguments(imp)
     add_json_flag(imp)
     imp.set_defaults(func=_import)
 

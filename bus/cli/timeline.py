@@ -26,7 +26,6 @@ from contracts.vocab import FEDERATION_TZ
 
 __all__ = [
     "EVENT_LABELS",
-    "LOCAL_TZ",
     "agency_name",
     "event_label",
     "event_type_of",
@@ -35,8 +34,6 @@ __all__ = [
     "result_json",
     "summary",
 ]
-
-LOCAL_TZ = FEDERATION_TZ  # the one zone of contracts.vocab
 
 # The Chinese name officers use for each event type (as in the contracts' docstrings).
 EVENT_LABELS: dict[str, str] = {
@@ -116,7 +113,7 @@ def event_label(ce_type: str | None) -> str:
 
 
 def local_time(moment: datetime) -> datetime:
-    return moment.astimezone(LOCAL_TZ)
+    return moment.astimezone(FEDERATION_TZ)
 
 
 def _clip(text: str) -> str:

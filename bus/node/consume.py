@@ -257,13 +257,14 @@ class Subscription:
         event, handling, spec = admitted.event, admitted.handling, admitted.spec
         # Only an agency the event is addressed to answers it and hands it to its local
         # system: a case's events reach the case's members, not every agency that reads them.
-        addressed = not own and not self._observe and self._addressed(event, spec)
+        acting = not own and not self._observe  # an observer, or our own record: state only
+        addressed = acting and self._addressed(event, spec)
         answer = addressed and spec.expects_receipts
         ref = EventRef(ce_source=attributes.source, ce_id=attributes.id, ce_type=attributes.type)
         if answer:
             await self._receipt(ReceiptReceived(answers=ref, received_at=now()))
         handler = self._handlers.get(spec.ce_type) if addressed else None
-        if not addressed and not own and not self._observe and spec.ce_type in self._handlers:
+        if acting and not addressed and spec.ce_type in self._handlers:
             log.info("event.not_addressed", ce_type=attributes.type)  # kept, not handled here
         handled = Handled()
         if handler is not None:

@@ -12,8 +12,9 @@
 Metrics, each prefixed ``silian_``: records read by topic, event type and outcome;
 refusals by reason; records published by topic and type, and the seconds from hand-over
 to the broker's acknowledgement; consumer lag per partition; answers owed past their
-deadline; the agreement version in force; readiness. The lag and the overdue answers are
-measured when a scrape asks (:meth:`ServeMetrics.refresh` is given the functions).
+deadline (counted where the service looks for them, every 30 s); the agreement version in
+force; readiness. The lag and the agreement are measured when a scrape asks
+(:meth:`ServeMetrics.measure_with`).
 """
 
 from __future__ import annotations
