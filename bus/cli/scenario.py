@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from bus.node.topics import TopicPlan, plan_topics
 from bus.sandbox.federation import Federation, create_federation
 from bus.state.store import PendingReceipt
 from bus.transport import connect
-from bus.transport.base import OutgoingRecord, Record, Transport
+from bus.transport.base import Consumer, OutgoingRecord, Record, Transport
 from contracts import examples
 from contracts.base import EventModel, Family
 from contracts.receipts import ReceiptHandled, ReceiptReceived, ReceiptRejected
@@ -41,6 +42,7 @@ from contracts.topics import family_topic, quarantine_topic
 __all__ = ["DemoReport", "run_demo"]
 
 _RECEIPTS = (ReceiptReceived, ReceiptHandled, ReceiptRejected)
+_SETTLE_SECONDS = 60.0  # the most a step waits for every agency to catch up
 _CASE_ID = next(e.entity_id() for _, e in examples.example_story() if e.opens_topic)
 
 
@@ -68,17 +70,36 @@ async def _transport(kafka: str | None, directory: Path) -> AsyncIterator[Transp
         yield transport
 
 
-async def _drain(subscriptions: list[Subscription], report: DemoReport) -> list[Result]:
-    """Poll every agency until no one has anything left: receipts of receipts settle too."""
+async def _caught_up(reader: Subscription | Consumer) -> bool:
+    """Every partition ``reader`` is assigned has a known position at its end."""
+    assigned = reader.assignment()
+    if not assigned:
+        return False
+    lag = await reader.lag()
+    return lag.keys() == assigned and not any(lag.values())
+
+
+async def _drain(
+    subscriptions: list[Subscription], report: DemoReport, *, to_the_end: bool = False
+) -> list[Result]:
+    """Poll every agency until a whole round brought nothing twice: receipts of receipts
+    settle too. ``to_the_end`` also waits until each has read to the end of its topics —
+    on a busy Kafka a record acknowledged to its sender can reach a consumer a second
+    later — at the cost of asking every broker for its end offsets."""
     seen: list[Result] = []
     quiet_rounds = 0
-    while quiet_rounds < 2:
+    deadline = time.monotonic() + _SETTLE_SECONDS
+    while time.monotonic() < deadline:
         got = 0
         for subscription in subscriptions:
             results = await subscription.poll(timeout=0.05)
             got += len(results)
             seen.extend(results)
         quiet_rounds = quiet_rounds + 1 if got == 0 else 0
+        if quiet_rounds >= 2 and (
+            not to_the_end or all([await _caught_up(s) for s in subscriptions])
+        ):
+            break
     for result in seen:
         if result.outcome is Outcome.DELIVERED:
             if result.event is not None and isinstance(result.event, _RECEIPTS):
@@ -201,7 +222,7 @@ async def _play(
         alert_topic = family_topic(fed.federation_id, Family.ALERT)
         victim = await _first_record(transport, alert_topic)
         await _inject_bad_records(fed, transport, victim)
-        await _drain(subscriptions, report)
+        await _drain(subscriptions, report, to_the_end=True)
         for code in fed.members:
             for record in await _all_records(transport, quarantine_topic(fed.federation_id, code)):
                 q = read_quarantine_headers(record)
@@ -221,14 +242,16 @@ async def _play(
 
 
 async def _all_records(transport: Transport, topic: str) -> list[Record]:
+    """Every record of ``topic`` as it stands now, read to its end."""
     consumer = transport.consumer(group_id=f"demo-reader-{uuid.uuid4().hex[:8]}", topics=[topic])
     records: list[Record] = []
+    deadline = time.monotonic() + _SETTLE_SECONDS
     async with consumer:
-        for _ in range(10):
+        while time.monotonic() < deadline:
             batch = await consumer.fetch(timeout=0.3)
-            if not batch and records:
-                break
             records.extend(batch)
+            if not batch and await _caught_up(consumer):
+                break
     return records
 
 
