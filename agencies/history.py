@@ -14,6 +14,7 @@ from datetime import datetime
 from agencies.agreement import Agreement, document_digest
 from agencies.errors import (
     AgreementError,
+    AgreementVerificationError,
     PermissionDeniedError,
     UnknownAgencyError,
     VerificationError,
@@ -25,10 +26,86 @@ from agencies.signatures import AgreementSignature, verify_agreement
 from contracts.base import Family
 from contracts.vocab import HandlingCode
 
-__all__ = ["AgreementHistory"]
+__all__ = ["AgreementHistory", "check_succession"]
 
 _Refusal = tuple[type[PermissionDeniedError | UnknownAgencyError], str]
 _Window = tuple[datetime, datetime | None, VerifyKey | None]  # start, end, the key (or None)
+
+
+def check_succession(
+    last: Agreement, agreement: Agreement, signatures: Iterable[AgreementSignature]
+) -> None:
+    """The rules a next version must keep beyond its own signatures (which
+    :func:`verify_agreement` checked); AgreementVerificationError naming member and field.
+
+    1. *Consent of the federation as it was*: at least half of ``last``'s members (2 of 3)
+       signed with a signing key ``last`` declares for them, not revoked there. A version
+       signed only with keys it declares itself could otherwise replace every member:
+       whoever can write the agreement topic could forge one. Half, not more, so that in a
+       federation of two the member whose key was compromised (it signs with its new key)
+       can be rescued by the other — which is also all a two-member federation can ask.
+    2. *No widening*: a key both versions declare keeps or narrows its window — an earlier
+       ``valid_from``, a later or removed end, a withdrawn revocation are refused.
+    3. *No end by surprise*: a key ``agreement`` newly ends (``valid_until``) stays valid
+       until ``agreement`` takes effect at least, so that no record accepted under ``last``
+       turns invalid later. (A revocation may look back: it is a compromise, the CLI warns.)
+    """
+    label = agreement.label
+    consenting = set()
+    for sig in signatures:
+        if not last.is_member(sig.signer):
+            continue
+        record = last.member(sig.signer).key(sig.key_id)
+        if record is not None and record.revoked_at is None:
+            consenting.add(sig.signer)
+    if 2 * len(consenting) < len(last.members):
+        missing = sorted(m.code for m in last.members if m.code not in consenting)
+        raise AgreementVerificationError(
+            f"{label}: only {len(consenting)} of {last.label}'s {len(last.members)} members "
+            f"signed with a key {last.label} declares (at least half must); not: "
+            f"{', '.join(missing)}",
+            member=missing[0] if missing else None,
+        )
+    for member in agreement.members:
+        if not last.is_member(member.code):
+            continue
+        before = last.member(member.code)
+        field = f"members[{member.code}]"
+        for record in member.keys:
+            old = before.key(record.key_id)
+            if old is None:
+                continue
+            where = f"{label}: member {member.display}, key {record.key_id}"
+            widened = (
+                "an earlier valid_from"
+                if record.valid_from < old.valid_from
+                else "a later or no valid_until"
+                if old.valid_until is not None
+                and (record.valid_until is None or record.valid_until > old.valid_until)
+                else "a withdrawn or later revocation"
+                if old.revoked_at is not None
+                and (record.revoked_at is None or record.revoked_at > old.revoked_at)
+                else None
+            )
+            if widened is not None:
+                raise AgreementVerificationError(
+                    f"{where}: widens the window {last.label} gave it ({widened})",
+                    member=member.code,
+                    field=field,
+                )
+            if (
+                record.valid_until is not None
+                and record.valid_until != old.valid_until
+                and record.valid_until < agreement.effective_from
+            ):
+                raise AgreementVerificationError(
+                    f"{where}: ends at {record.valid_until.isoformat()}, before {label} takes "
+                    f"effect at {agreement.effective_from.isoformat()}; records it signs in "
+                    "between would be accepted under "
+                    f"{last.label} and turn invalid later: end it at effective_from or later",
+                    member=member.code,
+                    field=field,
+                )
 
 
 class AgreementHistory:
@@ -72,6 +149,7 @@ class AgreementHistory:
                 raise AgreementError(
                     f"{agreement.label} takes effect before {last.label} (effective_from)"
                 )
+            check_succession(last, agreement, signatures)
         elif agreement.version != 1:
             raise AgreementError(f"a history starts at version 1, not {agreement.label}")
         self._versions.append(agreement)

@@ -147,22 +147,34 @@ def next_agreement(
     Records the key store does not hold (other agencies' keys) are kept as they were.
     """
     previous = parse_agreement(previous_bytes)
+    starts = effective_from or now
     members = []
     for member in previous.members:
         latest = {r.key_id: r for r in keystore.records(member.code)}
-        kept = tuple(latest.pop(r.key_id, r) for r in member.keys)
+        kept = tuple(_staged(r, latest.pop(r.key_id, r), starts) for r in member.keys)
         members.append(member.model_copy(update={"keys": kept + tuple(latest.values())}))
     agreement = previous.model_copy(
         update={
             "version": previous.version + 1,
             "previous_digest": document_digest(previous_bytes),
-            "effective_from": effective_from or now,
+            "effective_from": starts,
             "members": tuple(members),
         }
     )
     # model_copy does not validate; round-trip through validation before anyone signs it.
     document = agreement_bytes(Agreement.model_validate(agreement.model_dump()))
     return document, tuple(m.code for m in agreement.members)
+
+
+def _staged(declared: KeyRecord, record: KeyRecord, starts: datetime) -> KeyRecord:
+    """A rotated-out key signs until the version that retires it takes effect: an end the
+    key store gives it (``keys rotate`` sets the rotation's time) before ``starts`` moves to
+    ``starts`` when the previous version still let the key sign then. A revocation is kept
+    as it is: it looks back on purpose."""
+    still_valid = declared.valid_until is None or declared.valid_until >= starts
+    if record.valid_until is not None and record.valid_until < starts and still_valid:
+        return record.model_copy(update={"valid_until": starts})
+    return record
 
 
 def sign_as(document_bytes: bytes, *, signer: str, keystore: KeyStore) -> AgreementSignature:

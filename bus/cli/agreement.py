@@ -289,9 +289,15 @@ def _key_changes(old: Agreement, new: Agreement) -> list[str]:
             if was is None:
                 lines.append(f"{member.display}: 新密钥 new key {record.key_id}")
             elif record.revoked_at is not None and was.revoked_at is None:
+                looks_back = (
+                    " — before this version takes effect: records it signed since then, "
+                    "accepted until now, will be refused (right for a compromised key)"
+                    if record.revoked_at < new.effective_from
+                    else ""
+                )
                 lines.append(
                     f"{member.display}: 已吊销 revoked {record.key_id} "
-                    f"at {record.revoked_at.isoformat()}"
+                    f"at {record.revoked_at.isoformat()}{looks_back}"
                 )
             elif record.valid_until is not None and was.valid_until is None:
                 lines.append(

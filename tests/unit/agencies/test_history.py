@@ -7,18 +7,22 @@ from datetime import timedelta
 import pytest
 
 from agencies import (
+    Agreement,
     AgreementError,
     AgreementHistory,
     AgreementVerificationError,
     KeyAlg,
+    KeyStore,
     VerificationError,
+    agreement_bytes,
     next_agreement,
+    parse_agreement,
     sign_agreement,
     sign_as,
     verify_agreement,
 )
 
-from .conftest import JIANGSHAN, T0, Signed
+from .conftest import GUANGFENG, JIANGSHAN, PUCHENG, T0, Signed
 
 T1 = T0 + timedelta(days=30)  # Jiangshan rotates its keys
 DAY = timedelta(days=1)
@@ -118,3 +122,91 @@ def test_history_permissions_follow_the_version_in_force(jpg: Signed):
     history.check_read(JIANGSHAN, "case", "H3", at=T0 + DAY)
     with pytest.raises(VerificationError):
         history.check_read(JIANGSHAN, "case", "H3", at=T0 - DAY)
+
+
+# -- what a next version may not do (check_succession) --------------------------------------
+
+
+def _v2_with(jpg: Signed, code: str | None = None, keys=None) -> bytes:  # type: ignore[no-untyped-def]
+    """v2 from the key store as it is, with member ``code``'s keys replaced by ``keys(old)``."""
+    v2_doc, _ = next_agreement(jpg.document, jpg.keystore, T1)
+    model = parse_agreement(v2_doc)
+    members = [
+        m.model_copy(update={"keys": tuple(keys(m))}) if code in (None, m.code) else m
+        for m in model.members
+    ]
+    dumped = {**model.model_dump(), "members": [m.model_dump() for m in members]}
+    return agreement_bytes(Agreement.model_validate(dumped))
+
+
+def _codes(jpg: Signed) -> tuple[str, ...]:
+    return tuple(m.code for m in parse_agreement(jpg.document).members)
+
+
+def _v1(jpg: Signed) -> AgreementHistory:
+    history = AgreementHistory()
+    history.add(jpg.document, jpg.signatures)
+    return history
+
+
+def test_a_version_signed_only_with_keys_it_declares_itself_is_refused(jpg: Signed, tmp_path):
+    """Whoever can write the agreement topic must not be able to replace every member's keys."""
+    history = _v1(jpg)
+    forger = KeyStore(tmp_path / "forger")
+    for code in _codes(jpg):
+        forger.new(code, now=T0)
+    forged = _v2_with(jpg, keys=lambda m: forger.records(m.code))
+    signatures = [sign_as(forged, signer=c, keystore=forger) for c in _codes(jpg)]
+    verify_agreement(forged, signatures)  # well formed and self-consistent ...
+    with pytest.raises(AgreementVerificationError, match=r"only 0 of jpg v1's 3 members"):
+        history.add(forged, signatures)  # ... but not consented to by v1's members
+    assert history.latest.version == 1
+
+
+def test_two_of_three_members_carry_a_version_where_one_signs_with_a_new_key(jpg: Signed):
+    history = _v1(jpg)
+    jpg.keystore.revoke(JIANGSHAN, now=T1, reason="key leaked")
+    jpg.keystore.new(JIANGSHAN, now=T1)
+    v2_doc, unsigned = next_agreement(jpg.document, jpg.keystore, T1)
+    assert history.add(v2_doc, _sign_all(v2_doc, jpg, unsigned)).version == 2
+
+
+def test_a_version_that_widens_a_key_window_is_refused_naming_member_and_field(jpg: Signed):
+    history = _v1(jpg)
+    widened = _v2_with(
+        jpg,
+        PUCHENG,
+        lambda m: [k.model_copy(update={"valid_from": k.valid_from - DAY}) for k in m.keys],
+    )
+    with pytest.raises(AgreementVerificationError, match="widens the window") as caught:
+        history.add(widened, _sign_all(widened, jpg, _codes(jpg)))
+    assert (caught.value.member, caught.value.field) == (PUCHENG, f"members[{PUCHENG}]")
+    assert history.latest.version == 1
+
+
+def test_a_version_may_not_end_a_key_before_it_takes_effect(jpg: Signed):
+    """Records signed between the end and effective_from were accepted under v1."""
+    history = _v1(jpg)
+    jpg.keystore.rotate(GUANGFENG, now=T1)
+
+    def ended(m):  # type: ignore[no-untyped-def]
+        return [
+            k.model_copy(update={"valid_until": T1 - DAY}) if k.valid_from < T1 else k
+            for k in m.keys
+        ]
+
+    early = _v2_with(jpg, GUANGFENG, ended)
+    with pytest.raises(AgreementVerificationError, match="before jpg v2 takes effect") as caught:
+        history.add(early, _sign_all(early, jpg, _codes(jpg)))
+    assert caught.value.member == GUANGFENG
+
+
+def test_next_agreement_ends_a_rotated_key_when_the_version_takes_effect(jpg: Signed):
+    """keys rotate ends the old key now; the next version moves that end to its own start."""
+    history = _v1(jpg)
+    old = jpg.keystore.current(GUANGFENG, KeyAlg.ED25519, at=T0)
+    jpg.keystore.rotate(GUANGFENG, now=T1)
+    v2_doc, unsigned = next_agreement(jpg.document, jpg.keystore, T1, effective_from=T1 + DAY)
+    v2 = history.add(v2_doc, _sign_all(v2_doc, jpg, unsigned))
+    assert v2.member(GUANGFENG).key(old.key_id).valid_until == T1 + DAY  # type: ignore[union-attr]
+    assert history.signing_key(old.key_id, T1 + DAY / 2) == old.verify_key()
