@@ -114,6 +114,7 @@ class AgreementHistory:
     def __init__(self) -> None:
         self._versions: list[Agreement] = []
         self._last_digest: str | None = None
+        self._digests: list[str] = []  # SHA-256 of each version's exact bytes
         # (version number, key id) → its signing window: see signing_key
         self._windows: dict[tuple[int, str], _Window] = {}
         # (version, action, agency, family, handling) → None (allowed) or the refusal
@@ -122,6 +123,11 @@ class AgreementHistory:
     @property
     def versions(self) -> tuple[Agreement, ...]:
         return tuple(self._versions)
+
+    @property
+    def digests(self) -> tuple[str, ...]:
+        """SHA-256 (hex) of each version's document bytes, in version order."""
+        return tuple(self._digests)
 
     @property
     def latest(self) -> Agreement:
@@ -154,6 +160,7 @@ class AgreementHistory:
             raise AgreementError(f"a history starts at version 1, not {agreement.label}")
         self._versions.append(agreement)
         self._last_digest = document_digest(document_bytes)
+        self._digests.append(self._last_digest)
         self._windows.clear()  # a later version may narrow a key's window
         self._verdicts.clear()
         return agreement

@@ -52,11 +52,19 @@ class Reason(StrEnum):
     CHECKPOINT_MISMATCH = "checkpoint-mismatch"
     CHECKPOINT_AHEAD = "checkpoint-ahead"
     CHECKPOINT_INVALID = "checkpoint-invalid"
+    BAD_AGREEMENT = "bad-agreement"  # the agreement topic: a version that does not verify
 
     @property
     def meaning(self) -> str:
         """What it means, in a sentence."""
         return _MEANINGS[self]
+
+    @property
+    def curable(self) -> bool:
+        """Whether a later agreement version can cure it (a key or a member the version in
+        force at the record's time declares, once that version arrives): such a record is
+        judged again when one does (:mod:`bus.node.rejudge`)."""
+        return self in _CURABLE
 
     @property
     def by_subscription(self) -> bool:
@@ -75,6 +83,8 @@ _NOT_THE_SUBSCRIPTIONS = frozenset(
         Reason.CHECKPOINT_INVALID,
     }
 )
+
+_CURABLE = frozenset({Reason.UNKNOWN_KEY, Reason.NOT_A_MEMBER})
 
 _MEANINGS: dict[Reason, str] = {
     Reason.NO_VALUE: "the record has no value (a tombstone): nothing was signed",
@@ -106,4 +116,5 @@ _MEANINGS: dict[Reason, str] = {
     Reason.CHECKPOINT_MISMATCH: "the records do not reproduce a signed checkpoint's root",
     Reason.CHECKPOINT_AHEAD: "a signed checkpoint covers records missing from this history",
     Reason.CHECKPOINT_INVALID: "a checkpoint or cosignature does not verify",
+    Reason.BAD_AGREEMENT: "an agreement version that does not verify or does not follow",
 }

@@ -33,6 +33,7 @@ from agencies import (
     sign_as,
 )
 from bus.cli._common import ExitCode, add_json_flag, emit_json
+from bus.cli.agreement_live import register_publish
 from bus.cli.keys import keystore_from_args, now_local
 from bus.errors import ConfigError
 from bus.settings import add_key_arguments, agency_code, agreement_dir
@@ -97,6 +98,7 @@ def register(sub: Any) -> None:
     )
     add_key_arguments(nxt)
     nxt.set_defaults(func=_next)
+    register_publish(a_sub)
 
 
 def _init(args: argparse.Namespace) -> int:

@@ -25,9 +25,11 @@ from bus.cli._common import ExitCode
 from bus.cli.audit import add_service_arguments, service_config
 from bus.envelope.ids import format_time, now
 from bus.logs import get_logger
+from bus.node.agreements import agreement_feed, folder_versions
 from bus.node.bus import Bus
 from bus.node.consume import Subscription
 from bus.node.metrics import OperatorServer, ServeMetrics
+from bus.node.rejudge import rejudge_quarantine
 from bus.node.results import Delivery, Outcome, Result
 from bus.node.services import run_audit_services
 from bus.node.topics import ReadUntil
@@ -163,6 +165,21 @@ def _log_result(result: Result) -> None:
         log.debug("serve.skipped", **fields)
 
 
+async def _rejudge(bus: Bus, subscription: Subscription, metrics: ServeMetrics) -> None:
+    """Judge again what a new agreement version may cure (bus.node.rejudge)."""
+    done = await rejudge_quarantine(bus.context, subscription)
+    for result in done.results:
+        _log_result(result)
+        metrics.result(result)
+    log.info(
+        "serve.rejudged",
+        agency=bus.agency,
+        delivered=done.delivered,
+        refused=len(done.results) - done.delivered,
+        still_curable=done.still_curable,
+    )
+
+
 # How often a running service looks for answers owed past their deadline.
 _OVERDUE_EVERY_S = 30.0
 
@@ -199,11 +216,22 @@ async def _run(args: argparse.Namespace) -> int:
     effects = Effects(settings.state_dir / settings.agency / "effects.sqlite", args.handle_log)
     metrics = ServeMetrics()
     try:
-        async with _operator_server(args, metrics) as server, effects, open_bus(settings) as bus:
+        async with (
+            _operator_server(args, metrics) as server,
+            effects,
+            open_bus(settings) as bus,
+            contextlib.AsyncExitStack() as stack,
+        ):
             if server is not None:
                 log.info("serve.listening", port=server.port)
             metrics.set_ready("the agreement verified; waiting for partitions, then catching up")
             bus.publisher.observers.append(metrics.published_one)
+            feed = agreement_feed(bus)
+            await stack.enter_async_context(feed)
+            # Versions published while this service was down are in force before it reads
+            # a record; the signed versions of its own folder the topic lacks go on it.
+            taken = await feed.catch_up()
+            await feed.publish(folder_versions(settings.agreement_dir, bus.context.agreements))
             cases = sorted({*args.cases, *await _member_cases(bus)})
             subscription = bus.subscribe(cases=cases)
             effects.attach(subscription)
@@ -213,6 +241,8 @@ async def _run(args: argparse.Namespace) -> int:
                 bus.context, state_dir=bus.config.state_dir, config=service_config(args)
             )
             async with subscription, audit:
+                if taken.added:
+                    await _rejudge(bus, subscription, metrics)
                 log.info(
                     "serve.ready",
                     agency=bus.agency,
@@ -226,6 +256,9 @@ async def _run(args: argparse.Namespace) -> int:
                     if loop.time() >= next_check:  # 事事有回音: say what is overdue
                         metrics.overdue.set(len(await bus.overdue()))
                         next_check = loop.time() + _OVERDUE_EVERY_S
+                    if (await feed.poll()).added:  # a version went live: it may cure some
+                        metrics.agreement.set(bus.context.agreements.in_force_at(now()).version)
+                        await _rejudge(bus, subscription, metrics)
                     results = await subscription.poll(timeout=0.5)
                     for result in results:
                         _log_result(result)

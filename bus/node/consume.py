@@ -86,6 +86,7 @@ class Subscription:
         )
         # The quarantine acknowledgement of the record being processed, if any.
         self._ack: Awaitable[Coordinates] | None = None
+        self._rejudging = False  # judging a quarantined record again (see rejudge)
 
     def on(self, model: type[E]) -> Callable[[Callable[[Delivery[E]], Awaitable[str | None]]], Any]:
         """Register ``handler`` for one event type: ``@subscription.on(AlertIssued)``."""
@@ -184,6 +185,27 @@ class Subscription:
         with bound_record(consumer=self._ctx.agency, topic=record.topic):
             return await self._process(record)
 
+    async def rejudge(self, record: Record) -> Result:
+        """Judge a quarantined record again — its original bytes and coordinates
+        (:func:`bus.node.quarantine.original_record`) — with every step, as if it had just
+        arrived: delivered and answered if it passes now. Refused again for a reason still
+        curable, it stays where it is (no second quarantine copy); refused for another
+        reason, it is quarantined with that one."""
+        self._rejudging = True
+        self._take_ack()
+        try:
+            result = await self.process(record)
+        finally:
+            self._rejudging = False
+        ack = self._take_ack()
+        if ack is not None:
+            await ack
+        return result
+
+    def _take_ack(self) -> Awaitable[Coordinates] | None:
+        ack, self._ack = self._ack, None
+        return ack
+
     async def _process(self, record: Record) -> Result:
         origin = f"{record.topic}/{record.partition}/{record.offset}"
         try:
@@ -213,7 +235,7 @@ class Subscription:
                 await check_chain(self._ctx, verified, origin)
             except RedeliveryError as again:
                 reason = again.quarantined
-                if reason is not None and not self._observe:
+                if reason is not None and not self._observe and not self._rejudging:
                     # Its quarantine copy may never have been acknowledged: send it again.
                     refusal = RecordRejectedError(
                         reason, again.detail or reason.value, signer=attributes.agency
@@ -365,7 +387,7 @@ class Subscription:
         signer = error.signer or (None if verified is None else verified.agency)
         if signer is not None and error.signer is None:
             error = RecordRejectedError(error.reason, error.detail, signer=signer)
-        if not self._observe:
+        if not self._observe and not (self._rejudging and error.reason.curable):
             self._ack = await self._quarantine(record, error)
         if verified is not None and advance:
             await remember_refused(ctx, verified, error, origin)

@@ -9,7 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from agencies.errors import PermissionDeniedError, UnknownAgencyError, VerificationError
+from agencies.errors import (
+    KeyStoreError,
+    PermissionDeniedError,
+    UnknownAgencyError,
+    VerificationError,
+)
 from agencies.history import AgreementHistory
 from agencies.keys import (
     KeyAlg,
@@ -17,7 +22,6 @@ from agencies.keys import (
     SealingKey,
     SealingPublicKey,
     SigningKey,
-    newest_usable,
 )
 from agencies.keystore import KeyStore
 from bus.envelope.handling import DEFAULT_HANDLING
@@ -60,13 +64,35 @@ class AgencyContext:
         return self._records_seen[1]
 
     def signing_key(self, at: datetime) -> tuple[str, SigningKey]:
-        """The newest signing key usable at ``at`` (a rotation is picked up at once)."""
-        found = newest_usable(self._own_records(), KeyAlg.ED25519, at)
-        # None: let the key store say why, in its words.
-        record = found or self.keystore.current(self.agency, KeyAlg.ED25519, at=at)
-        if record.key_id not in self._signing:
-            self._signing[record.key_id] = self.keystore.signing_key(record.key_id)
-        return record.key_id, self._signing[record.key_id]
+        """The key to sign with at ``at``: the newest of this agency's own signing keys that
+        the agreement in force at ``at`` lets sign then (judged as every receiver will).
+
+        That is what makes a rotation *staged*: a key made by ``keys rotate`` signs nothing
+        until a version declaring it is in force — then the switch happens by itself — and
+        the old key signs until that version ends it. A key revoked here signs nothing.
+        """
+        own = sorted(
+            (r for r in self._own_records() if r.alg is KeyAlg.ED25519 and r.revoked_at is None),
+            key=lambda r: r.valid_from,
+            reverse=True,
+        )
+        refusal: VerificationError | None = None
+        for record in own:
+            try:
+                self.agreements.signing_key(record.key_id, at)
+            except VerificationError as error:
+                refusal = refusal or error
+                continue
+            if record.key_id not in self._signing:
+                self._signing[record.key_id] = self.keystore.signing_key(record.key_id)
+            return record.key_id, self._signing[record.key_id]
+        if refusal is None:  # no key at all: let the key store say why, in its words
+            self.keystore.current(self.agency, KeyAlg.ED25519, at=at)
+        raise KeyStoreError(
+            f"no signing key of {self.agency} in {self.keystore.directory} may sign at "
+            f"{at.isoformat()} under the agreement in force ({refusal}); a new key signs "
+            "once a version declaring it is signed by the members and in force"
+        )
 
     def sealing_key(self, key_id: str) -> SealingKey:
         if key_id not in self._sealing:

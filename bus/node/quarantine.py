@@ -21,7 +21,14 @@ from dataclasses import dataclass
 
 from bus.envelope.ids import format_time, now
 from bus.reasons import Reason
-from bus.transport.base import Coordinates, OutgoingRecord, Record, Transport, estimated_size
+from bus.transport.base import (
+    Coordinates,
+    OutgoingRecord,
+    Record,
+    TimestampType,
+    Transport,
+    estimated_size,
+)
 from contracts.topics import quarantine_topic
 
 __all__ = [
@@ -32,6 +39,7 @@ __all__ = [
     "QUARANTINE_SIGNER",
     "REFERENCE_FORMAT",
     "QuarantinedRecord",
+    "original_record",
     "quarantine",
     "quarantine_record",
     "read_quarantine_headers",
@@ -43,6 +51,7 @@ QUARANTINE_ORIGIN = "silian_q_origin"
 QUARANTINE_TIME = "silian_q_time"
 QUARANTINE_SIGNER = "silian_q_signer"  # the agency whose signature verified, if one did
 QUARANTINE_COPY = "silian_q_copy"  # "copy": the original bytes; "reference": a description
+QUARANTINE_STAMP = "silian_q_stamp"  # the original's "<timestamp type>:<timestamp ms>"
 REFERENCE_FORMAT = "silian-quarantine-reference-v1"
 
 # Room left in a request for the quarantine headers (reason, detail, origin, ...).
@@ -113,6 +122,7 @@ def quarantine_record(
         (QUARANTINE_ORIGIN, origin.encode("utf-8", "backslashreplace")),
         (QUARANTINE_TIME, format_time(now()).encode("ascii")),
         (QUARANTINE_COPY, b"copy" if copy else b"reference"),
+        (QUARANTINE_STAMP, f"{int(record.timestamp_type)}:{record.timestamp_ms}".encode("ascii")),
         *(() if signer is None else ((QUARANTINE_SIGNER, signer.encode("ascii")),)),
     )
     if copy:
@@ -179,3 +189,32 @@ def read_quarantine_headers(record: Record) -> QuarantinedRecord | None:
         )
     except (KeyError, ValueError):
         return None
+
+
+def original_record(copy: Record) -> Record | None:
+    """The refused record a quarantine *copy* holds — its bytes, headers, coordinates and
+    broker time as they were — to be judged again; None for a reference or a record the
+    bus did not write. Nothing is trusted for being here: it is judged like any record, and
+    the signature binds the topic its origin names."""
+    found = read_quarantine_headers(copy)
+    if found is None or not found.copy:
+        return None
+    headers = list(copy.headers)
+    while headers and headers[-1][0].startswith("silian_q_"):
+        headers.pop()  # the quarantine's own headers come last
+    stamp = dict(copy.headers).get(QUARANTINE_STAMP)
+    try:
+        topic, partition, offset = found.origin.rsplit("/", 2)
+        kind, millis = (stamp or b"").decode("ascii").split(":")
+        return Record(
+            topic=topic,
+            partition=int(partition),
+            offset=int(offset),
+            key=copy.key,
+            value=copy.value,
+            headers=tuple(headers),
+            timestamp_ms=int(millis),
+            timestamp_type=TimestampType(int(kind)),
+        )
+    except (ValueError, UnicodeDecodeError):
+        return None  # made before copies kept the broker's time, or not by the bus

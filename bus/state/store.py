@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bus.envelope.headers import GENESIS, Attributes
-from bus.envelope.ids import parse_time
+from bus.envelope.ids import format_time, now, parse_time
 from bus.state.sqlite import Layout, SqliteStore
 
 __all__ = ["ChainHead", "LedgerEntry", "LocalStore", "PendingReceipt", "ReceiptNote", "Seen"]
@@ -50,6 +50,8 @@ CREATE TABLE IF NOT EXISTS receipts (
     ce_type TEXT NOT NULL, subject TEXT NOT NULL, priority TEXT NOT NULL,
     due TEXT NOT NULL, received_at TEXT, handled_at TEXT, rejected TEXT,
     PRIMARY KEY (source, event_id, recipient));
+CREATE TABLE IF NOT EXISTS rejudged (
+    origin TEXT PRIMARY KEY, outcome TEXT NOT NULL, detail TEXT, at TEXT NOT NULL);
 """
 
 
@@ -323,6 +325,19 @@ class LocalStore(SqliteStore):
             )
             for r in rows
         ]
+
+    # -- re-judging ---------------------------------------------------------------------
+    async def rejudged(self) -> dict[str, str]:
+        """Quarantined records judged again for good: origin → outcome."""
+        rows = await self._db.execute("SELECT origin, outcome FROM rejudged")
+        return {str(r[0]): str(r[1]) for r in rows}
+
+    async def mark_rejudged(self, origin: str, outcome: str, detail: str | None) -> None:
+        """``origin`` was judged again and came out ``outcome``: never again."""
+        await self._db.execute(
+            "INSERT OR IGNORE INTO rejudged (origin, outcome, detail, at) VALUES (?, ?, ?, ?)",
+            (origin, outcome, detail, format_time(now())),
+        )
 
 
 def _ledger_insert(entry: LedgerEntry) -> tuple[str, tuple[object, ...]]:
