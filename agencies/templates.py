@@ -169,12 +169,16 @@ def next_agreement(
 def _staged(declared: KeyRecord, record: KeyRecord, starts: datetime) -> KeyRecord:
     """A rotated-out key signs until the version that retires it takes effect: an end the
     key store gives it (``keys rotate`` sets the rotation's time) before ``starts`` moves to
-    ``starts`` when the previous version still let the key sign then. A revocation is kept
-    as it is: it looks back on purpose."""
+    ``starts`` when the previous version still let the key sign then, and stays where an
+    earlier version put it otherwise. A revocation is kept as it is: it looks back on
+    purpose."""
+    if record.valid_until is None or record.valid_until >= starts:
+        return record
     still_valid = declared.valid_until is None or declared.valid_until >= starts
-    if record.valid_until is not None and record.valid_until < starts and still_valid:
-        return record.model_copy(update={"valid_until": starts})
-    return record
+    # Ended before already (by an earlier version's staging): that end stays as it was.
+    return record.model_copy(
+        update={"valid_until": starts if still_valid else declared.valid_until}
+    )
 
 
 def sign_as(document_bytes: bytes, *, signer: str, keystore: KeyStore) -> AgreementSignature:

@@ -210,3 +210,15 @@ def test_next_agreement_ends_a_rotated_key_when_the_version_takes_effect(jpg: Si
     v2 = history.add(v2_doc, _sign_all(v2_doc, jpg, unsigned))
     assert v2.member(GUANGFENG).key(old.key_id).valid_until == T1 + DAY  # type: ignore[union-attr]
     assert history.signing_key(old.key_id, T1 + DAY / 2) == old.verify_key()
+
+
+def test_a_key_staged_out_in_v2_keeps_that_end_in_v3(jpg: Signed):
+    """v3 is made from a key store whose record of the old key still ends at the rotation."""
+    history = _v1(jpg)
+    old = jpg.keystore.current(GUANGFENG, KeyAlg.ED25519, at=T0)
+    jpg.keystore.rotate(GUANGFENG, now=T1)
+    v2_doc, unsigned = next_agreement(jpg.document, jpg.keystore, T1, effective_from=T1 + DAY)
+    history.add(v2_doc, _sign_all(v2_doc, jpg, unsigned))
+    v3_doc, unsigned = next_agreement(v2_doc, jpg.keystore, T1, effective_from=T1 + 2 * DAY)
+    v3 = history.add(v3_doc, _sign_all(v3_doc, jpg, unsigned))
+    assert v3.member(GUANGFENG).key(old.key_id).valid_until == T1 + DAY  # type: ignore[union-attr]
