@@ -5,6 +5,9 @@ No Kafka here. The bus builds its signing, verification and authorisation on:
 (X25519/HPKE), :class:`KeyRecord` windows, :func:`verify_agreement` → :class:`Agreement`,
 :class:`AgreementHistory` (which version was in force when) and :class:`AgreementFolder`
 (every version of an agreement on disk, ``v<N>/agreement.json`` + ``signatures.json``).
+Who is who comes from data: :data:`DIRECTORY` (:func:`agency`) holds the agencies of
+``agencies/data/`` — every Zhejiang, Fujian and Jiangxi division's public security bureau
+and the 三山 bodies — and :meth:`Directory.with_members` adds an agreement's own members.
 """
 
 from __future__ import annotations
@@ -32,7 +35,15 @@ from agencies.errors import (
 )
 from agencies.folder import AgreementFolder
 from agencies.history import AgreementHistory
-from agencies.identity import KNOWN_AGENCIES, Agency, AgencyKind, Mechanism, agency
+from agencies.identity import (
+    DIRECTORY,
+    KNOWN_AGENCIES,
+    Agency,
+    AgencyKind,
+    Directory,
+    Mechanism,
+    agency,
+)
 from agencies.keys import (
     KeyAlg,
     KeyRecord,
@@ -65,6 +76,7 @@ from agencies.templates import (
 
 __all__ = [
     "AGREEMENT_FORMAT",
+    "DIRECTORY",
     "DOMAIN_LINE",
     "FEDERATIONS",
     "KNOWN_AGENCIES",
@@ -78,6 +90,7 @@ __all__ = [
     "AgreementHistory",
     "AgreementSignature",
     "AgreementVerificationError",
+    "Directory",
     "FederationTemplate",
     "KeyAlg",
     "KeyFormatError",

@@ -2,26 +2,45 @@
 
 An agency code is twelve digits; the first six are the GB/T 2260 division code of the
 place the agency serves (Jiangshan 330881, Pucheng 350722, Guangfeng District 361103,
-Changshan 330822, Yushan 361123). The division codes below are the real ones. The six-digit
-*suffixes* of the police stations and of the partner bodies of the 三山 centre are
-illustrative: real deployments take them from the agencies' own registers.
+Changshan 330822, Yushan 361123).
+
+The directory is data, not code. Every division below a province in
+``agencies/data/divisions.csv`` (the real codes and names of Zhejiang, Fujian and Jiangxi:
+:mod:`agencies.divisions`) has its public security bureau, code ``<division>000000``:
+常山县公安局 for Changshan County and 江山市公安局 for the county-level city of Jiangshan;
+a district's bureau is a branch of its city's, 上饶市公安局广丰分局; a prefecture-level
+city's is 衢州市公安局.
+``agencies/data/agencies.toml`` adds the police stations and partner bodies of the 三山
+centre (their six-digit suffixes are illustrative: real deployments take them from the
+agencies' own registers) and says who takes part in which mechanism.
+
+:data:`KNOWN_AGENCIES` and :func:`agency` are that shipped directory. An agreement may
+declare members it does not know, a station with its own code and names:
+:meth:`Directory.with_members` is the shipped directory with an agreement's members,
+named as the agreement names them.
 """
 
 from __future__ import annotations
 
+import tomllib
+from collections.abc import Iterable
 from enum import StrEnum
+from importlib import resources
 from types import MappingProxyType
-from typing import Annotated, Self
+from typing import Annotated, Protocol, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from agencies.divisions import DIVISIONS, Division, DivisionLevel
 from agencies.errors import UnknownAgencyError
 
 __all__ = [
+    "DIRECTORY",
     "KNOWN_AGENCIES",
     "Agency",
     "AgencyCodeStr",
     "AgencyKind",
+    "Directory",
     "Mechanism",
     "agency",
 ]
@@ -75,62 +94,134 @@ class Agency(BaseModel):
         return f"{self.name_zh} ({self.code})"
 
 
-def _a(code: str, name_zh: str, name_en: str, kind: AgencyKind, *mechanisms: Mechanism) -> Agency:
-    return Agency(
-        code=code,
-        name_zh=name_zh,
-        name_en=name_en,
-        kind=kind,
-        division_code=code[:6],
-        mechanisms=mechanisms,
+class _Declared(Protocol):
+    """What an agreement says of a member (:class:`agencies.agreement.Member`)."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def name_zh(self) -> str: ...
+    @property
+    def name_en(self) -> str: ...
+    @property
+    def kind(self) -> AgencyKind: ...
+
+
+class Directory:
+    """Agencies by code, read-only; :class:`UnknownAgencyError` for any other code."""
+
+    def __init__(self, agencies: Iterable[Agency]) -> None:
+        self._by_code = MappingProxyType({a.code: a for a in agencies})
+
+    @property
+    def agencies(self) -> MappingProxyType[str, Agency]:
+        return self._by_code
+
+    def get(self, code: str) -> Agency | None:
+        return self._by_code.get(code)
+
+    def agency(self, code: str) -> Agency:
+        """The agency with this code; :class:`UnknownAgencyError` saying what is known."""
+        try:
+            return self._by_code[code]
+        except KeyError:
+            raise UnknownAgencyError(_unknown(code)) from None
+
+    def name(self, code: str) -> str:
+        """江山市公安局 for a known code, the code itself otherwise."""
+        known = self._by_code.get(code)
+        return known.name_zh if known else code
+
+    def with_members(self, members: Iterable[_Declared]) -> Directory:
+        """This directory with every member declared, named and of the kind its declaration
+        says (the last one of a code wins: pass versions oldest first); a member known here
+        keeps its mechanisms."""
+        merged = dict(self._by_code)
+        for member in members:
+            known = merged.get(member.code)
+            merged[member.code] = Agency(
+                code=member.code,
+                name_zh=member.name_zh,
+                name_en=member.name_en,
+                kind=member.kind,
+                division_code=member.code[:6],
+                mechanisms=known.mechanisms if known else (),
+            )
+        return Directory(merged.values())
+
+
+def _unknown(code: str) -> str:
+    place = DIVISIONS.get(code[:6]) if len(code) == 12 else None
+    where = f" (in {place.name_zh} {place.code})" if place else ""
+    return (
+        f"unknown agency code {code!r}{where}: silian knows the public security bureaus of "
+        "the divisions of Zhejiang, Fujian and Jiangxi (<division code>000000), the 三山 "
+        "stations and partner bodies, and the members an agreement declares"
     )
 
 
-_P, _X = AgencyKind.POLICE, AgencyKind.PARTNER
-_SILIAN, _SANSHAN = Mechanism.SILIAN, Mechanism.SANSHAN
+def _bureau(division: Division) -> Agency | None:
+    """A division's public security bureau; none for a province (its police is a 公安厅)."""
+    if division.level is DivisionLevel.PROVINCE:
+        return None
+    name_zh, name_en = f"{division.name_zh}公安局", f"{division.name_en} Public Security Bureau"
+    if division.level is DivisionLevel.DISTRICT:
+        city = DIVISIONS[division.prefecture_code]
+        short_en = division.name_en.removesuffix(" District")
+        name_zh = f"{city.name_zh}公安局{division.short_zh}分局"
+        name_en = f"{city.name_en} Public Security Bureau {short_en} Branch"
+    return Agency(
+        code=division.code + "000000",
+        name_zh=name_zh,
+        name_en=name_en,
+        kind=AgencyKind.POLICE,
+        division_code=division.code,
+    )
 
-_DIRECTORY: tuple[Agency, ...] = (
-    # The three bureaus of the 四联 agreement.
-    _a("330881000000", "江山市公安局", "Jiangshan Public Security Bureau", _P, _SILIAN),
-    _a("350722000000", "浦城县公安局", "Pucheng County Public Security Bureau", _P, _SILIAN),
-    _a(
-        "361103000000",
-        "上饶市公安局广丰分局",
-        "Shangrao Public Security Bureau Guangfeng Branch",
-        _P,
-        _SILIAN,
-    ),
-    # The three police stations of 三山 (suffixes illustrative).
-    _a("330881510000", "江山市公安局坛石派出所", "Jiangshan PSB Tanshi Station", _P, _SANSHAN),
-    _a(
-        "330822510000", "常山县公安局新都派出所", "Changshan County PSB Xindu Station", _P, _SANSHAN
-    ),
-    _a("361123510000", "玉山县公安局岩瑞派出所", "Yushan County PSB Yanrui Station", _P, _SANSHAN),
-    # Non-police partner bodies of the 三山 joint centre (suffixes illustrative).
-    _a(
-        "330881610000",
-        "江山市人民法院坛石人民法庭",
-        "Jiangshan People's Court Tanshi People's Tribunal",
-        _X,
-        _SANSHAN,
-    ),
-    _a("330881620000", "江山市坛石司法所", "Jiangshan Tanshi Judicial Office", _X, _SANSHAN),
-    _a(
-        "330881630000",
-        "江山市综合行政执法局坛石中队",
-        "Jiangshan Comprehensive Administrative Law Enforcement Bureau Tanshi Squadron",
-        _X,
-        _SANSHAN,
-    ),
-)
 
-KNOWN_AGENCIES: MappingProxyType[str, Agency] = MappingProxyType({a.code: a for a in _DIRECTORY})
+class _Listed(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    code: AgencyCodeStr
+    name_zh: str
+    name_en: str
+    kind: AgencyKind
+
+
+class _Shipped(BaseModel):
+    """``agencies/data/agencies.toml``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mechanisms: dict[Mechanism, frozenset[AgencyCodeStr]]
+    agencies: tuple[_Listed, ...]
+
+
+def _shipped() -> Directory:
+    found = {a.code: a for a in map(_bureau, DIVISIONS.values()) if a is not None}
+    text = resources.files("agencies").joinpath("data/agencies.toml").read_text("utf-8")
+    listed = _Shipped.model_validate(tomllib.loads(text))
+    for entry in listed.agencies:
+        if entry.code in found:
+            raise ValueError(f"agencies.toml lists {entry.code}, already {found[entry.code]}")
+        found[entry.code] = Agency(**entry.model_dump(), division_code=entry.code[:6])
+    unknown = {c for codes in listed.mechanisms.values() for c in codes} - found.keys()
+    if unknown:
+        raise ValueError(f"agencies.toml names unknown members of mechanisms: {sorted(unknown)}")
+    members = {m: listed.mechanisms.get(m, frozenset()) for m in Mechanism}
+    return Directory(
+        a.model_copy(update={"mechanisms": tuple(m for m in Mechanism if a.code in members[m])})
+        for a in found.values()
+    )
+
+
+DIRECTORY: Directory = _shipped()
+"""The shipped directory: every division's bureau and the agencies of agencies.toml."""
+
+KNOWN_AGENCIES: MappingProxyType[str, Agency] = DIRECTORY.agencies
 """Every agency silian knows by code, read-only."""
 
 
 def agency(code: str) -> Agency:
     """The known agency with this code; :class:`UnknownAgencyError` if there is none."""
-    try:
-        return KNOWN_AGENCIES[code]
-    except KeyError:
-        raise UnknownAgencyError(f"unknown agency code {code!r}") from None
+    return DIRECTORY.agency(code)

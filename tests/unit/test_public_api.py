@@ -153,10 +153,12 @@ EXPECTED: dict[str, frozenset[str]] = {
     ),
     "agencies": frozenset(
         {
-            # identities
+            # identities and the directory of known agencies
+            "DIRECTORY",
             "KNOWN_AGENCIES",
             "Agency",
             "AgencyKind",
+            "Directory",
             "Mechanism",
             "agency",
             # keys
