@@ -15,8 +15,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from agencies.identity import Directory
 from bus.cli._common import ExitCode, add_json_flag, emit_json
-from bus.cli.timeline import agency_name, local_time
+from bus.cli.timeline import agency_name, directory_of, local_time
 from bus.errors import ConfigError, ContractError
 from bus.node.publish import Published
 from bus.pipeline import VerifyPolicy
@@ -106,11 +107,11 @@ def _publish(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     priority = None if args.priority is None else Priority(args.priority)
 
-    async def run() -> Published:
+    async def run() -> tuple[Published, Directory]:
         async with open_bus(settings, publisher_name="cli") as bus:
-            return await bus.publish(event, priority=priority)
+            return await bus.publish(event, priority=priority), directory_of(bus)
 
-    published = asyncio.run(run())
+    published, directory = asyncio.run(run())
     payload = {
         "event_id": published.event_id,
         "ce_type": published.ce_type,
@@ -134,6 +135,6 @@ def _publish(args: argparse.Namespace) -> int:
     print(f"  at        {c.topic}/{c.partition}@{c.offset}")
     print(f"  chain     {published.chain_id} #{published.seq}")
     print(f"  time      {local_time(published.time).isoformat(timespec='seconds')}")
-    names = ", ".join(agency_name(r) for r in published.recipients) or "none"
+    names = ", ".join(agency_name(r, directory) for r in published.recipients) or "none"
     print(f"  awaiting  {names}")
     return ExitCode.OK

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from agencies.identity import Directory
 from bus.cli._common import ExitCode, add_json_flag, emit_json
-from bus.cli.timeline import agency_name, event_label, local_time
+from bus.cli.timeline import agency_name, directory_of, event_label, local_time
 from bus.envelope.ids import now, parse_time
 from bus.settings import add_bus_arguments, open_bus, settings_from_args
 from bus.state.store import PendingReceipt
@@ -84,9 +85,10 @@ _STATE_ZH = {
 }
 
 
-async def _collect(args: argparse.Namespace) -> list[EventStatus]:
+async def _collect(args: argparse.Namespace) -> tuple[list[EventStatus], Directory]:
     settings = settings_from_args(args)
     async with open_bus(settings) as bus:
+        directory = directory_of(bus)
         rows = [r for r in await bus.store.receipts() if r.source.endswith(bus.agency)]
         times = {
             e.event_id: e.ce_time for e in await bus.store.ledger() if e.source.endswith(bus.agency)
@@ -109,10 +111,10 @@ async def _collect(args: argparse.Namespace) -> list[EventStatus]:
                 rows=tuple(group),
             )
         )
-    return sorted(found, key=lambda s: (s.due, s.event_id))
+    return sorted(found, key=lambda s: (s.due, s.event_id)), directory
 
 
-def _json(status: EventStatus, moment: datetime) -> dict[str, Any]:
+def _json(status: EventStatus, moment: datetime, directory: Directory) -> dict[str, Any]:
     return {
         "event_id": status.event_id,
         "ce_type": status.ce_type,
@@ -124,7 +126,7 @@ def _json(status: EventStatus, moment: datetime) -> dict[str, Any]:
         "recipients": [
             {
                 "agency": r.recipient,
-                "agency_name": agency_name(r.recipient),
+                "agency_name": agency_name(r.recipient, directory),
                 "state": _state(r),
                 "received_at": r.received_at,
                 "handled_at": r.handled_at,
@@ -137,7 +139,7 @@ def _json(status: EventStatus, moment: datetime) -> dict[str, Any]:
 
 
 def _status(args: argparse.Namespace) -> int:
-    collected = asyncio.run(_collect(args))
+    collected, directory = asyncio.run(_collect(args))
     statuses = collected if args.all else [s for s in collected if s.open]
     moment = now()
     if args.overdue_only:
@@ -151,7 +153,7 @@ def _status(args: argparse.Namespace) -> int:
                 "waiting": sum(1 for s in statuses if s.open),
                 "answered": sum(1 for s in collected if not s.open),
                 "overdue": sum(s.overdue_at(moment) for s in statuses),
-                "events": [_json(s, moment) for s in statuses],
+                "events": [_json(s, moment, directory) for s in statuses],
             }
         )
         return code
@@ -166,7 +168,8 @@ def _status(args: argparse.Namespace) -> int:
         print(f"{when}  {event_label(s.ce_type)}  {s.subject}  [{s.priority}]  {s.event_id}")
         print(f"    due {local_time(s.due).isoformat(timespec='seconds')}{mark}")
         for row in s.rows:
-            print(f"    {agency_name(row.recipient)} ({row.recipient})  {_STATE_ZH[_state(row)]}")
+            name = agency_name(row.recipient, directory)
+            print(f"    {name} ({row.recipient})  {_STATE_ZH[_state(row)]}")
     return code
 
 

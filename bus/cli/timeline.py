@@ -8,7 +8,9 @@
 (one line on the terminal; wrapped here).
 
 Text for people (local time, Chinese names first); :func:`result_json` gives the same
-facts for programs (RFC 3339 times with the +08:00 offset, codes next to names).
+facts for programs (RFC 3339 times with the +08:00 offset, codes next to names). Names
+come from :func:`directory_of` the command's bus: the shipped directory and every member
+the agreement declares, so a station only the agreement knows is named as it says.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from agencies.identity import KNOWN_AGENCIES
+from agencies.identity import DIRECTORY, Directory
+from bus.node.bus import Bus
 from bus.node.results import Outcome, Result
 from contracts.base import EventModel
 from contracts.receipts import ReceiptHandled, ReceiptReceived, ReceiptRejected
@@ -27,6 +30,7 @@ from contracts.vocab import FEDERATION_TZ
 __all__ = [
     "EVENT_LABELS",
     "agency_name",
+    "directory_of",
     "event_label",
     "event_type_of",
     "local_time",
@@ -86,12 +90,15 @@ _SUMMARY_FIELDS = (
 _SUMMARY_MAX = 60
 
 
-def agency_name(code: str | None) -> str:
+def directory_of(bus: Bus) -> Directory:
+    """The shipped directory with the members of every version of ``bus``'s agreement."""
+    versions = bus.context.agreements.versions
+    return DIRECTORY.with_members(m for version in versions for m in version.members)
+
+
+def agency_name(code: str | None, directory: Directory = DIRECTORY) -> str:
     """江山市公安局 for a known code, the code itself otherwise, ``?`` when unknown."""
-    if code is None:
-        return "?"
-    known = KNOWN_AGENCIES.get(code)
-    return known.name_zh if known else code
+    return "?" if code is None else directory.name(code)
 
 
 def event_type_of(ce_type: str | None) -> str | None:
@@ -152,7 +159,7 @@ def _mark(result: Result) -> str:
     return "✔ 已验证 verified"
 
 
-def render_line(result: Result, *, pending: Sequence[str]) -> str:
+def render_line(result: Result, *, pending: Sequence[str], directory: Directory = DIRECTORY) -> str:
     """One line: time, agency, event, summary, verification mark, who has not answered."""
     when = "--:--:--" if result.time is None else local_time(result.time)
     clock = when if isinstance(when, str) else f"{when:%H:%M:%S} {when.isoformat()[-6:]}"
@@ -162,14 +169,18 @@ def render_line(result: Result, *, pending: Sequence[str]) -> str:
         about = _clip(result.detail)
     else:
         about = ""
-    columns = [clock, agency_name(result.source), event_label(result.ce_type), about]
+    name = agency_name(result.source, directory)
+    columns = [clock, name, event_label(result.ce_type), about]
     columns.append(_mark(result))
     if pending:
-        columns.append("待回复 pending: " + ", ".join(agency_name(c) for c in pending))
+        names = ", ".join(agency_name(c, directory) for c in pending)
+        columns.append("待回复 pending: " + names)
     return "  ".join(c for c in columns if c)
 
 
-def result_json(result: Result, *, pending: Sequence[str] = ()) -> dict[str, Any]:
+def result_json(
+    result: Result, *, pending: Sequence[str] = (), directory: Directory = DIRECTORY
+) -> dict[str, Any]:
     """The facts of :func:`render_line` for programs (one JSON Lines object)."""
     event = result.event
     answers = None
@@ -178,7 +189,7 @@ def result_json(result: Result, *, pending: Sequence[str] = ()) -> dict[str, Any
     return {
         "time": None if result.time is None else local_time(result.time).isoformat(),
         "agency": result.source,
-        "agency_name": None if result.source is None else agency_name(result.source),
+        "agency_name": None if result.source is None else agency_name(result.source, directory),
         "ce_type": result.ce_type,
         "event_type": event_type_of(result.ce_type),
         "event_label": EVENT_LABELS.get(event_type_of(result.ce_type) or ""),
@@ -191,7 +202,7 @@ def result_json(result: Result, *, pending: Sequence[str] = ()) -> dict[str, Any
         "detail": result.detail,
         "answers": answers,
         "pending": list(pending),
-        "pending_names": [agency_name(c) for c in pending],
+        "pending_names": [agency_name(c, directory) for c in pending],
         "coordinates": {
             "topic": result.coordinates.topic,
             "partition": result.coordinates.partition,

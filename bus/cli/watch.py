@@ -28,8 +28,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from agencies.identity import Directory
 from bus.cli._common import ExitCode, add_json_flag, reader_gone
-from bus.cli.timeline import render_line, result_json
+from bus.cli.timeline import directory_of, render_line, result_json
 from bus.envelope.ids import now
 from bus.node.bus import Bus
 from bus.node.consume import Subscription
@@ -173,11 +174,12 @@ def _topics(args: argparse.Namespace, federation: str) -> list[str]:
     return [family_topic(federation, Family.ALERT), receipts]
 
 
-def _emit(result: Result, pending: list[str], *, as_json: bool) -> None:
+def _emit(result: Result, pending: list[str], *, as_json: bool, directory: Directory) -> None:
     if as_json:
-        line = json.dumps(result_json(result, pending=pending), ensure_ascii=False)
+        facts = result_json(result, pending=pending, directory=directory)
+        line = json.dumps(facts, ensure_ascii=False)
     else:
-        line = render_line(result, pending=pending)
+        line = render_line(result, pending=pending, directory=directory)
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
 
@@ -196,12 +198,13 @@ async def _run(args: argparse.Namespace) -> int:
             scratch_settings = dataclasses.replace(settings, state_dir=Path(scratch))
             async with open_bus(scratch_settings) as bus:
                 topics = _topics(args, bus.config.federation)
+                directory = directory_of(bus)
                 async with Watcher(bus, topics=topics) as watcher:
                     while not stop.is_set():
                         shown = await watcher.poll()
                         for result, pending in shown:
                             if args.from_beginning or (result.time or started) >= started:
-                                _emit(result, pending, as_json=args.json)
+                                _emit(result, pending, as_json=args.json, directory=directory)
                         if reader_gone() or (watcher.caught_up and not args.follow):
                             break  # nobody reads any more (``| head``), or caught up
     finally:
