@@ -10,6 +10,7 @@ as they are now (rotated, revoked); :func:`sign_as` signs as one member from a k
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterable
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -141,18 +142,39 @@ def next_agreement(
     now: datetime,
     *,
     effective_from: datetime | None = None,
+    add_members: Iterable[str] = (),
+    remove_members: Iterable[str] = (),
 ) -> tuple[bytes, tuple[str, ...]]:
     """The next version with every member's keys as ``keystore`` knows them now.
 
     Records the key store does not hold (other agencies' keys) are kept as they were.
+    ``add_members`` join with the public keys ``keystore`` holds for them (imported from
+    the candidate's ``silian keys export``: its private keys never leave its machine);
+    ``remove_members`` leave (their records stay in the earlier versions).
     """
     previous = parse_agreement(previous_bytes)
     starts = effective_from or now
+    leaving = set(remove_members)
+    for code in sorted(leaving):
+        if not previous.is_member(code):
+            raise AgreementError(f"{code} is not a member of {previous.label}: nothing to remove")
     members = []
     for member in previous.members:
+        if member.code in leaving:
+            continue
         latest = {r.key_id: r for r in keystore.records(member.code)}
         kept = tuple(_staged(r, latest.pop(r.key_id, r), starts) for r in member.keys)
         members.append(member.model_copy(update={"keys": kept + tuple(latest.values())}))
+    for code in dict.fromkeys(add_members):
+        if previous.is_member(code):
+            raise AgreementError(f"{code} is already a member of {previous.label}")
+        records = keystore.records(code)
+        if not records:
+            raise KeyStoreError(
+                f"no public keys of {agency(code).display} in {keystore.directory}: import "
+                "the file its `silian keys export` made (silian keys import FILE) first"
+            )
+        members.append(_member(code, records))
     agreement = previous.model_copy(
         update={
             "version": previous.version + 1,

@@ -96,6 +96,21 @@ def register(sub: Any) -> None:
         default=None,
         help="when the new version takes effect, with offset (default now)",
     )
+    nxt.add_argument(
+        "--add-member",
+        action="append",
+        default=[],
+        metavar="CODE",
+        help="a new member joins (its public keys imported first with silian keys import); "
+        "repeatable",
+    )
+    nxt.add_argument(
+        "--remove-member",
+        action="append",
+        default=[],
+        metavar="CODE",
+        help="a member leaves (earlier versions keep it); repeatable",
+    )
     add_key_arguments(nxt)
     nxt.set_defaults(func=_next)
     register_publish(a_sub)
@@ -225,7 +240,12 @@ def _next(args: argparse.Namespace) -> int:
         )
     previous, _ = folder.read(latest.version)
     document, unsigned = next_agreement(
-        previous, keystore_from_args(args), now, effective_from=effective_from
+        previous,
+        keystore_from_args(args),
+        now,
+        effective_from=effective_from,
+        add_members=args.add_member,
+        remove_members=args.remove_member,
     )
     agreement = parse_agreement(document)
     _check_every_member_can_sign(agreement)
@@ -283,7 +303,12 @@ def _check_every_member_can_sign(agreement: Agreement) -> None:
 def _key_changes(old: Agreement, new: Agreement) -> list[str]:
     """One line per key added, ended or revoked between two versions."""
     lines: list[str] = []
+    for member in old.members:
+        if not new.is_member(member.code):
+            lines.append(f"{member.display}: 退出 leaves the federation")
     for member in new.members:
+        if not old.is_member(member.code):
+            lines.append(f"{member.display}: 加入 joins the federation")
         known = old.member(member.code).keys if old.is_member(member.code) else ()
         before = {r.key_id: r for r in known}
         for record in member.keys:

@@ -5,7 +5,8 @@ Guangfeng rotates its key while alerts flow: ``agreement next`` → every member
 ``agreement publish``; each running service takes v2 up from the agreement topic, Guangfeng's
 own service switches to the new key by itself, nothing is quarantined for Guangfeng, nothing
 is falsely overdue. Then Pucheng's key is revoked (v3): a record signed with the stolen key
-after the revocation is refused by every agency within seconds.
+after the revocation is refused by every agency within seconds. Last, Changshan joins as
+a fourth member (v4) and exchanges alerts with the others.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.timeout(600)]
 
 REPO = Path(__file__).resolve().parents[3]
 JS, PC, GF = examples.JIANGSHAN, examples.PUCHENG, examples.GUANGFENG
+CS = "330822000000"  # 常山县公安局, the fourth member
 
 
 def _silian(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
@@ -170,6 +172,33 @@ def test_rotation_and_revocation_while_every_service_runs(
     fourth = _alert(tmp_path, env, PC, "JPG-LIVE-4")
     for code in (JS, GF):
         services[code].wait("serve.delivered", event_id=fourth)
+
+    # Changshan (常山县公安局) joins: its keys are made on its own machine, only the public
+    # records travel; the members sign v4 (Changshan too, where its key is); its topics are
+    # provisioned; it starts receiving — and no running agency stops.
+    cs_keys = tmp_path / "changshan-keys"
+    cs_env = {**env, "SILIAN_KEY_DIR": str(cs_keys)}
+    _silian(cs_env, "keys", "new", "--agency", CS)
+    _silian(cs_env, "keys", "export", "--agency", CS, "--out", str(tmp_path / "cs.keys.json"))
+    _silian(env, "keys", "import", str(tmp_path / "cs.keys.json"))
+    made = json.loads(_silian(env, "agreement", "next", "--add-member", CS, "--json").stdout)
+    assert "常山县公安局 (330822000000): 加入 joins the federation" in made["changes"]
+    for code in (JS, PC, GF):
+        _silian(env, "agreement", "sign", "--agency", code)
+    _silian(cs_env, "agreement", "sign", "--agency", CS)
+    _silian(env, "agreement", "publish")
+    for service in services.values():
+        service.wait("agreement.taken_up", version=4)
+    _silian(env, "topics", "apply")
+    services[CS] = Service(cs_env, CS, tmp_path / f"{CS}.log")
+    services[CS].wait("serve.caught_up", timeout=90)
+    fifth = _alert(tmp_path, env, JS, "JPG-LIVE-5")
+    for code in (PC, GF, CS):
+        services[code].wait("serve.delivered", event_id=fifth)
+    sixth = _alert(tmp_path, cs_env, CS, "JPG-LIVE-6")
+    for code in (JS, PC, GF):
+        services[code].wait("serve.delivered", event_id=sixth)
+    services[CS].wait("serve.delivered", ce_type="cn.silian.receipt.handled.v1", source=JS)
     for service in services.values():
         assert service.process.poll() is None  # no process stopped or was restarted
 
