@@ -17,9 +17,10 @@ The key files' passphrase is read from the variable ``--passphrase-env VAR`` nam
 from ``SILIAN_KEY_PASSPHRASE`` when it is set (keys not encrypted otherwise).
 
 Every command that takes one of these — the bus commands, ``silian keys``, ``silian
-agreement``, ``silian audit`` — takes it here (:func:`add_key_arguments`,
-:func:`agency_code`, :func:`key_dir`, :func:`passphrase_from`, :func:`agreement_dir`), so a
-flag has one name and one fallback everywhere.
+agreement``, ``silian audit``, ``silian state`` — takes it here (:func:`add_key_arguments`,
+:func:`add_agency_argument`, :func:`add_state_argument`, :func:`agency_code`,
+:func:`key_dir`, :func:`passphrase_from`, :func:`agreement_dir`), so a flag has one name
+and one fallback everywhere.
 """
 
 from __future__ import annotations
@@ -41,8 +42,10 @@ from bus.transport.base import Transport
 __all__ = [
     "PASSPHRASE_VARIABLE",
     "Settings",
+    "add_agency_argument",
     "add_bus_arguments",
     "add_key_arguments",
+    "add_state_argument",
     "agency_code",
     "agreement_dir",
     "check_bootstrap",
@@ -78,9 +81,7 @@ class Settings:
 def add_bus_arguments(parser: argparse.ArgumentParser, *, agency: bool = True) -> None:
     group = parser.add_argument_group("bus")
     if agency:
-        group.add_argument(
-            "--agency", default=None, help="this agency's 12-digit code (default $SILIAN_AGENCY)"
-        )
+        add_agency_argument(group)
     add_key_arguments(group)
     group.add_argument(
         "--agreement",
@@ -88,12 +89,7 @@ def add_bus_arguments(parser: argparse.ArgumentParser, *, agency: bool = True) -
         default=None,
         help="agreement folder (default $SILIAN_AGREEMENT_DIR or ./agreement)",
     )
-    group.add_argument(
-        "--state",
-        type=Path,
-        default=None,
-        help="local state folder (default $SILIAN_STATE_DIR or ~/.local/state/silian)",
-    )
+    add_state_argument(group)
     where = group.add_mutually_exclusive_group()
     where.add_argument(
         "--kafka",
@@ -107,6 +103,29 @@ def add_bus_arguments(parser: argparse.ArgumentParser, *, agency: bool = True) -
         type=Path,
         default=None,
         help="embedded transport file (default <state>/embedded.sqlite)",
+    )
+
+
+def add_agency_argument(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup, *, what: str | None = None
+) -> None:
+    """``--agency CODE`` (read with :func:`agency_code`)."""
+    parser.add_argument(
+        "--agency",
+        default=None,
+        metavar="CODE",
+        help=what or "this agency's 12-digit code (default $SILIAN_AGENCY)",
+    )
+
+
+def add_state_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--state DIR`` (read with :func:`state_dir`): the folder of every agency's state."""
+    parser.add_argument(
+        "--state",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="local state folder (default $SILIAN_STATE_DIR or ~/.local/state/silian)",
     )
 
 
