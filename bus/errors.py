@@ -17,10 +17,12 @@
     └── BusError                      bus.errors
         ├── ConfigError (ValueError)                     bad configuration or CLI input
         ├── SilianEnvironmentError                   java/mvn missing, port taken, ...
-        │   └── KafkaStartError                          a node did not come up (.log_path)
+        │   ├── KafkaStartError                          a node did not come up (.log_path)
+        │   └── StateInUseError                          a process has the state's databases open
         ├── TransportError                               broker/transport failure
         │   └── BrokerUnreachableError (also SilianEnvironmentError)  no broker answered
         ├── NotConnectedError                            used before start()
+        ├── BackupError                                  a state backup damaged, altered, not one
         ├── RecordRejectedError                          a record failed a pipeline step (.reason)
         ├── RedeliveryError                              the same record at the same offset again
         ├── EventRejectedError                           a local system refuses an event (.reason)
@@ -62,6 +64,7 @@ __all__ = [
     "AgreementError",
     "AgreementVerificationError",
     "AuditError",
+    "BackupError",
     "BrokerUnreachableError",
     "BundleError",
     "BusError",
@@ -84,6 +87,7 @@ __all__ = [
     "SilianEnvironmentError",
     "SilianError",
     "SplitViewError",
+    "StateInUseError",
     "TransportError",
     "UnknownAgencyError",
     "VerificationError",
@@ -108,6 +112,16 @@ class KafkaStartError(SilianEnvironmentError):
     def __init__(self, message: str, *, log_path: Path | None = None) -> None:
         super().__init__(message if log_path is None else f"{message} (log: {log_path})")
         self.log_path = log_path
+
+
+class StateInUseError(SilianEnvironmentError):
+    """A state folder cannot be replaced: a process (``silian serve``, an adapter) has one
+    of its databases open. Stop it first (exit 3: something in the way)."""
+
+
+class BackupError(BusError):
+    """A state backup cannot be used: damaged or altered (a file's size or SHA-256 is not
+    the manifest's), or not a silian state backup at all. Nothing was restored."""
 
 
 class TransportError(BusError):

@@ -1,5 +1,7 @@
 """The agency's local store (SQLite): what must survive a restart of its bus process.
 
+* ``meta`` — ``chain:<publisher>``, the chain id prefix of each publishing process (none:
+  it starts new chains; a restored backup has none, :func:`fence_chains`);
 * ``chains`` — this agency's own chains: the next sequence number and last record hash
   per (chain id, topic), so a restarted publisher continues its chains without a gap;
 * ``peer_chains`` — the last verified (seq, hash) of every chain this agency consumed;
@@ -24,9 +26,19 @@ from pathlib import Path
 
 from bus.envelope.headers import GENESIS, Attributes
 from bus.envelope.ids import format_time, now, parse_time
-from bus.state.sqlite import Layout, SqliteStore
+from bus.state.sqlite import Layout, SqliteStore, write_transaction
 
-__all__ = ["ChainHead", "LedgerEntry", "LocalStore", "PendingReceipt", "ReceiptNote", "Seen"]
+__all__ = [
+    "ChainHead",
+    "LedgerEntry",
+    "LocalStore",
+    "PendingReceipt",
+    "ReceiptNote",
+    "Seen",
+    "fence_chains",
+    "ledger_rows",
+    "own_chains",
+]
 
 
 _SCHEMA = """
@@ -65,6 +77,10 @@ def _migrate(db: sqlite3.Connection) -> None:
 # folder): a writer waits the default busy timeout (5 s) for the other's write lock, and a
 # store that stays locked longer fails its call (the adapter's link loop retries it).
 _LAYOUT = Layout(schema=_SCHEMA, migrate=_migrate)
+
+# ``meta`` row ``chain:<publisher>``: the chain id prefix that publisher writes its chains
+# under. Without it, a publisher starts new chains (a fresh id) the next time it publishes.
+_CHAIN_META = "chain:"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -157,7 +173,7 @@ class LocalStore(SqliteStore):
     # -- identity ---------------------------------------------------------------------
     async def process_chain_id(self, agency: str, publisher: str) -> str:
         """The stable chain id of this publishing process (created once, then reused)."""
-        name = f"chain:{publisher}"
+        name = f"{_CHAIN_META}{publisher}"
         rows = await self._db.execute("SELECT value FROM meta WHERE name = ?", (name,))
         if rows:
             return str(rows[0][0])
@@ -174,7 +190,7 @@ class LocalStore(SqliteStore):
         await self._db.execute(
             "INSERT INTO meta (name, value) VALUES (?, ?) "
             "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-            (f"chain:{publisher}", chain_id),
+            (f"{_CHAIN_META}{publisher}", chain_id),
         )
         return chain_id
 
@@ -338,6 +354,47 @@ class LocalStore(SqliteStore):
             "INSERT OR IGNORE INTO rejudged (origin, outcome, detail, at) VALUES (?, ?, ?, ?)",
             (origin, outcome, detail, format_time(now())),
         )
+
+
+# -- a copy of the file, read and fenced by the state backup (bus.state.backup) ---------------
+# These take a connection to a *copy* of a store (made with SQLite's backup), never to a
+# store a bus process has open.
+
+
+def ledger_rows(db: sqlite3.Connection) -> int:
+    """How many events the ledger holds."""
+    return int(db.execute("SELECT count(*) FROM ledger").fetchone()[0])
+
+
+def own_chains(db: sqlite3.Connection) -> tuple[dict[str, str], list[tuple[str, str, ChainHead]]]:
+    """Each publisher's chain id prefix, and the head of every chain of this agency the
+    store knows as (chain id, topic, head), the current chains and the ones left before."""
+    publishers = {
+        str(name).removeprefix(_CHAIN_META): str(value)
+        for name, value in db.execute(
+            "SELECT name, value FROM meta WHERE substr(name, 1, ?) = ? ORDER BY name",
+            (len(_CHAIN_META), _CHAIN_META),
+        )
+    }
+    heads = [
+        (str(chain_id), str(topic), ChainHead(seq=int(seq), hash=str(digest)))
+        for chain_id, topic, seq, digest in db.execute(
+            "SELECT chain_id, topic, seq, hash FROM chains ORDER BY chain_id, topic"
+        )
+    ]
+    return publishers, heads
+
+
+def fence_chains(db: sqlite3.Connection) -> dict[str, str]:
+    """Make every publisher of this store start new chains: its ``chain:<publisher>`` row
+    goes, so its next publish takes a fresh chain id (:meth:`LocalStore.process_chain_id`)
+    at seq 1. For a store older than what it published (a restored backup): continuing
+    its chains from the heads it holds would sign a second record for a (chain id, seq)
+    already sent — a fork of its own chain. Returns the prefixes fenced, by publisher."""
+    publishers, _ = own_chains(db)
+    with write_transaction(db):
+        db.execute("DELETE FROM meta WHERE substr(name, 1, ?) = ?", (len(_CHAIN_META), _CHAIN_META))
+    return publishers
 
 
 def _ledger_insert(entry: LedgerEntry) -> tuple[str, tuple[object, ...]]:
