@@ -30,6 +30,7 @@ from bus.cli import (
     keys,
     publish,
     serve,
+    state,
     status,
     topics,
     watch,
@@ -65,6 +66,7 @@ _MANAGING: dict[str, ModuleType] = {
     "contracts": contracts,
     "keys": keys,
     "agreement": agreement,
+    "state": state,
     "dev": dev,
 }
 
