@@ -15,9 +15,11 @@ exits with its own verdict.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from importlib.metadata import entry_points
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -94,6 +96,14 @@ class _Parser(argparse.ArgumentParser):
             help=f"{', '.join(LOG_LEVELS)} in any case (default WARNING; INFO for serve "
             "and agency run; ERROR for the demos); DEBUG also prints the traceback of an "
             "internal error",
+        )
+        group.add_argument(
+            "--log-file",
+            type=Path,
+            default=argparse.SUPPRESS,
+            metavar="PATH",
+            help="also append every log line to PATH as JSON, the file made 0600 and made "
+            "again after logrotate moves it (default $SILIAN_LOG_FILE; none)",
         )
 
 
@@ -207,7 +217,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     level = str(getattr(args, "log_level", None) or getattr(args, "default_log_level", "WARNING"))
-    configure_logging(fmt=getattr(args, "log_format", "auto"), level=level)
+    log_file = getattr(args, "log_file", None) or os.environ.get("SILIAN_LOG_FILE") or None
+    try:
+        configure_logging(
+            fmt=getattr(args, "log_format", "auto"),
+            level=level,
+            file=Path(log_file) if log_file else None,
+        )
+    except SilianError as error:  # a log file that cannot be opened: one line, like any error
+        return _failed(error)
     return run(args)
 
 

@@ -5,11 +5,16 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import stat
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import structlog
 
+from bus.errors import ConfigError
 from bus.logs import bound_record, configure_logging, get_logger
 
 
@@ -66,3 +71,93 @@ def test_times_carry_the_federations_offset_and_library_lines_are_json(
         "timestamp": theirs["timestamp"],
     }
     assert theirs["timestamp"].endswith("+08:00")
+
+
+@pytest.fixture
+def reset_logging() -> Iterator[None]:
+    yield
+    structlog.reset_defaults()
+    logging.basicConfig(force=True, handlers=[logging.NullHandler()])
+
+
+@pytest.mark.usefixtures("reset_logging")
+def test_a_log_file_gets_every_line_as_json_while_stderr_keeps_its_rendering(
+    tmp_path: Path,
+) -> None:
+    out = io.StringIO()
+    path = tmp_path / "silian.jsonl"
+    configure_logging(fmt="console", level="INFO", stream=out, file=path)
+    get_logger("silian.test").info("ours", agency="350722000000", passphrase="hunter2-long")
+    logging.getLogger("aiokafka.conn").error("Unable connect to %r", "127.0.0.1:1")
+    ours, theirs = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines())
+    assert ours["event"] == "ours"
+    assert ours["agency"] == "350722000000"
+    assert ours["passphrase"] == "[redacted]"
+    assert ours["timestamp"].endswith("+08:00")
+    assert theirs["logger"] == "aiokafka.conn"
+    assert theirs["timestamp"].endswith("+08:00")
+    console = out.getvalue()
+    assert "ours" in console
+    assert "Unable connect" in console
+    assert not console.lstrip().startswith("{")  # stderr stays as asked: console
+    assert "hunter2" not in console + path.read_text(encoding="utf-8")
+
+
+@pytest.mark.usefixtures("reset_logging")
+def test_the_file_is_appended_to_and_made_0600_whatever_the_umask(tmp_path: Path) -> None:
+    path = tmp_path / "silian.jsonl"
+    old = os.umask(0)
+    try:
+        configure_logging(fmt="json", level="INFO", stream=io.StringIO(), file=path)
+        get_logger().info("first")
+        configure_logging(fmt="json", level="INFO", stream=io.StringIO(), file=path)
+        get_logger().info("second")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    events = [json.loads(line)["event"] for line in path.read_text(encoding="utf-8").splitlines()]
+    assert events == ["first", "second"]
+
+
+@pytest.mark.usefixtures("reset_logging")
+def test_a_file_logrotate_moved_or_removed_is_made_again(tmp_path: Path) -> None:
+    path = tmp_path / "silian.jsonl"
+    configure_logging(fmt="json", level="INFO", stream=io.StringIO(), file=path)
+    log = get_logger()
+    log.info("before")
+    path.rename(tmp_path / "silian.jsonl.1")
+    log.info("after the move")
+    path.unlink()
+    log.info("after the removal")
+    assert [json.loads(line)["event"] for line in path.read_text().splitlines()] == [
+        "after the removal"
+    ]
+    moved = (tmp_path / "silian.jsonl.1").read_text()
+    assert [json.loads(line)["event"] for line in moved.splitlines()] == ["before"]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+@pytest.mark.usefixtures("reset_logging")
+def test_a_failing_write_is_said_once_and_never_stops_the_caller(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    full = Path("/dev/full")  # every write fails with ENOSPC, as on a full disk
+    if not full.exists():
+        pytest.skip("no /dev/full here")
+    out = io.StringIO()
+    configure_logging(fmt="json", level="INFO", stream=out, file=full)
+    log = get_logger()
+    log.info("one")
+    log.info("two")
+    warnings = capsys.readouterr().err.splitlines()
+    assert len(warnings) == 1
+    assert warnings[0].startswith("silian: warning: log file /dev/full: ")
+    assert [json.loads(line)["event"] for line in out.getvalue().splitlines()] == ["one", "two"]
+
+
+@pytest.mark.usefixtures("reset_logging")
+def test_a_log_file_that_cannot_be_opened_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="No such file or directory"):
+        configure_logging(file=tmp_path / "missing" / "silian.jsonl")
+    with pytest.raises(ConfigError, match="Is a directory"):
+        configure_logging(file=tmp_path)
