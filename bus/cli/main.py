@@ -31,6 +31,7 @@ from bus.cli import (
     dev,
     keys,
     publish,
+    quarantine,
     serve,
     state,
     status,
@@ -68,6 +69,7 @@ _MANAGING: dict[str, ModuleType] = {
     "contracts": contracts,
     "keys": keys,
     "agreement": agreement,
+    "quarantine": quarantine,
     "state": state,
     "dev": dev,
 }

@@ -21,7 +21,7 @@ SILIAN = str(Path(sys.executable).with_name("silian"))  # the installed console 
 COMMANDS = [
     "demo", "publish", "status", "watch", "serve",
     "agency",
-    "topics", "audit", "contracts", "keys", "agreement", "state", "dev",
+    "topics", "audit", "contracts", "keys", "agreement", "quarantine", "state", "dev",
 ]  # fmt: skip
 
 
