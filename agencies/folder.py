@@ -132,6 +132,30 @@ class AgreementFolder:
             self.add_to(history, version)
         return history
 
+    def signed_history(self) -> AgreementHistory:
+        """As :meth:`history`, leaving out a newest version still collecting signatures:
+        what a service starts on while the members sign the next version (it takes that
+        version up from the agreement topic once it is signed and published)."""
+        versions = self.versions()
+        history = AgreementHistory()
+        self.latest_version()
+        for version in versions:
+            if version == versions[-1] and version > 1 and self._collecting(version):
+                break
+            self.add_to(history, version)
+        return history
+
+    def _collecting(self, version: int) -> bool:
+        """Some member of ``version`` has not signed it yet (whatever else is wrong with it
+        is for :meth:`add_to` to say)."""
+        try:
+            document, signatures = self.read(version)
+            members = parse_agreement(document).members
+        except AgreementError:
+            return False
+        signed = {s.signer for s in signatures}
+        return any(m.code not in signed for m in members)
+
     # -- writing --------------------------------------------------------------------------
 
     def write_version(self, document: bytes) -> int:

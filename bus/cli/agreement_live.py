@@ -35,7 +35,7 @@ def register_publish(a_sub: Any) -> None:
 
 def _publish(args: argparse.Namespace) -> int:
     settings = settings_from_args(args, agency_required=False)
-    history = AgreementFolder(settings.agreement_dir).history()
+    history = AgreementFolder(settings.agreement_dir).signed_history()
     federation = history.latest.federation_id
 
     async def run() -> tuple[list[int], list[str]]:

@@ -94,9 +94,11 @@ class Bus:
         transport: Transport,
     ) -> Bus:
         """The bus of ``agency`` as an agency keeps it: the agreement folder (every version,
-        verified), its key folder and its state folder; the federation is the agreement's.
+        verified — but a newest one still collecting signatures, which the service takes up
+        from the agreement topic once published), its key folder and its state folder; the
+        federation is the agreement's.
         The one way every silian process (``serve``, ``publish``, an adapter) builds one."""
-        history = AgreementFolder(agreement_dir).history()
+        history = AgreementFolder(agreement_dir).signed_history()
         config = BusConfig(
             agency=agency,
             federation=history.latest.federation_id,

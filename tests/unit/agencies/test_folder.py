@@ -95,3 +95,24 @@ def test_remove_all_deletes_only_the_version_files(tmp_path: Path, jpg: Signed) 
     assert folder.versions() == ()
     assert (tmp_path / "README").read_text() == "kept"
     assert (tmp_path / "v1" / "notes.txt").read_text() == "kept"
+
+
+def test_a_service_starts_on_the_signed_versions_while_the_next_collects_signatures(
+    tmp_path: Path, jpg: Signed
+) -> None:
+    folder = AgreementFolder(tmp_path / "agreement")
+    folder.write_version(jpg.document)
+    folder.write_signatures(1, jpg.signatures)
+    v2_doc, v2_sigs = _v2(jpg)
+    folder.write_version(v2_doc)
+    folder.write_signatures(2, v2_sigs[:1])  # one member signed so far
+    with pytest.raises(AgreementVerificationError, match="has not signed"):
+        folder.history()  # agreement verify: not valid yet
+    assert [v.version for v in folder.signed_history().versions] == [1]
+    folder.write_signatures(2, v2_sigs)
+    assert [v.version for v in folder.signed_history().versions] == [1, 2]
+    # Signed by all but altered: not "collecting", so refused as before.
+    tampered = v2_doc.replace(b'"version": 2', b'"version": 2 ', 1)
+    (tmp_path / "agreement" / "v2" / "agreement.json").write_bytes(tampered)
+    with pytest.raises(AgreementVerificationError):
+        folder.signed_history()
