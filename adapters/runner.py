@@ -47,8 +47,10 @@ from adapters.outbox import AdapterState
 from bus.envelope.ids import format_time, now, parse_time
 from bus.errors import TransportError
 from bus.logs import bound_record, get_logger
+from bus.node.agreements import AgreementFeed, TakenUp, agreement_feed
 from bus.node.bus import Bus
 from bus.node.consume import Subscription
+from bus.node.rejudge import rejudge_quarantine
 from bus.node.results import Outcome, Result
 from bus.node.topics import TopicPlan, plan_topics
 from bus.transport.base import Transport
@@ -94,6 +96,7 @@ class AgencyRunner:
         )
         self.federation = self.bus.config.federation
         self._subscription: Subscription | None = None
+        self._agreements: AgreementFeed | None = None  # follows the agreement topic
         self._tasks: list[asyncio.Task[None]] = []
         # Set when the link loop met something unforeseen; cleared once a whole round
         # (drain and poll) passes again. Until then the report does not say connected.
@@ -253,6 +256,10 @@ class AgencyRunner:
                 subscription = await self._connect()
                 while not self._stop.is_set():
                     await self._outbound.drain()
+                    if (await self._feed(subscription)).added:  # a version went live
+                        _log_quarantined(
+                            list((await rejudge_quarantine(self.bus.context, subscription)).results)
+                        )
                     try:
                         results = await subscription.poll(timeout=0.5)
                     except TransportError:
@@ -297,6 +304,9 @@ class AgencyRunner:
         subscription, self._subscription = self._subscription, None
         if subscription is not None:
             await quietly(subscription.stop(), timeout=10)
+        feed, self._agreements = self._agreements, None
+        if feed is not None:
+            await quietly(feed.stop(), timeout=10)
 
     def _bus_up(self) -> None:
         """The broker answered: tell the watch, and say connected if it was not (unless
@@ -332,6 +342,14 @@ class AgencyRunner:
         await self._ask_broker()
         self._bus_up()
         return self._subscription
+
+    async def _feed(self, subscription: Subscription) -> TakenUp:
+        """New agreement versions from the agreement topic (the feed made on first use)."""
+        if self._agreements is None:
+            self._agreements = agreement_feed(self.bus, role="adapter")
+            await self._agreements.start()
+            return await self._agreements.catch_up()
+        return await self._agreements.poll()
 
     async def _ask_broker(self) -> None:
         """A small question only a reachable broker answers (the watch's and the loop's)."""

@@ -32,6 +32,7 @@ from agencies.identity import Directory
 from bus.cli._common import ExitCode, add_json_flag, reader_gone
 from bus.cli.timeline import directory_of, render_line, result_json
 from bus.envelope.ids import now
+from bus.node.agreements import agreement_feed
 from bus.node.bus import Bus
 from bus.node.consume import Subscription
 from bus.node.results import Outcome, Result
@@ -199,8 +200,13 @@ async def _run(args: argparse.Namespace) -> int:
             async with open_bus(scratch_settings) as bus:
                 topics = _topics(args, bus.config.federation)
                 directory = directory_of(bus)
-                async with Watcher(bus, topics=topics) as watcher:
+                # New agreement versions are taken up while watching (nothing is kept of
+                # a refused one: a watcher quarantines nothing).
+                feed = agreement_feed(bus, role="watch")
+                async with feed, Watcher(bus, topics=topics) as watcher:
+                    await feed.catch_up()
                     while not stop.is_set():
+                        await feed.poll()
                         shown = await watcher.poll()
                         for result, pending in shown:
                             if args.from_beginning or (result.time or started) >= started:
