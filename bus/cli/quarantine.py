@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
-import time
-import uuid
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +26,7 @@ from bus.node.quarantine import (
     QUARANTINE_TIME,
     QuarantinedRecord,
     original_record,
+    read_quarantine,
     read_quarantine_headers,
 )
 from bus.node.results import Outcome
@@ -37,8 +36,6 @@ from bus.transport.base import Record
 from contracts.topics import quarantine_topic
 
 __all__ = ["register"]
-
-_READ_FOR_S = 30.0
 
 
 def register(sub: Any) -> None:
@@ -107,24 +104,11 @@ def _run(args: argparse.Namespace, action: Any) -> int:
 
 async def _kept(bus: Bus) -> list[_Kept]:
     """The agency's quarantine topic, read to its end, in order."""
-    topic = quarantine_topic(bus.config.federation, bus.agency)
-    consumer = bus.context.transport.consumer(
-        group_id=f"{bus.config.federation}.{bus.agency}.inspect-{uuid.uuid4().hex[:8]}",
-        topics=[topic],
-    )
-    kept: list[_Kept] = []
-    deadline = time.monotonic() + _READ_FOR_S
-    async with consumer:
-        while time.monotonic() < deadline:
-            batch = await consumer.fetch(timeout=0.3)
-            for record in batch:
-                why = read_quarantine_headers(record)
-                if why is not None:  # not written by a consumer: nothing to say about it
-                    kept.append(_Kept(copy=record, why=why))
-            if not batch and consumer.assignment():
-                lag = await consumer.lag()
-                if lag.keys() == consumer.assignment() and not any(lag.values()):
-                    break
+    kept = []
+    for record in await read_quarantine(bus.context.transport, bus.config.federation, bus.agency):
+        why = read_quarantine_headers(record)
+        if why is not None:  # not written by a consumer: nothing to say about it
+            kept.append(_Kept(copy=record, why=why))
     return kept
 
 

@@ -32,7 +32,7 @@ from bus.node.topics import TopicPlan, plan_topics
 from bus.sandbox.federation import Federation, create_federation
 from bus.state.store import PendingReceipt
 from bus.transport import connect
-from bus.transport.base import Consumer, OutgoingRecord, Record, Transport
+from bus.transport.base import OutgoingRecord, Record, Transport, read_to_end
 from contracts import examples
 from contracts.base import EventModel, Family
 from contracts.receipts import ReceiptHandled, ReceiptReceived, ReceiptRejected
@@ -70,15 +70,6 @@ async def _transport(kafka: str | None, directory: Path) -> AsyncIterator[Transp
         yield transport
 
 
-async def _caught_up(reader: Subscription | Consumer) -> bool:
-    """Every partition ``reader`` is assigned has a known position at its end."""
-    assigned = reader.assignment()
-    if not assigned:
-        return False
-    lag = await reader.lag()
-    return lag.keys() == assigned and not any(lag.values())
-
-
 async def _drain(
     subscriptions: list[Subscription], report: DemoReport, *, to_the_end: bool = False
 ) -> list[Result]:
@@ -97,7 +88,7 @@ async def _drain(
             seen.extend(results)
         quiet_rounds = quiet_rounds + 1 if got == 0 else 0
         if quiet_rounds >= 2 and (
-            not to_the_end or all([await _caught_up(s) for s in subscriptions])
+            not to_the_end or all([await s.caught_up() for s in subscriptions])
         ):
             break
     for result in seen:
@@ -242,17 +233,8 @@ async def _play(
 
 
 async def _all_records(transport: Transport, topic: str) -> list[Record]:
-    """Every record of ``topic`` as it stands now, read to its end."""
-    consumer = transport.consumer(group_id=f"demo-reader-{uuid.uuid4().hex[:8]}", topics=[topic])
-    records: list[Record] = []
-    deadline = time.monotonic() + _SETTLE_SECONDS
-    async with consumer:
-        while time.monotonic() < deadline:
-            batch = await consumer.fetch(timeout=0.3)
-            records.extend(batch)
-            if not batch and await _caught_up(consumer):
-                break
-    return records
+    group = f"demo-reader-{uuid.uuid4().hex[:8]}"
+    return await read_to_end(transport, topic, group_id=group, within=_SETTLE_SECONDS)
 
 
 async def _first_record(transport: Transport, topic: str) -> Record:

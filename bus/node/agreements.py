@@ -180,14 +180,6 @@ class AgreementFeed:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    async def caught_up(self) -> bool:
-        """The whole topic as it stands has been read."""
-        assigned = self._consumer.assignment()
-        if not assigned:
-            return False
-        lag = await self._consumer.lag()
-        return lag.keys() == assigned and not any(lag.values())
-
     async def catch_up(self, *, within: float = 30.0) -> TakenUp:
         """Read the topic to its end as it stands (at most ``within`` seconds)."""
         added: list[Agreement] = []
@@ -197,7 +189,7 @@ class AgreementFeed:
             taken = await self.poll(timeout=0.3)
             added += taken.added
             refused += taken.refused
-            if not taken.added and not taken.refused and await self.caught_up():
+            if not taken.added and not taken.refused and await self._consumer.caught_up():
                 break
         return TakenUp(added=tuple(added), refused=tuple(refused))
 

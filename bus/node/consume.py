@@ -115,6 +115,10 @@ class Subscription:
         """The (topic, partition) pairs the group gave this subscription to read."""
         return self._consumer.assignment()
 
+    async def caught_up(self) -> bool:
+        """Read to the end of every partition the group assigned it."""
+        return await self._consumer.caught_up()
+
     async def lag(self) -> dict[tuple[str, int], int]:
         """Per assigned (topic, partition), the records not read yet (operators' metrics)."""
         return await self._consumer.lag()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass
 
@@ -28,6 +29,7 @@ from bus.transport.base import (
     TimestampType,
     Transport,
     estimated_size,
+    read_to_end,
 )
 from contracts.topics import quarantine_topic
 
@@ -42,6 +44,7 @@ __all__ = [
     "original_record",
     "quarantine",
     "quarantine_record",
+    "read_quarantine",
     "read_quarantine_headers",
 ]
 
@@ -218,3 +221,9 @@ def original_record(copy: Record) -> Record | None:
         )
     except (ValueError, UnicodeDecodeError):
         return None  # made before copies kept the broker's time, or not by the bus
+
+
+async def read_quarantine(transport: Transport, federation: str, agency: str) -> list[Record]:
+    """Every record of ``agency``'s quarantine topic as it stands now, in order."""
+    group = f"{federation}.{agency}.quarantine-reader-{uuid.uuid4().hex[:8]}"
+    return await read_to_end(transport, quarantine_topic(federation, agency), group_id=group)

@@ -19,23 +19,18 @@ any forged record.
 
 from __future__ import annotations
 
-import time
-import uuid
 from dataclasses import dataclass
 
 from bus.logs import bound_record, get_logger
 from bus.node.consume import Subscription
 from bus.node.context import AgencyContext
-from bus.node.quarantine import original_record, read_quarantine_headers
+from bus.node.quarantine import original_record, read_quarantine, read_quarantine_headers
 from bus.node.results import Outcome, Result
 from bus.transport.base import Record
-from contracts.topics import quarantine_topic
 
 __all__ = ["Rejudged", "curable_copies", "rejudge_quarantine"]
 
 log = get_logger(__name__)
-
-_READ_FOR_S = 30.0  # the most one pass waits to read the quarantine topic to its end
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -54,29 +49,15 @@ class Rejudged:
 async def curable_copies(ctx: AgencyContext) -> list[Record]:
     """The originals of this agency's quarantined copies refused for a curable reason and
     not settled yet, in the order they were quarantined."""
-    topic = quarantine_topic(ctx.federation, ctx.agency)
-    consumer = ctx.transport.consumer(
-        group_id=f"{ctx.federation}.{ctx.agency}.rejudge-{uuid.uuid4().hex[:8]}",
-        topics=[topic],
-        from_beginning=True,
-    )
     settled = await ctx.store.rejudged()
     found: dict[str, Record] = {}
-    deadline = time.monotonic() + _READ_FOR_S
-    async with consumer:
-        while time.monotonic() < deadline:
-            batch = await consumer.fetch(timeout=0.3)
-            for copy in batch:
-                why = read_quarantine_headers(copy)
-                if why is None or not why.reason.curable or why.origin in settled:
-                    continue
-                original = original_record(copy)
-                if original is not None:
-                    found.setdefault(why.origin, original)  # quarantined twice: once
-            if not batch and consumer.assignment():
-                lag = await consumer.lag()
-                if lag.keys() == consumer.assignment() and not any(lag.values()):
-                    break
+    for copy in await read_quarantine(ctx.transport, ctx.federation, ctx.agency):
+        why = read_quarantine_headers(copy)
+        if why is None or not why.reason.curable or why.origin in settled:
+            continue
+        original = original_record(copy)
+        if original is not None:
+            found.setdefault(why.origin, original)  # quarantined twice: judged once
     return list(found.values())
 
 

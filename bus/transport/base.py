@@ -17,6 +17,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import enum
+import time
 from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType, TracebackType
@@ -40,6 +41,7 @@ __all__ = [
     "Transport",
     "estimated_size",
     "not_started",
+    "read_to_end",
 ]
 
 Headers = tuple[tuple[str, bytes | None], ...]
@@ -248,6 +250,31 @@ class Consumer(abc.ABC):
     async def lag(self) -> dict[tuple[str, int], int]:
         """Per assigned (topic, partition), how many records lie beyond the next one to read
         (0: caught up); a partition whose position is not known yet is left out."""
+
+    async def caught_up(self) -> bool:
+        """Every partition this consumer is assigned has a known position at its end
+        (False before the group assigned any)."""
+        assigned = self.assignment()
+        if not assigned:
+            return False
+        lag = await self.lag()
+        return lag.keys() == assigned and not any(lag.values())
+
+
+async def read_to_end(
+    transport: Transport, topic: str, *, group_id: str, within: float = 30.0
+) -> list[Record]:
+    """Every record of ``topic`` as it stands now, read to its end by a consumer of its own
+    (``group_id``, never committed), in at most ``within`` seconds."""
+    records: list[Record] = []
+    deadline = time.monotonic() + within
+    async with transport.consumer(group_id=group_id, topics=[topic]) as consumer:
+        while time.monotonic() < deadline:
+            batch = await consumer.fetch(timeout=0.3)
+            records.extend(batch)
+            if not batch and await consumer.caught_up():
+                break
+    return records
 
 
 class Transport(abc.ABC):
