@@ -69,7 +69,8 @@ class Reason(StrEnum):
     @property
     def by_subscription(self) -> bool:
         """Whether an agency's subscription refuses (and quarantines) a record with it;
-        the others are found only by an audit of a whole history, or by a witness."""
+        the others are found only by an audit of a whole history, by a witness, or by the
+        agreement feed (``bad-agreement``)."""
         return self not in _NOT_THE_SUBSCRIPTIONS
 
 
@@ -81,6 +82,7 @@ _NOT_THE_SUBSCRIPTIONS = frozenset(
         Reason.CHECKPOINT_MISMATCH,
         Reason.CHECKPOINT_AHEAD,
         Reason.CHECKPOINT_INVALID,
+        Reason.BAD_AGREEMENT,
     }
 )
 
