@@ -40,6 +40,7 @@ from agencies.signatures import (
     dump_signatures,
     load_signatures,
     parse_agreement,
+    verify_agreement,
 )
 from bus.logs import get_logger
 from bus.node.bus import Bus
@@ -164,7 +165,8 @@ class AgreementFeed:
 
     @property
     def on_topic(self) -> frozenset[int]:
-        """Version numbers seen on the topic so far (whatever became of them)."""
+        """Versions the topic holds as this service holds them (verified): a junk or forged
+        record under a version number does not count, so the real one is still published."""
         return frozenset(self._on_topic)
 
     async def start(self) -> None:
@@ -238,16 +240,8 @@ class AgreementFeed:
             version, document, signatures = read_version_record(record)
         except AgreementError as error:
             return str(error)
-        self._on_topic.add(version)
-        known = self._digests.get(version)
-        if known is not None:
-            if known == document_digest(document):
-                return None  # a version this service already has
-            return (
-                f"v{version} on {record.topic} at offset {record.offset} is not the "
-                f"{self._history.versions[version - 1].label} this service holds "
-                "(a different document under a version number already taken)"
-            )
+        if version in self._digests:
+            return self._held(version, document, signatures, record)
         latest = self._history.latest.version
         if version > latest + 1:
             self._waiting[version] = (document, signatures, record)
@@ -259,9 +253,33 @@ class AgreementFeed:
             if why is not None:
                 return why
             added.append(self._history.latest)
+            self._on_topic.add(self._history.latest.version)
             following = self._waiting.pop(self._history.latest.version + 1, None)
             if following is not None:
                 pending.append((following[0], following[1]))
+        return None
+
+    def _held(
+        self,
+        version: int,
+        document: bytes,
+        signatures: tuple[AgreementSignature, ...],
+        record: Record,
+    ) -> str | None:
+        """A version number this service already holds: nothing new if it is the same
+        document fully signed; otherwise why it is refused."""
+        where = f"v{version} on {record.topic} at offset {record.offset}"
+        if self._digests[version] != document_digest(document):
+            held = self._history.versions[version - 1].label
+            return (
+                f"{where} is not the {held} this service holds "
+                "(a different document under a version number already taken)"
+            )
+        try:  # the version held; but are its signatures all there?
+            verify_agreement(document, signatures)
+        except AgreementError as error:
+            return f"{where}: {error}"
+        self._on_topic.add(version)
         return None
 
     def _add(self, document: bytes, signatures: tuple[AgreementSignature, ...]) -> str | None:

@@ -170,6 +170,21 @@ async def test_a_forged_or_broken_version_on_the_topic_is_refused_kept_and_chang
     kept = await _quarantined(transport, fed, JIANGSHAN)
     reasons = [read_quarantine_headers(r) for r in kept]
     assert [q.reason for q in reasons if q is not None] == [Reason.BAD_AGREEMENT] * 3
+    # Junk under v2 does not stop the real v2 from going on the topic, nor from being taken up.
+    theirs = _history(fed)
+    theirs.add(v2, signatures)
+    sender = AgreementFeed(
+        transport=transport, federation=fed.federation_id, agency=GUANGFENG, history=theirs
+    )
+    async with sender:
+        await sender.catch_up(within=5)
+        assert await sender.publish([(v2, tuple(signatures))]) == [2]
+    feed = AgreementFeed(
+        transport=transport, federation=fed.federation_id, agency=JIANGSHAN, history=history
+    )
+    async with feed:
+        taken = await feed.catch_up(within=5)
+    assert [a.version for a in taken.added] == [2]
 
 
 def test_a_version_record_round_trips_its_exact_bytes(tmp_path: Path) -> None:
