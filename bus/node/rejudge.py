@@ -10,9 +10,9 @@ judges each such copy again through the one pipeline, by the versions it now hol
 - refused for a reason still curable → left where it is, judged again at the next version;
 - refused for another reason → quarantined with that reason.
 
-The last two of those three are kept in the store's ``rejudged`` table (origin → outcome)
-so that no copy is delivered twice or judged again once settled; a copy of the same
-record quarantined twice is judged once. The chain and duplicate checks of the pipeline
+The first and the last of those are settled: kept in the store's ``rejudged`` table
+(origin → outcome), so that no copy is delivered twice or judged again; a record
+quarantined twice is judged once. The chain and duplicate checks of the pipeline
 hold as for any record: a copy that a forger wrote to the quarantine topic is judged like
 any forged record.
 """
