@@ -29,6 +29,7 @@ from bus.node.quarantine import (
     read_quarantine,
     read_quarantine_headers,
 )
+from bus.node.rejudge import outcome_of, settle
 from bus.node.results import Outcome
 from bus.reasons import Reason
 from bus.settings import add_bus_arguments, open_bus, settings_from_args
@@ -206,13 +207,8 @@ async def _retry(args: argparse.Namespace, bus: Bus, settings: Any) -> int:
         effects.attach(subscription)
         for origin, record in chosen.items():
             result = await subscription.rejudge(record)
-            outcome = result.outcome.value
-            if result.reason is not None:
-                outcome = f"{outcome}:{result.reason.value}"
-            if result.outcome is not Outcome.QUARANTINED or not (
-                result.reason is not None and result.reason.curable
-            ):
-                await bus.store.mark_rejudged(origin, outcome, result.detail)
+            await settle(bus.context, origin, result)
+            outcome = outcome_of(result)
             results.append({"origin": origin, "outcome": outcome, "detail": result.detail})
     delivered = sum(1 for r in results if r["outcome"] == Outcome.DELIVERED.value)
     if args.json:

@@ -28,7 +28,7 @@ from bus.node.quarantine import original_record, read_quarantine, read_quarantin
 from bus.node.results import Outcome, Result
 from bus.transport.base import Record
 
-__all__ = ["Rejudged", "curable_copies", "rejudge_quarantine"]
+__all__ = ["Rejudged", "curable_copies", "outcome_of", "rejudge_quarantine", "settle"]
 
 log = get_logger(__name__)
 
@@ -61,6 +61,24 @@ async def curable_copies(ctx: AgencyContext) -> list[Record]:
     return list(found.values())
 
 
+def outcome_of(result: Result) -> str:
+    """``delivered``, ``quarantined:<reason>``, …: how a record came out, in words."""
+    if result.reason is None:
+        return result.outcome.value
+    return f"{result.outcome.value}:{result.reason.value}"
+
+
+async def settle(ctx: AgencyContext, origin: str, result: Result) -> str | None:
+    """Keep how the record from ``origin`` came out of being judged again, unless it was
+    refused for a reason still curable (then None: it is judged again at the next version)."""
+    again = result.reason if result.outcome is Outcome.QUARANTINED else None
+    if again is not None and again.curable:
+        return None
+    outcome = outcome_of(result)
+    await ctx.store.mark_rejudged(origin, outcome, result.detail)
+    return outcome
+
+
 async def rejudge_quarantine(ctx: AgencyContext, subscription: Subscription) -> Rejudged:
     """Judge again every curable quarantined record of this agency (see the module)."""
     results: list[Result] = []
@@ -69,14 +87,10 @@ async def rejudge_quarantine(ctx: AgencyContext, subscription: Subscription) -> 
         origin = f"{record.topic}/{record.partition}/{record.offset}"
         with bound_record(consumer=ctx.agency, topic=record.topic):
             result = await subscription.rejudge(record)
-            again = result.reason if result.outcome is Outcome.QUARANTINED else None
-            if again is not None and again.curable:
+            outcome = await settle(ctx, origin, result)
+            if outcome is None:
                 still += 1
                 continue
-            outcome = result.outcome.value
-            if result.reason is not None:
-                outcome = f"{outcome}:{result.reason.value}"
-            await ctx.store.mark_rejudged(origin, outcome, result.detail)
             log.info(
                 "record.rejudged",
                 origin=origin,
