@@ -30,6 +30,7 @@
         │   └── StoppingError         adapters._inbound  … the adapter stops meanwhile
         ├── LocalUnavailableError     adapters.base      the local system cannot be reached
         ├── BadLocalDataError         adapters.base      a local record cannot become an event
+        ├── ReleaseRefusedError                          a quarantined record cannot be released
         └── AuditError                                   the auditor's errors
             ├── ProofError (VerificationError)           a Merkle proof does not verify
             ├── CheckpointError (VerificationError)      a checkpoint note does not verify
@@ -84,6 +85,7 @@ __all__ = [
     "RecordRejectedError",
     "RedeliverError",
     "RedeliveryError",
+    "ReleaseRefusedError",
     "SilianEnvironmentError",
     "SilianError",
     "SplitViewError",
@@ -184,6 +186,11 @@ class EventRejectedError(BusError):
 class RedeliverError(BusError):
     """Raised by a handler that cannot take an event *now* (shutting down while its local
     system is away): nothing is committed past the record, which is read again later."""
+
+
+class ReleaseRefusedError(BusError):
+    """A quarantined record cannot be released (``silian quarantine release``): refused for
+    a reason no officer may waive, not verifying, already dealt with. Nothing was sent."""
 
 
 class AuditError(BusError):

@@ -67,6 +67,14 @@ class Reason(StrEnum):
         return self in _CURABLE
 
     @property
+    def releasable(self) -> bool:
+        """Whether an officer may release a record refused with it (``silian quarantine
+        release``, :mod:`bus.node.release`): a refusal about when, in what order or after
+        what the record came, or about this agency's own local system — never one about
+        who signed it, what it holds, or whether it may be read here."""
+        return self in _RELEASABLE
+
+    @property
     def by_subscription(self) -> bool:
         """Whether an agency's subscription refuses (and quarantines) a record with it;
         the others are found only by an audit of a whole history, by a witness, or by the
@@ -87,6 +95,10 @@ _NOT_THE_SUBSCRIPTIONS = frozenset(
 )
 
 _CURABLE = frozenset({Reason.UNKNOWN_KEY, Reason.NOT_A_MEMBER})
+
+_RELEASABLE = frozenset(
+    {Reason.TIME_SKEW, Reason.SEQUENCE_GAP, Reason.LIFECYCLE, Reason.HANDLER_FAILED}
+)
 
 _MEANINGS: dict[Reason, str] = {
     Reason.NO_VALUE: "the record has no value (a tombstone): nothing was signed",

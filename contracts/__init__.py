@@ -93,6 +93,7 @@ from contracts.receipts import (
     ReceiptHandled,
     ReceiptReceived,
     ReceiptRejected,
+    ReceiptReleased,
     RejectReason,
 )
 from contracts.registry import (
@@ -215,6 +216,7 @@ __all__ = [
     "ReceiptHandled",
     "ReceiptReceived",
     "ReceiptRejected",
+    "ReceiptReleased",
     "RejectReason",
     "Sha256Hex",
     "SilianError",

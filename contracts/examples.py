@@ -58,6 +58,7 @@ from contracts.receipts import (
     ReceiptHandled,
     ReceiptReceived,
     ReceiptRejected,
+    ReceiptReleased,
     RejectReason,
 )
 from contracts.vocab import (
@@ -386,6 +387,23 @@ def example_story() -> list[tuple[str, EventModel]]:
     return [*_alerts(), *_case(), *_dispute(), *_patrol_and_liaison()]
 
 
+def _outside_the_story() -> list[EventModel]:
+    """Examples of what the story has no place for: a release answers a record an agency
+    had quarantined, and nothing in the story is refused."""
+    return [
+        ReceiptReleased(
+            answers=_ref(JIANGSHAN, "0190a1b2-0000-7000-8000-000000000003", "alert.updated"),
+            released_at=_at(6.0),
+            refused_for="sequence-gap",
+            origin="silian.jpg.alert.v1/0/41",
+            record_hash="5f2c" + "0" * 60,
+            officer="广丰分局指挥中心 王警官",
+            justification="前序更新已由电话确认 / the missing update was confirmed by phone",
+        ),
+    ]
+
+
 def example_events() -> list[EventModel]:
-    """One valid example (at least) of every event type, in story order."""
-    return [event for _, event in example_story()]
+    """One valid example (at least) of every event type, in story order, then those the
+    story has no place for."""
+    return [*(event for _, event in example_story()), *_outside_the_story()]

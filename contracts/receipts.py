@@ -25,6 +25,7 @@ __all__ = [
     "ReceiptHandled",
     "ReceiptReceived",
     "ReceiptRejected",
+    "ReceiptReleased",
     "RejectReason",
 ]
 
@@ -109,3 +110,32 @@ class ReceiptRejected(ReceiptEvent):
     rejected_at: Timestamp = Field(description="拒收时间 / when it was rejected")
     reason: RejectReason = Field(description="拒收原因 / reason code")
     detail: Text = Field(description="拒收说明 / explanation")
+
+
+class ReceiptReleased(ReceiptEvent):
+    """The recipient lets through an event it had quarantined, deliberately (放行).
+
+    Its subscription refused the record for a reason about time, order or its own local
+    system — never for one about who signed it — and an officer decided to act on it
+    anyway: who, why, and exactly which record (its hash and where it was refused) are
+    signed here, so the decision is on the record for the issuer and every audit. The
+    usual receipts (received, handled) follow it.
+    """
+
+    event_type: ClassVar[str] = "receipt.released"
+    answer: ClassVar[str] = "released"
+
+    released_at: Timestamp = Field(description="放行时间 / when it was released")
+    refused_for: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z-]{1,39}$")] = Field(
+        description="原隔离原因 / the reason it had been quarantined for (silian's reason code)"
+    )
+    origin: Annotated[
+        str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,249}/[0-9]{1,10}/[0-9]{1,20}$")
+    ] = Field(description="被拒位置 / where it was refused: topic/partition/offset")
+    record_hash: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] = Field(
+        description="被放行记录的哈希 / the SHA-256 record hash of the record released"
+    )
+    officer: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(
+        description="决定放行的民警 / the officer who decided"
+    )
+    justification: Text = Field(description="放行理由 / why it was released")

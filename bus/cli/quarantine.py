@@ -1,10 +1,12 @@
-"""``silian quarantine list | show | retry``: what this agency refused, why, and again.
+"""``silian quarantine list | show | retry | release``: what this agency refused, why, again.
 
 Read from the agency's quarantine topic (``silian.<fed>.quarantine.<agency>``), where every
 refused record is kept byte for byte with its reason; nothing in it is trusted or acted on.
 ``retry`` judges records again through the one pipeline, as ``serve`` does by itself when a
 new agreement version arrives (:mod:`bus.node.rejudge`): delivered, handled (into the same
-effects table ``serve`` keeps) and answered if they pass now, at most once.
+effects table ``serve`` keeps) and answered if they pass now, at most once. ``release``
+lets one record through on an officer's word, for a reason an officer may waive — a
+signed ``receipt.released`` first, then the record handled (:mod:`bus.node.release`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import os
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +33,7 @@ from bus.node.quarantine import (
     read_quarantine_headers,
 )
 from bus.node.rejudge import outcome_of, settle
+from bus.node.release import RELEASABLE, release
 from bus.node.results import Outcome
 from bus.reasons import Reason
 from bus.settings import add_bus_arguments, open_bus, settings_from_args
@@ -40,7 +44,9 @@ __all__ = ["register"]
 
 
 def register(sub: Any) -> None:
-    top = sub.add_parser("quarantine", help="records this agency refused: list, show, retry")
+    top = sub.add_parser(
+        "quarantine", help="records this agency refused: list, show, retry, release"
+    )
     q_sub = top.add_subparsers(dest="quarantine_command", metavar="ACTION", required=True)
     listing = q_sub.add_parser("list", help="every refused record: when, from whom, why; counts")
     listing.add_argument(
@@ -60,12 +66,32 @@ def register(sub: Any) -> None:
     retry.add_argument(
         "--curable", action="store_true", help="every record a new agreement version may cure"
     )
-    for p in (listing, show, retry):
+    let_go = q_sub.add_parser(
+        "release",
+        help="let one refused record through on an officer's word: signed, audited, once",
+        description=(
+            "Release one quarantined record: a signed receipt.released (who, why, which "
+            "record) goes to its issuer first, then the record is answered and handled. "
+            f"Only a record refused for {', '.join(RELEASABLE)} may be released, and only "
+            "if its signature verifies."
+        ),
+    )
+    let_go.add_argument("origin", metavar="TOPIC/PARTITION/OFFSET", help="where it was refused")
+    let_go.add_argument(
+        "--officer",
+        default=os.environ.get("SILIAN_OFFICER"),
+        help="who decides, as the release will name them (default $SILIAN_OFFICER)",
+    )
+    let_go.add_argument(
+        "--because", required=True, metavar="TEXT", help="why: signed into the release"
+    )
+    for p in (listing, show, retry, let_go):
         add_bus_arguments(p)
         add_json_flag(p)
     listing.set_defaults(func=lambda a: _run(a, _list))
     show.set_defaults(func=lambda a: _run(a, _show))
     retry.set_defaults(func=lambda a: _run(a, _retry))
+    let_go.set_defaults(func=lambda a: _run(a, _release))
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -218,3 +244,52 @@ async def _retry(args: argparse.Namespace, bus: Bus, settings: Any) -> int:
             print(f"{r['origin']}: {r['outcome']}" + (f" — {r['detail']}" if r["detail"] else ""))
         print(f"{len(results)} judged again, {delivered} delivered")
     return ExitCode.OK if delivered == len(results) else ExitCode.FAILED
+
+
+async def _release(args: argparse.Namespace, bus: Bus, settings: Any) -> int:
+    officer = (args.officer or "").strip()
+    if not officer:
+        raise ConfigError("who releases it? pass --officer NAME or set SILIAN_OFFICER")
+    if not args.because.strip():
+        raise ConfigError("why? --because must say it: it is signed into the release")
+    kept = await _find(bus, args.origin)
+    effects = Effects(settings.state_dir / settings.agency / "effects.sqlite", None)
+    async with effects:
+        # Never started: it only hands on the record released (no group joins).
+        subscription = bus.subscribe(
+            group=bus.group_id("quarantine-release"),
+            topics=[quarantine_topic(bus.config.federation, bus.agency)],
+        )
+        effects.attach(subscription)
+        done = await release(
+            bus.context,
+            subscription,
+            bus.publisher,
+            kept.copy,
+            officer=officer,
+            justification=args.because.strip(),
+        )
+    outcome = outcome_of(done.result)
+    if args.json:
+        emit_json(
+            {
+                "agency": bus.agency,
+                "origin": done.origin,
+                "refused_for": done.refused_for.value,
+                "source": done.source,
+                "event_id": done.event_id,
+                "record_hash": done.record_hash,
+                "receipt": done.receipt_id,
+                "outcome": outcome,
+                "detail": done.result.detail,
+            }
+        )
+    else:
+        name = agency_name(done.source, directory_of(bus))
+        print(
+            f"{done.origin}: released ({done.refused_for.value} waived by {officer}); "
+            f"event {done.event_id} of {name}: {outcome}"
+            + (f" — {done.result.detail}" if done.result.detail else "")
+        )
+        print(f"signed receipt.released {done.receipt_id} sent to {name}")
+    return ExitCode.OK if done.result.outcome is Outcome.DELIVERED else ExitCode.FAILED

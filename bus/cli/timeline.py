@@ -71,6 +71,7 @@ EVENT_LABELS: dict[str, str] = {
     "receipt.received": "已签收",
     "receipt.handled": "已处理",
     "receipt.rejected": "拒收",
+    "receipt.released": "放行",
 }
 
 # Fields that say in words what an event is about, most telling first.
@@ -86,6 +87,7 @@ _SUMMARY_FIELDS = (
     "contact",
     "custody_note",
     "route",
+    "justification",
 )
 _SUMMARY_MAX = 60
 

@@ -29,7 +29,7 @@ from bus.pipeline import (
 from bus.reasons import Reason
 from bus.state.store import ChainHead, LedgerEntry, ReceiptNote
 from contracts.base import EventModel
-from contracts.receipts import ReceiptEvent, ReceiptRejected
+from contracts.receipts import ReceiptEvent, ReceiptRejected, ReceiptReleased
 from contracts.registry import EventSpec
 from contracts.vocab import Handling
 
@@ -39,6 +39,7 @@ __all__ = [
     "check_chain",
     "remember_delivered",
     "remember_refused",
+    "remember_released",
     "unseal",
 ]
 
@@ -103,10 +104,13 @@ class Admitted(NamedTuple):
     data: bytes
 
 
-def admit(ctx: AgencyContext, verified: VerifiedRecord, *, own: bool) -> Admitted:
+def admit(
+    ctx: AgencyContext, verified: VerifiedRecord, *, own: bool, lifecycle: bool = True
+) -> Admitted:
     """Steps 8–10 for this agency. ``own``: a record of this agency from another of its
     processes, which judged the lifecycle before publishing; this process may have it
-    in its state already (rebuilt from the ledger they share)."""
+    in its state already (rebuilt from the ledger they share). ``lifecycle=False``: step
+    10 waived, for a record an officer releases that the lifecycle refused."""
     spec = event_spec(verified)
     handling = authorise(ctx.agreements, verified, spec, reader=ctx.agency)
     decoded = decode(
@@ -118,7 +122,7 @@ def admit(ctx: AgencyContext, verified: VerifiedRecord, *, own: bool) -> Admitte
     )
     if decoded is None:  # pragma: no cover - a consumer opens every seal it reads
         raise RecordRejectedError(Reason.SEALED_NOT_FOR_US, "the sealed value was not opened")
-    if not own:
+    if not own and lifecycle:
         judge_lifecycle(ctx.tracker, decoded.event, publisher=verified.agency)
     return Admitted(decoded.event, handling, spec, decoded.data)
 
@@ -139,25 +143,50 @@ def unseal(ctx: AgencyContext, verified: VerifiedRecord) -> bytes:
 # -- what the store keeps of a judged record -----------------------------------------------
 
 
+def _answer_note(
+    ctx: AgencyContext, verified: VerifiedRecord, event: EventModel
+) -> ReceiptNote | None:
+    """For a receipt answering this agency, the answer its store keeps (a release is no
+    answer of its own: the receipts that follow it answer)."""
+    if not isinstance(event, ReceiptEvent) or event.answered_agency != ctx.agency:
+        return None
+    if isinstance(event, ReceiptReleased):
+        return None
+    return ReceiptNote(
+        source=event.answers.ce_source,
+        event_id=event.answers.ce_id,
+        recipient=verified.attributes.agency,
+        kind=event.answer,
+        at=verified.attributes.time,
+        reason=event.detail if isinstance(event, ReceiptRejected) else None,
+    )
+
+
 async def remember_delivered(
     ctx: AgencyContext, verified: VerifiedRecord, admitted: Admitted, origin: str
 ) -> None:
     """A delivered record in one transaction: its chain head, that it was dealt with
     here, its ledger line (the event's bytes as received) and, for a receipt answering
     this agency, the answer."""
-    attributes, event = verified.attributes, admitted.event
-    note = None
-    if isinstance(event, ReceiptEvent) and event.answered_agency == ctx.agency:
-        note = ReceiptNote(
-            source=event.answers.ce_source,
-            event_id=event.answers.ce_id,
-            recipient=attributes.agency,
-            kind=event.answer,
-            at=attributes.time,
-            reason=event.detail if isinstance(event, ReceiptRejected) else None,
-        )
-    entry = LedgerEntry.of(attributes, topic=verified.record.topic, data=admitted.data)
+    note = _answer_note(ctx, verified, admitted.event)
+    entry = LedgerEntry.of(verified.attributes, topic=verified.record.topic, data=admitted.data)
     await _accept(ctx, verified, origin, "delivered", receipt=note, entry=entry)
+
+
+async def remember_released(
+    ctx: AgencyContext, verified: VerifiedRecord, admitted: Admitted, origin: str, detail: str
+) -> None:
+    """A record an officer released (:mod:`bus.node.release`): kept like a delivered one,
+    as ``released``, its quarantined copy settled, its chain's head left where it is."""
+    attributes = verified.attributes
+    await ctx.store.release(
+        source=attributes.source,
+        event_id=attributes.id,
+        origin=origin,
+        entry=LedgerEntry.of(attributes, topic=verified.record.topic, data=admitted.data),
+        receipt=_answer_note(ctx, verified, admitted.event),
+        detail=detail,
+    )
 
 
 async def remember_refused(

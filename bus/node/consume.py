@@ -37,6 +37,7 @@ from bus.node.admission import (
     check_chain,
     remember_delivered,
     remember_refused,
+    remember_released,
 )
 from bus.node.context import AgencyContext
 from bus.node.publish import Publisher
@@ -206,6 +207,19 @@ class Subscription:
             await ack
         return result
 
+    async def deliver_released(
+        self, verified: VerifiedRecord, admitted: Admitted, origin: str, *, detail: str
+    ) -> Result:
+        """Hand on a record an officer released — verified and admitted with the one waiver
+        the release grants (:func:`bus.node.release.release` judges it) — as a delivered
+        one: answered, handled, kept as ``released``."""
+        self._take_ack()
+        result = await self._deliver(verified, admitted, origin, released=detail)
+        ack = self._take_ack()
+        if ack is not None:
+            await ack
+        return result
+
     def _take_ack(self) -> Awaitable[Coordinates] | None:
         ack, self._ack = self._ack, None
         return ack
@@ -276,9 +290,11 @@ class Subscription:
         origin: str,
         *,
         own: bool = False,
+        released: str | None = None,
     ) -> Result:
         """Receipts, handler, state. ``own``: this agency's record from another of its
-        processes (``silian publish`` beside ``silian serve``): state only, no answer."""
+        processes (``silian publish`` beside ``silian serve``): state only, no answer.
+        ``released``: an officer's release of it (:mod:`bus.node.release`), in words."""
         ctx, attributes = self._ctx, verified.attributes
         event, handling, spec = admitted.event, admitted.handling, admitted.spec
         # Only an agency the event is addressed to answers it and hands it to its local
@@ -306,14 +322,18 @@ class Subscription:
                 sealed=attributes.content_type == CONTENT_TYPE_SEALED,
             )
             handled = await call_handler(handler, delivery)
-        if own:
-            # Already in this state when it was rebuilt from the shared ledger: that is fine.
+        if own or released is not None:
+            # Own: already in this state when it was rebuilt from the shared ledger.
+            # Released: an officer let it through although the lifecycle refused it.
             with contextlib.suppress(LifecycleError):
                 ctx.remember(event, publisher=attributes.agency)
         else:
             ctx.remember(event, publisher=attributes.agency)
-        # An observer (silian watch) keeps chain heads too, in its own scratch store.
-        await remember_delivered(ctx, verified, admitted, origin)
+        if released is not None:
+            await remember_released(ctx, verified, admitted, origin, released)
+        else:
+            # An observer (silian watch) keeps chain heads too, in its own scratch store.
+            await remember_delivered(ctx, verified, admitted, origin)
         rejected = handled.rejected
         if handled.failed is not None:
             # No answer: the issuer sees "received" and no "handled" — owed, then overdue.
@@ -347,7 +367,11 @@ class Subscription:
                     action=handled.action or "已处理 handled",
                 )
             )
-        log.info("event.delivered", ce_type=attributes.type, handled=handler is not None)
+        log.info(
+            "event.released" if released is not None else "event.delivered",
+            ce_type=attributes.type,
+            handled=handler is not None,
+        )
         return Result(
             outcome=Outcome.DELIVERED,
             coordinates=verified.record.coordinates,

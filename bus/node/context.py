@@ -6,6 +6,7 @@ one publishes the other judges against (lifecycle state, entity handling, chains
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -30,6 +31,7 @@ from bus.pipeline import VerifyPolicy
 from bus.state.store import LocalStore
 from bus.transport.base import Transport
 from contracts.base import EventModel, Family
+from contracts.errors import LifecycleError
 from contracts.lifecycle import LifecycleTracker
 from contracts.registry import REGISTRY, spec_for_model
 from contracts.vocab import Handling
@@ -100,12 +102,18 @@ class AgencyContext:
         return self._sealing[key_id]
 
     async def rebuild_state(self) -> None:
-        """Lifecycle state and entity handling from the ledger, in the order accepted."""
+        """Lifecycle state and entity handling from the ledger, in the order accepted.
+
+        The ledger is what this agency accepted, and some of it the lifecycle did not: a
+        record an officer released (:mod:`bus.node.release`), one of this agency's own
+        from another process. Such a record stays in the ledger and changes no state,
+        as when it was accepted."""
         self.tracker = LifecycleTracker()
         self.entity_handling.clear()
         for entry in await self.store.ledger():
             event = REGISTRY.decode(entry.ce_type, entry.data)
-            self.remember(event, publisher=entry.source.rsplit(":", 1)[-1])
+            with contextlib.suppress(LifecycleError):
+                self.remember(event, publisher=entry.source.rsplit(":", 1)[-1])
 
     def sealing_recipients(
         self, readers: list[str], at: datetime

@@ -273,6 +273,40 @@ class LocalStore(SqliteStore):
         )
         await self._db.transaction(statements)
 
+    async def release(
+        self,
+        *,
+        source: str,
+        event_id: str,
+        origin: str,
+        entry: LedgerEntry,
+        receipt: ReceiptNote | None,
+        detail: str,
+    ) -> None:
+        """A quarantined record an officer let through (:mod:`bus.node.release`), in one
+        transaction: its ledger line, the answer it is (for an event of ours), that it was
+        dealt with here as ``released`` and that its quarantined copy is settled. The chain
+        head stays where it is: a released record takes no place in its chain."""
+        statements = [_ledger_insert(entry)]
+        if receipt is not None:
+            statements.append(_receipt_update(receipt))
+        statements.append(
+            (
+                "INSERT INTO processed (source, event_id, origin, outcome, detail)"
+                " VALUES (?, ?, ?, 'released', ?) ON CONFLICT (source, event_id) DO UPDATE"
+                " SET origin = excluded.origin, outcome = 'released', detail = excluded.detail",
+                (source, event_id, origin, detail),
+            )
+        )
+        statements.append(
+            (
+                "INSERT OR IGNORE INTO rejudged (origin, outcome, detail, at)"
+                " VALUES (?, 'released', ?, ?)",
+                (origin, detail, format_time(now())),
+            )
+        )
+        await self._db.transaction(statements)
+
     async def record_published(
         self, entry: LedgerEntry, *, priority: str, due: str | None, recipients: Iterable[str]
     ) -> None:

@@ -97,6 +97,7 @@ EXPECTED: dict[str, frozenset[str]] = {
             "ReceiptHandled",
             "ReceiptReceived",
             "ReceiptRejected",
+            "ReceiptReleased",
             "RejectReason",
             # shared vocabulary
             "AgencyCode",
@@ -294,6 +295,7 @@ EXPECTED: dict[str, frozenset[str]] = {
             "RecordRejectedError",
             "RedeliverError",
             "RedeliveryError",
+            "ReleaseRefusedError",
             "SilianEnvironmentError",
             "SilianError",
             "SplitViewError",

@@ -27,6 +27,8 @@ ISSUE_3_TYPES = {
     "liaison.meeting", "liaison.contact_updated",
     "receipt.received", "receipt.handled", "receipt.rejected",
 }  # fmt: skip
+# Added since: a deliberate release of a quarantined record (issue 12).
+LATER_TYPES = {"receipt.released"}
 
 
 def _data(event_type: str) -> dict[str, Any]:
@@ -65,8 +67,8 @@ def _loc(path: tuple[str | int, ...]) -> str:
 
 def test_every_issue_3_event_has_a_model_and_an_example() -> None:
     registered = {spec.event_type for spec in REGISTRY.specs()}
-    assert registered == ISSUE_3_TYPES
-    assert set(EXAMPLES) == ISSUE_3_TYPES
+    assert registered == ISSUE_3_TYPES | LATER_TYPES
+    assert set(EXAMPLES) == ISSUE_3_TYPES | LATER_TYPES
 
 
 @pytest.mark.parametrize("event_type", TYPES)
