@@ -79,6 +79,7 @@ def register(sub: Any) -> None:
     let_go.add_argument("origin", metavar="TOPIC/PARTITION/OFFSET", help="where it was refused")
     let_go.add_argument(
         "--officer",
+        metavar="NAME",
         default=os.environ.get("SILIAN_OFFICER"),
         help="who decides, as the release will name them (default $SILIAN_OFFICER)",
     )
