@@ -48,6 +48,9 @@ class AuditReport:
     checkpoints_matched: int = 0
     anomalies: list[Anomaly] = field(default_factory=list)
     anomalies_dropped: int = 0
+    # Records an officer let through although the agency's pipeline refused them
+    # (receipt.released): not anomalies — decisions, each signed, for the auditor to read.
+    releases: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
     workers: int = 1
     source: str = ""
@@ -89,4 +92,5 @@ class AuditReport:
             "counts": self.counts(),
             "anomalies": [a.to_json() for a in self.anomalies],
             "anomalies_dropped": self.anomalies_dropped,
+            "releases": self.releases,
         }

@@ -43,6 +43,7 @@ from bus.tlog.trust import parse_origin
 from bus.transport.base import Record
 from contracts.errors import LifecycleError
 from contracts.lifecycle import LifecycleTracker
+from contracts.receipts import ReceiptReleased
 
 __all__ = ["AuditReport", "Mode", "ReplayOptions", "Replayer", "replay"]
 
@@ -304,6 +305,8 @@ class Replayer:
         self._append_leaf(item)
 
     def _lifecycle(self, item: Examined) -> None:
+        if isinstance(item.event, ReceiptReleased):
+            self.report.releases.append(_release(item, item.event))
         if self.options.lifecycle and item.event is not None:
             try:
                 self._tracker.apply(item.event, publisher=item.agency or "")
@@ -395,3 +398,20 @@ def replay(
             replayer.add_checkpoint(note)
     replayer.feed_all(records)
     return replayer.finish()
+
+
+def _release(item: Examined, event: ReceiptReleased) -> dict[str, str]:
+    """What an auditor reads of one release: who let what through, why, where it is."""
+    return {
+        "where": f"{item.topic}/{item.partition}/{item.offset}",
+        "by": item.agency or "",
+        "issuer": event.answered_agency,
+        "event_id": event.answers.ce_id,
+        "ce_type": event.answers.ce_type,
+        "refused_for": event.refused_for,
+        "refused_at": event.origin,
+        "record_hash": event.record_hash,
+        "officer": event.officer,
+        "justification": event.justification,
+        "released_at": event.released_at.isoformat(),
+    }

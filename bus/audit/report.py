@@ -51,6 +51,14 @@ def render_text(report: AuditReport) -> str:
         hidden = len(report.anomalies) - _MAX_TEXT_ROWS + report.anomalies_dropped
         if hidden > 0:
             lines.append(f"  … {hidden} more (use --json or --html for all)")
+    if report.releases:
+        lines += ["", f"released by an officer ({len(report.releases)}, signed receipt.released):"]
+        for r in report.releases[:_MAX_TEXT_ROWS]:
+            lines.append(
+                f"  {r['released_at']}  {r['by']} let {r['ce_type']} {r['event_id']} of "
+                f"{r['issuer']} through ({r['refused_for']} waived) — {r['officer']}"
+            )
+            lines.append(f"      {r['justification']}")
     return "\n".join(lines) + "\n"
 
 
@@ -98,6 +106,23 @@ def render_html(report: AuditReport, *, title: str = "四联 audit report / 审�
         if report.anomalies
         else "<p>No anomaly.</p>"
     )
+    released = "\n".join(
+        "<tr>"
+        + "".join(
+            f"<td>{html.escape(r[name])}</td>"
+            for name in ("released_at", "by", "issuer", "event_id", "refused_for", "officer")
+        )
+        + f"<td>{html.escape(r['justification'])}<br><code>{html.escape(r['record_hash'])}"
+        "</code></td></tr>"
+        for r in report.releases
+    )
+    releases = (
+        "<h2>Released by an officer / 放行</h2><table><thead><tr><th>when</th><th>by</th>"
+        "<th>issuer</th><th>event</th><th>waived</th><th>officer</th><th>why, record hash"
+        f"</th></tr></thead><tbody>{released}</tbody></table>"
+        if report.releases
+        else ""
+    )
     made = datetime.now(UTC).isoformat(timespec="seconds")
     return f"""<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
@@ -108,6 +133,7 @@ def render_html(report: AuditReport, *, title: str = "四联 audit report / 审�
 {f"<h2>By kind</h2><ul>{counts}</ul>" if counts else ""}
 <h2>Anomalies / 异常</h2>
 {table}
+{releases}
 <p><small>Generated {made} by silian audit. Records are judged against the agreement
 version in force at each record's time.</small></p>
 </body></html>

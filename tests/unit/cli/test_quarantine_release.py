@@ -3,8 +3,9 @@
 Guangfeng's alert arrives at Jiangshan with its chain's first record missing (a
 ``sequence-gap``); an officer of Jiangshan releases it. Guangfeng receives the signed
 ``receipt.released`` naming the officer, the reason waived and the record's hash, then the
-usual receipts; a second release, a release of a record refused for who signed it, and a
-forged release are all refused.
+usual receipts; the audit of the period lists the release beside the gap it waived. A
+second release, a release of a record refused for who signed it, and a forged release are
+all refused.
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from agencies import KeyAlg
+from agencies import AgreementFolder, KeyAlg
+from bus.audit.runner import export_bundle
 from bus.envelope.ids import now
 from bus.node.topics import TopicPlan
 from bus.transport.embedded import EmbeddedTransport
 from contracts import examples
 from contracts.alerts import AlertIssued, AlertUpdated
 from contracts.receipts import EventRef, ReceiptReleased
+from contracts.topics import family_topics
 from tests.integration.bus.craft import craft
 
 from .conftest import Ran, Setup
@@ -112,6 +115,31 @@ def test_an_officer_releases_a_record_once_and_its_issuer_is_told(
     assert release["answers"]["ce_id"] == gap.attributes.id
     answered = {d["answers"]["ce_id"] for _, d in _ledger(setup, GF, "receipt.handled")}
     assert gap.attributes.id in answered
+
+    # The audit of the period: the gap is an anomaly of Guangfeng's chain, and the release
+    # that waived it is listed, signed by Jiangshan, naming the officer and the record.
+    bundle = setup.root / "period.bundle"
+
+    async def export() -> None:
+        async with EmbeddedTransport(setup.state / "embedded.sqlite") as transport:
+            await export_bundle(
+                transport,
+                family_topics(setup.fed.federation_id),
+                bundle,
+                folder=AgreementFolder(setup.root / "agreement"),
+                federation=setup.fed.federation_id,
+                idle=0.2,
+            )
+
+    asyncio.run(export())
+    audited = silian("audit", "replay", "--bundle", str(bundle), "--quiet", "--json")
+    report = audited.json()
+    assert "sequence-gap" in report["counts"]
+    (listed,) = report["releases"]
+    assert (listed["by"], listed["issuer"], listed["officer"]) == (JS, GF, OFFICER)
+    assert (listed["refused_for"], listed["record_hash"]) == ("sequence-gap", gap.hash)
+    text = silian("audit", "replay", "--bundle", str(bundle), "--quiet")
+    assert "released by an officer (1, signed receipt.released)" in text.out
 
 
 def test_a_release_never_waives_who_signed_a_record(
