@@ -7,6 +7,11 @@ own service switches to the new key by itself, nothing is quarantined for Guangf
 is falsely overdue. Then Pucheng's key is revoked (v3): a record signed with the stolen key
 after the revocation is refused by every agency within seconds. Last, Changshan joins as
 a fourth member (v4) and exchanges alerts with the others.
+
+And an officer releases a record while the services run: Guangfeng's alert whose chain
+predecessor never came is refused by the others (``sequence-gap``); ``silian quarantine
+release`` at Jiangshan, beside its running service, hands it on there and Guangfeng's
+running service receives the signed ``receipt.released``.
 """
 
 from __future__ import annotations
@@ -249,3 +254,39 @@ def _send_signed_with(bootstrap: str, fed: Federation, keys: KeyStore, key_id: s
             await transport.send(crafted.record)
 
     asyncio.run(send())
+
+
+def test_an_officer_releases_a_record_while_every_service_runs(
+    kafka_bootstrap: str,
+    federation: tuple[Federation, dict[str, str], dict[str, Service]],
+) -> None:
+    fed, env, services = federation
+    alert = next(e for _, e in examples.example_story() if isinstance(e, AlertIssued))
+    gap = craft(
+        fed,
+        agency=GF,
+        event=alert.model_copy(update={"alert_id": "JPG-LIVE-GAP"}),
+        seq=2,  # seq 1 of this chain never reaches anyone
+        partitions=TopicPlan().family_partitions,
+    )
+
+    async def send() -> None:
+        async with KafkaTransport(KafkaConfig(bootstrap=kafka_bootstrap)) as transport:
+            await transport.send(gap.record)
+
+    asyncio.run(send())
+    refused = services[JS].wait("serve.quarantined", reason="sequence-gap", timeout=30)
+    origin = f"{refused['topic']}/{refused['partition']}/{refused['offset']}"
+    released = _silian(
+        env, "quarantine", "release", origin, "--agency", JS, "--officer", "指挥中心 李警官",
+        "--because", "前序记录经电话核实已作废", "--json",
+    )  # fmt: skip
+    done = json.loads(released.stdout)
+    assert (done["outcome"], done["record_hash"]) == ("delivered", gap.hash)
+    # Guangfeng's running service receives the signed release, then Jiangshan's answers.
+    services[GF].wait(
+        "serve.delivered", ce_type="cn.silian.receipt.released.v1", source=JS, timeout=30
+    )
+    services[GF].wait("serve.delivered", ce_type="cn.silian.receipt.handled.v1", timeout=30)
+    listed = json.loads(_silian(env, "quarantine", "list", "--agency", JS, "--json").stdout)
+    assert [r["rejudged"] for r in listed["records"] if r["origin"] == origin] == ["released"]
