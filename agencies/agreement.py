@@ -102,6 +102,11 @@ class Agreement(_Frozen):
     permissions: Permissions
     deadlines: ResponseDeadlines
     retention: Retention
+    # Witness cosignatures a checkpoint needs before an auditor trusts it. Optional, so
+    # that versions written before it existed still load; absent (None, and then left out
+    # of the document silian writes), it is a majority of the members other than the log
+    # keeper (:meth:`checkpoint_quorum`).
+    witness_quorum: int | None = Field(default=None, ge=1, exclude_if=lambda v: v is None)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -110,6 +115,11 @@ class Agreement(_Frozen):
             raise ValueError("a member is listed twice")
         if (self.version == 1) != (self.previous_digest is None):
             raise ValueError("previous_digest is required from version 2 on, and only then")
+        if self.witness_quorum is not None and self.witness_quorum > len(codes) - 1:
+            raise ValueError(
+                f"witness_quorum {self.witness_quorum} is more than the {len(codes) - 1} "
+                "members other than a log keeper could ever cosign"
+            )
         return self
 
     @property
@@ -197,6 +207,14 @@ class Agreement(_Frozen):
             family=family,
             handling=handling_code,
         )
+
+    def checkpoint_quorum(self, keeper: str) -> int:
+        """Witness cosignatures a checkpoint of ``keeper``'s log needs to be trusted:
+        ``witness_quorum`` if set, else a majority of the members other than ``keeper``."""
+        if self.witness_quorum is not None:
+            return self.witness_quorum
+        others = sum(1 for m in self.members if m.code != keeper)
+        return others // 2 + 1
 
     def deadline(self, priority: Priority | str) -> timedelta:
         """Time a recipient has to answer an event of this priority."""

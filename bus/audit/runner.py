@@ -74,7 +74,7 @@ async def replay_transport(
     federation: str,
     options: ReplayOptions | None = None,
     keeper: str | None = None,
-    quorum: int = 1,
+    quorum: int | None = None,
     selection: RecordRange | None = None,
     progress: Progress | None = None,
     idle: float = 3.0,
@@ -137,7 +137,7 @@ def replay_bundle(
     path: Path,
     *,
     options: ReplayOptions | None = None,
-    quorum: int = 1,
+    quorum: int | None = None,
     progress: Progress | None = None,
 ) -> AuditReport:
     """Verify a bundle offline: agreements, checkpoints, then every record, streamed."""

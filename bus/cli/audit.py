@@ -164,8 +164,9 @@ def _replay_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--quorum",
         type=int,
-        default=1,
-        help="witness cosignatures a checkpoint needs to be trusted (default 1)",
+        default=None,
+        help="witness cosignatures a checkpoint needs to be trusted (default: the "
+        "agreement's witness_quorum, else a majority of the members other than the log keeper)",
     )
     p.add_argument("--html", type=Path, default=None, metavar="FILE", help="write an HTML report")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")

@@ -194,11 +194,15 @@ def witness(fed: Federation, code: str, directory: Path) -> Witness:
 
 
 def cosigned_notes(fed: Federation, records: list[Record], directory: Path) -> list[bytes]:
-    """One checkpoint over ``records`` (one partition), cosigned by GUANGFENG."""
+    """One checkpoint over ``records`` (one partition) as the two witnesses publish it:
+    one copy cosigned by GUANGFENG, one by PUCHENG (the quorum of jpg: both others)."""
     log = MerkleLog(directory / "log.sqlite", log_origin(records[0].topic, 0))
     log.append(record_hashes(records, fed))
     note = log_note(fed, log)
-    return [witness(fed, GUANGFENG, directory).cosign(note, [], timestamp=7).to_bytes()]
+    return [
+        witness(fed, code, directory).cosign(note, [], timestamp=7).to_bytes()
+        for code in (GUANGFENG, PUCHENG)
+    ]
 
 
 def write_bundle(
