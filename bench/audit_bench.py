@@ -116,9 +116,9 @@ def generate(directory: Path, count: int) -> Path:
             if i and i % 100_000 == 0:
                 print(f"  generated {i:,} records", file=sys.stderr)
     print(f"  signed {count:,} records in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-    keeper, witness = fed.members[0], fed.members[1]
+    keeper, *witnesses = fed.members  # every other member cosigns: the default quorum
     log_key = _signing_key(fed, keeper)
-    cosigner = Cosigner(witness_name("jpg", witness), _signing_key(fed, witness))
+    cosigners = [Cosigner(witness_name("jpg", w), _signing_key(fed, w)) for w in witnesses]
     with BundleWriter(
         final, federation="jpg", agreements=fed.agreements, documents=documents, log_keeper=keeper
     ) as writer:
@@ -129,8 +129,11 @@ def generate(directory: Path, count: int) -> Path:
             for size, root in sizes[partition]:
                 checkpoint = Checkpoint(origin=origin, size=size, root=root)
                 note = NoteSigner(origin, log_key).sign_checkpoint(checkpoint)
-                cosignature = cosigner.cosign(checkpoint, timestamp=int(time.time()))
-                writer.checkpoint(note.with_signature(cosignature).to_bytes())
+                for cosigner in cosigners:
+                    note = note.with_signature(
+                        cosigner.cosign(checkpoint, timestamp=int(time.time()))
+                    )
+                writer.checkpoint(note.to_bytes())
         writer.copy_records(open_bundle(raw))
     raw.unlink()
     return final

@@ -6,6 +6,9 @@
     silian audit replay --bundle FILE
     silian audit export --bootstrap HOST:PORT --agreement DIR --out FILE [--topic T …]
     silian audit verify-bundle FILE
+    silian audit prove inclusion|consistency …    (bus.cli.audit_prove)
+
+``--embedded FILE`` instead of ``--bootstrap`` reads the embedded transport's file.
 
 Exit codes: 0 clean, 1 anomalies found (or the input could not be verified), 2 usage,
 70 internal error (e.g. worker processes that could not start). The code is the verdict
@@ -34,7 +37,16 @@ from bus.settings import agreement_dir, kafka_bootstrap
 from bus.transport import Transport, connect
 from contracts.topics import family_topics
 
-__all__ = ["add_service_arguments", "register", "service_config"]
+__all__ = [
+    "add_service_arguments",
+    "agreement_folder",
+    "federation_of",
+    "history_args",
+    "open_history",
+    "register",
+    "service_config",
+    "topics_of",
+]
 
 
 def register(sub: Any) -> None:
@@ -59,6 +71,10 @@ def register(sub: Any) -> None:
     verify.add_argument("bundle", type=Path, help="the bundle file")
     _replay_args(verify)
     verify.set_defaults(func=_verify_bundle)
+
+    from bus.cli import audit_prove  # noqa: PLC0415 - it builds on this module's helpers
+
+    audit_prove.register(a_sub)
 
 
 def add_service_arguments(p: argparse.ArgumentParser) -> None:
@@ -104,10 +120,27 @@ def service_config(args: argparse.Namespace) -> AuditServiceConfig:
 
 
 def _source_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
+    history_args(p)
+    p.add_argument("--since", default=None, metavar="RFC3339", help="first broker time kept")
+    p.add_argument("--until", default=None, metavar="RFC3339", help="broker time to stop at")
+    p.add_argument("--from-offset", type=int, default=0, help="first offset of each partition")
+    p.add_argument("--to-offset", type=int, default=None, help="stop before this offset")
+
+
+def history_args(p: argparse.ArgumentParser) -> None:
+    """Where the history is read from (a broker or the embedded file), what and whose log."""
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
         "--bootstrap",
         default=None,
         help="Kafka bootstrap servers (host:port,…; default $SILIAN_KAFKA_BOOTSTRAP)",
+    )
+    where.add_argument(
+        "--embedded",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="read the embedded transport file instead of Kafka",
     )
     p.add_argument(
         "--agreement",
@@ -137,10 +170,6 @@ def _source_args(p: argparse.ArgumentParser) -> None:
         metavar="CODE",
         help="agency whose key signs the log's checkpoints (reads the checkpoints)",
     )
-    p.add_argument("--since", default=None, metavar="RFC3339", help="first broker time kept")
-    p.add_argument("--until", default=None, metavar="RFC3339", help="broker time to stop at")
-    p.add_argument("--from-offset", type=int, default=0, help="first offset of each partition")
-    p.add_argument("--to-offset", type=int, default=None, help="stop before this offset")
 
 
 def _replay_args(p: argparse.ArgumentParser) -> None:
@@ -228,18 +257,25 @@ def _finish(args: argparse.Namespace, report: AuditReport) -> int:
     return ExitCode.OK if report.clean else ExitCode.FAILED
 
 
-def _agreement(args: argparse.Namespace) -> AgreementFolder:
+def agreement_folder(args: argparse.Namespace) -> AgreementFolder:
     return AgreementFolder(agreement_dir(args.agreement))
 
 
-def _transport(args: argparse.Namespace) -> Transport:
+def open_history(args: argparse.Namespace) -> Transport:
+    """The transport ``--bootstrap`` (or ``$SILIAN_KAFKA_BOOTSTRAP``) or ``--embedded`` names."""
+    if args.embedded is not None:
+        if not args.embedded.is_file():
+            raise ConfigError(f"--embedded {args.embedded}: no such embedded transport file")
+        return connect(None, embedded=args.embedded, client_id="silian-audit")
     bootstrap = kafka_bootstrap(args.bootstrap)
     if not bootstrap:
-        raise ConfigError("--bootstrap is needed to read from Kafka (or use --bundle)")
+        raise ConfigError(
+            "--bootstrap is needed to read from Kafka (or --embedded FILE, or --bundle)"
+        )
     return connect(bootstrap, client_id="silian-audit")
 
 
-def _federation(args: argparse.Namespace, folder: AgreementFolder) -> str:
+def federation_of(args: argparse.Namespace, folder: AgreementFolder) -> str:
     return str(args.federation or folder.parse(folder.latest_version()).federation_id)
 
 
@@ -249,13 +285,13 @@ def _replay(args: argparse.Namespace) -> int:
             args.bundle, options=_options(args), quorum=args.quorum, progress=_progress(args)
         )
         return _finish(args, report)
-    folder = _agreement(args)
+    folder = agreement_folder(args)
     history = folder.history()
-    federation = _federation(args, folder)
-    topics = _topics(args, federation)
+    federation = federation_of(args, folder)
+    topics = topics_of(args, federation)
 
     async def run() -> int:
-        async with _transport(args) as transport:
+        async with open_history(args) as transport:
             report = await replay_transport(
                 transport,
                 topics,
@@ -272,20 +308,20 @@ def _replay(args: argparse.Namespace) -> int:
     return run_async(run())
 
 
-def _topics(args: argparse.Namespace, federation: str) -> list[str]:
+def topics_of(args: argparse.Namespace, federation: str) -> list[str]:
     """``--only`` (else every family topic), then each ``--topic`` not named yet."""
     topics = list(args.only or family_topics(federation))
     return topics + [t for t in dict.fromkeys(args.topic or ()) if t not in topics]
 
 
 def _export(args: argparse.Namespace) -> int:
-    folder = _agreement(args)
-    federation = _federation(args, folder)
-    topics = _topics(args, federation)
+    folder = agreement_folder(args)
+    federation = federation_of(args, folder)
+    topics = topics_of(args, federation)
 
     async def run() -> int:
-        async with _transport(args) as transport:
-            records, checkpoints = await export_bundle(
+        async with open_history(args) as transport:
+            records, checkpoints, proofs = await export_bundle(
                 transport,
                 topics,
                 args.out,
@@ -295,9 +331,16 @@ def _export(args: argparse.Namespace) -> int:
                 selection=_selection(args),
             )
         if args.json:
-            emit_json({"bundle": str(args.out), "records": records, "checkpoints": checkpoints})
+            emit_json(
+                {
+                    "bundle": str(args.out),
+                    "records": records,
+                    "checkpoints": checkpoints,
+                    "proofs": proofs,
+                }
+            )
         else:
-            print(f"{records} records and {checkpoints} checkpoints → {args.out}")
+            print(f"{records} records, {checkpoints} checkpoints and {proofs} proofs → {args.out}")
         return ExitCode.OK
 
     return run_async(run())

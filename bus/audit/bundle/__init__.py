@@ -2,13 +2,15 @@
 
 JSON Lines, UTF-8, one object a line, in this order (docs/audit.md gives every field)::
 
-    {"kind": "header", "format": "silian-audit-bundle-v2", "federation": …, "log_keeper": …}
+    {"kind": "header", "format": "silian-audit-bundle-v3", "federation": …, "log_keeper": …}
     {"kind": "agreement", "version": 1, "document": <base64 exact bytes>, "signatures": <base64>}
     {"kind": "key", "version": V, …}         a key record version V declares, for outside tools
     {"kind": "checkpoint", "note": "<signed note text, with cosignatures>"}
     {"kind": "record", "topic", "partition", "offset", "timestamp_ms", "key", "value",
      "headers": [[name, "text"], [name, {"base64": …}], …]}  key/value base64, as stored
-    {"kind": "end", "records": N, "checkpoints": M}
+    {"kind": "proof", "type": "inclusion" | "consistency", "origin", …}  (v3) proofs to a
+     cosigned checkpoint line of the bundle
+    {"kind": "end", "records": N, "checkpoints": M, "proofs": P}
 
 A header value is its text when every byte is printable ASCII (every well-formed silian
 header is: an auditor can grep a bundle for an event id), else ``{"base64": …}``; either
@@ -16,7 +18,7 @@ way the reader gets the exact stored bytes back. Kafka allows what silian refuse
 bundle keeps it as stored: ``"value": null`` for a tombstone, ``[name, null]`` for a null
 header value, a name that is not UTF-8 as ``{"base64": …}``, and ``"timestamp_type":
 "create"`` on a record whose time its producer set (absent: the broker's append time).
-Format v1 (every header value base64) is still read.
+Format v1 (every header value base64) and v2 (no proof lines) are still read.
 
 Nothing in a bundle is trusted because it is in the bundle: agreement versions are
 verified (every member's signature, chained by digest), records by their signatures,

@@ -22,7 +22,9 @@ __all__ = [
     "BUNDLE_FORMAT",
     "BUNDLE_FORMATS",
     "BUNDLE_FORMAT_V1",
+    "BUNDLE_FORMAT_V2",
     "END_LINE",
+    "PROOF_LINE",
     "RECORD_LINE",
     "SECTION_ORDER",
     "b64",
@@ -38,15 +40,25 @@ __all__ = [
     "unb64",
 ]
 
-BUNDLE_FORMAT = "silian-audit-bundle-v2"
+BUNDLE_FORMAT = "silian-audit-bundle-v3"  # v2, and proof lines after the records
+BUNDLE_FORMAT_V2 = "silian-audit-bundle-v2"  # header values as text; no proof lines
 BUNDLE_FORMAT_V1 = "silian-audit-bundle-v1"  # every header value base64
-BUNDLE_FORMATS = (BUNDLE_FORMAT_V1, BUNDLE_FORMAT)  # what this version reads
+BUNDLE_FORMATS = (BUNDLE_FORMAT_V1, BUNDLE_FORMAT_V2, BUNDLE_FORMAT)  # what this version reads
 RECORD_LINE = b'{"kind":"record",'  # how BundleWriter starts every record line
+PROOF_LINE = b'{"kind":"proof",'  # … and every proof line
 END_LINE = b'{"kind":"end",'
 _PRINTABLE_ASCII = bytes(range(0x20, 0x7F))
 _a2b = binascii.a2b_base64
 _name_of = operator.itemgetter(0)
-SECTION_ORDER = {"header": 0, "agreement": 1, "key": 2, "checkpoint": 3, "record": 4, "end": 5}
+SECTION_ORDER = {
+    "header": 0,
+    "agreement": 1,
+    "key": 2,
+    "checkpoint": 3,
+    "record": 4,
+    "proof": 5,
+    "end": 6,
+}
 
 
 def b64(data: bytes) -> str:

@@ -18,6 +18,7 @@ from bus.audit.bundle.lines import (
     BUNDLE_FORMAT_V1,
     BUNDLE_FORMATS,
     END_LINE,
+    PROOF_LINE,
     RECORD_LINE,
     SECTION_ORDER,
     brief,
@@ -67,7 +68,7 @@ class Bundle:
 
     def record_lines(self) -> Iterator[tuple[int, bytes]]:
         """Each record line as stored, unparsed, with its index (1 = the first record line);
-        checks the end line, and that nothing follows it.
+        checks the proof lines after them (v3), the end line, and that nothing follows it.
 
         For readers that parse elsewhere: a line that starts like a record line is handed
         out as one, and :meth:`record_at` judges it; any other line is judged here.
@@ -75,28 +76,59 @@ class Bundle:
         count = 0
         with self.path.open("rb") as source:
             source.seek(self.records_at)
-            for line in source:
+            lines = iter(source.readline, b"")
+            for line in lines:
                 if not line.startswith(RECORD_LINE):
                     where = self._where(count + 1)
                     item = parse_line_at(line, where)
                     kind = item.get("kind")
-                    if kind == "end":
-                        records = self._end(item, where)
-                        if records != count:
-                            raise BundleError(
-                                f"{where}: the end line says {records} records, "
-                                f"the bundle holds {count}"
-                            )
-                        if source.read(1):
-                            raise BundleError(
-                                f"{self._where(count + 2)}: nothing may follow the end line"
-                            )
+                    if kind in ("proof", "end"):
+                        self._after_records(item, lines, count, source)
                         return
                     if kind != "record":
                         raise BundleError(f"{where}: a {brief(kind)} line among the records")
                 count += 1
                 yield count, line
         raise BundleError(f"{self.path}: no end line: the bundle is truncated or incomplete")
+
+    def _after_records(
+        self, item: dict[str, Any], lines: Iterator[bytes], records: int, source: Any
+    ) -> None:
+        """Judge the proof lines (``item`` the first of them, or the end line) and the end."""
+        line_number, proofs = records + 1, 0
+        while item.get("kind") == "proof":
+            proofs += 1
+            line = next(lines, b"")
+            line_number += 1
+            if not line:
+                raise BundleError(
+                    f"{self.path}: no end line: the bundle is truncated or incomplete"
+                )
+            item = parse_line_at(line, self._where(line_number))
+        where = self._where(line_number)
+        if item.get("kind") != "end":
+            raise BundleError(f"{where}: a {brief(item.get('kind'))} line among the proofs")
+        counted = self._end(item, where)
+        if counted != records:
+            raise BundleError(
+                f"{where}: the end line says {counted} records, the bundle holds {records}"
+            )
+        said = item.get("proofs", 0)
+        if said != proofs:
+            raise BundleError(
+                f"{where}: the end line says {brief(said)} proofs, the bundle holds {proofs}"
+            )
+        if source.read(1):
+            raise BundleError(f"{self._where(line_number + 1)}: nothing may follow the end line")
+
+    def proofs(self) -> Iterator[dict[str, Any]]:
+        """The proof lines after the records (v3; none in older bundles), as JSON objects,
+        each with ``kind`` ``proof`` (their fields: docs/audit.md "Bundles")."""
+        with self.path.open("rb") as source:
+            source.seek(self.records_at)
+            for line in source:
+                if line.startswith(PROOF_LINE):
+                    yield parse_line_at(line, f"{self.path}: a proof line")
 
     def record_at(self, line: bytes, index: int) -> Record:
         """The record of record line ``index`` (as :meth:`record_lines` counts them);
@@ -136,7 +168,42 @@ class Bundle:
             records = self._end(parse_line(last), "the end line")
         except BundleError:
             return None
-        return self.records_at, tail_at + start, records
+        end = self._proofs_start(tail_at + start)
+        return None if end is None else (self.records_at, end, records)
+
+    def _proofs_start(self, end_at: int) -> int | None:
+        """Where the proof lines before the end line (at ``end_at``) start: a binary search
+        over the lines (records, then proofs), then every line from there checked to be a
+        proof line. None if one is not: :meth:`record_lines` then says what is wrong."""
+        with self.path.open("rb") as source:
+
+            def line_at_or_after(position: int) -> int:
+                if position <= self.records_at:
+                    return self.records_at
+                source.seek(position - 1)
+                source.readline()
+                return min(source.tell(), end_at)
+
+            def proof_from(position: int) -> bool:
+                start = line_at_or_after(position)
+                if start >= end_at:
+                    return True
+                source.seek(start)
+                return source.read(len(PROOF_LINE)) == PROOF_LINE
+
+            low, high = self.records_at, end_at
+            while low < high:
+                middle = (low + high) // 2
+                if proof_from(middle):
+                    high = middle
+                else:
+                    low = middle + 1
+            first = line_at_or_after(low)
+            source.seek(first)
+            while source.tell() < end_at:
+                if not source.readline().startswith(PROOF_LINE):
+                    return None
+            return first
 
     def lines_between(self, start: int, end: int) -> list[bytes]:
         """The lines of bytes ``[start, end)`` (a range cut at line ends)."""
@@ -150,8 +217,8 @@ class Bundle:
     def _end(self, item: dict[str, Any], where: str) -> int:
         """The records an end line counts; BundleError unless it is well formed and counts
         the checkpoints this bundle holds."""
-        for name in ("records", "checkpoints"):
-            value = item.get(name)
+        for name in ("records", "checkpoints", "proofs"):
+            value = item.get(name, 0 if name == "proofs" else None)  # no proofs before v3
             if type(value) is not int or value < 0:
                 raise BundleError(
                     f"{where}: the end line's {name} must be a whole number, not {brief(value)}"

@@ -13,7 +13,9 @@ from agencies.history import AgreementHistory
 from agencies.signatures import dump_signatures
 from bus.audit.bundle.lines import (
     BUNDLE_FORMAT,
+    BUNDLE_FORMAT_V1,
     END_LINE,
+    PROOF_LINE,
     SECTION_ORDER,
     b64,
     header_json,
@@ -46,7 +48,7 @@ class BundleWriter:
         self.path = path
         self._out: IO[str] = open_private(path, "w")
         self._stage = 0
-        self.records = self.checkpoints = 0
+        self.records = self.checkpoints = self.proofs = 0
         self._line(
             {
                 "kind": "header",
@@ -108,17 +110,23 @@ class BundleWriter:
         self._line(line)
         self.records += 1
 
+    def proof(self, item: dict[str, Any]) -> None:
+        """A proof line (after every record): ``item``'s fields, docs/audit.md "Bundles"."""
+        self._line({"kind": "proof", **item})
+        self.proofs += 1
+
     def copy_records(self, bundle: Bundle) -> None:
-        """Append every record of another bundle (verbatim if it has this format)."""
+        """Append every record of another bundle (verbatim if its records are written as
+        this format writes them: v2 and v3), not its proofs."""
         self._stage = SECTION_ORDER["record"]
-        if bundle.format != BUNDLE_FORMAT:
+        if bundle.format == BUNDLE_FORMAT_V1:
             for record in bundle.records():
                 self.record(record)
             return
         with bundle.path.open("rb") as source:
             source.seek(bundle.records_at)
             for line in source:
-                if line.startswith(END_LINE):
+                if line.startswith((END_LINE, PROOF_LINE)):
                     return
                 self._out.write(line.decode("utf-8"))
                 self.records += 1
@@ -126,7 +134,14 @@ class BundleWriter:
 
     def close(self) -> None:
         if not self._out.closed:
-            self._line({"kind": "end", "records": self.records, "checkpoints": self.checkpoints})
+            self._line(
+                {
+                    "kind": "end",
+                    "records": self.records,
+                    "checkpoints": self.checkpoints,
+                    "proofs": self.proofs,
+                }
+            )
             self._out.close()
 
     def __enter__(self) -> BundleWriter:

@@ -89,7 +89,7 @@ async def test_replay_from_kafka_finds_a_replayed_record_and_exports_a_bundle(
         assert [(a.kind, a.topic, a.partition, a.offset, a.seq) for a in report.anomalies] == [
             (Reason.DUPLICATE, topic, 0, 20, 8)
         ]
-        written, _ = await export_bundle(
+        written, _, _ = await export_bundle(
             transport,
             [topic],
             tmp_path / "bundle.jsonl",

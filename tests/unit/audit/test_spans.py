@@ -59,8 +59,7 @@ def _notes(fed: Federation, records: list[Record], tmp_path: Path, share: float)
         for size in sorted({max(1, len(group) // 3), max(1, int(len(group) * share))}):
             proof = log.consistency_proof(last, size) if last else []
             notes += [
-                w.cosign(log_note(fed, log, size), proof, timestamp=7).to_bytes()
-                for w in witnesses
+                w.cosign(log_note(fed, log, size), proof, timestamp=7).to_bytes() for w in witnesses
             ]
             last = size
         log.close()

@@ -226,13 +226,13 @@ def test_kafka_that_does_not_answer_exits_3(
 
 
 def test_audit_topics_add_to_the_family_topics_and_only_replaces_them() -> None:
-    from bus.cli.audit import _topics  # noqa: PLC0415 - the one private rule under test
+    from bus.cli.audit import topics_of  # noqa: PLC0415
 
     fed = "jpg"
     families = family_topics(fed)
     case = "silian.jpg.case.JS-2024-001"
     given = argparse.Namespace(topic=[case, families[0], case], only=None)
-    assert _topics(given, fed) == [*families, case]
-    assert _topics(argparse.Namespace(topic=None, only=[case]), fed) == [case]
+    assert topics_of(given, fed) == [*families, case]
+    assert topics_of(argparse.Namespace(topic=None, only=[case]), fed) == [case]
     both = argparse.Namespace(topic=[families[1]], only=[case])
-    assert _topics(both, fed) == [case, families[1]]
+    assert topics_of(both, fed) == [case, families[1]]
