@@ -120,6 +120,13 @@ class AgreementHistory:
         # (version, action, agency, family, handling) → None (allowed) or the refusal
         self._verdicts: dict[tuple[int, Action, str, str, str], _Refusal | None] = {}
 
+    def __getstate__(self) -> dict[str, object]:
+        """Its versions, for another process (the auditor's workers): not the caches,
+        which hold key objects no pickle can carry and are worked out again there."""
+        state = dict(self.__dict__)
+        state["_windows"], state["_verdicts"] = {}, {}
+        return state
+
     @property
     def versions(self) -> tuple[Agreement, ...]:
         return tuple(self._versions)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from datetime import timedelta
 
 import pytest
@@ -222,3 +223,15 @@ def test_a_key_staged_out_in_v2_keeps_that_end_in_v3(jpg: Signed):
     v3_doc, unsigned = next_agreement(v2_doc, jpg.keystore, T1, effective_from=T1 + 2 * DAY)
     v3 = history.add(v3_doc, _sign_all(v3_doc, jpg, unsigned))
     assert v3.member(GUANGFENG).key(old.key_id).valid_until == T1 + DAY  # type: ignore[union-attr]
+
+
+def test_a_history_that_judged_keys_goes_to_another_process(jpg: Signed):
+    """The auditor hands its history to worker processes after judging records itself:
+    the key windows it keeps hold key objects no pickle carries, and are not sent."""
+    history = AgreementHistory()
+    history.add(jpg.document, jpg.signatures)
+    key = jpg.keystore.current(JIANGSHAN, KeyAlg.ED25519, at=T0)
+    judged = history.signing_key(key.key_id, T0 + DAY)
+    copy = pickle.loads(pickle.dumps(history))
+    assert copy.latest.version == 1
+    assert copy.signing_key(key.key_id, T0 + DAY).public_bytes_raw() == judged.public_bytes_raw()
