@@ -4,6 +4,8 @@ Jiangshan (江山, 330881) issues an alert for a vehicle; Pucheng (浦城, 35072
 hit; Jiangshan opens a joint fraud case and Pucheng and Guangfeng (广丰, 361103) join;
 a land dispute on the Zhejiang–Jiangxi border is mediated and settled; a joint patrol
 runs along the border; the liaison officers meet. Used by tests, the demo and benchmarks.
+The story's receipts are version 2, as the bus answers; :func:`example_events` adds the
+same receipts as version 1 wrote them (no record hash), a type still read.
 """
 
 from __future__ import annotations
@@ -54,11 +56,15 @@ from contracts.disputes import (
 from contracts.liaison import LiaisonContactUpdated, LiaisonMeeting
 from contracts.patrols import PatrolPlanned, PatrolReported
 from contracts.receipts import (
-    EventRef,
+    ReceiptEvent,
     ReceiptHandled,
+    ReceiptHandledV2,
     ReceiptReceived,
+    ReceiptReceivedV2,
     ReceiptRejected,
+    ReceiptRejectedV2,
     ReceiptReleased,
+    RecordRef,
     RejectReason,
 )
 from contracts.vocab import (
@@ -96,9 +102,12 @@ def _at(hours: float) -> datetime:
     return _T0 + timedelta(hours=hours)
 
 
-def _ref(source: str, ce_id: str, event_type: str) -> EventRef:
-    return EventRef(
-        ce_source=f"urn:silian:agency:{source}", ce_id=ce_id, ce_type=f"cn.silian.{event_type}.v1"
+def _ref(source: str, ce_id: str, event_type: str) -> RecordRef:
+    return RecordRef(
+        ce_source=f"urn:silian:agency:{source}",
+        ce_id=ce_id,
+        ce_type=f"cn.silian.{event_type}.v1",
+        record_hash=hashlib.sha256(f"the record of {ce_id}".encode()).hexdigest(),
     )
 
 
@@ -143,14 +152,14 @@ def _alerts() -> list[tuple[str, EventModel]]:
         ),
         (
             PUCHENG,
-            ReceiptReceived(
+            ReceiptReceivedV2(
                 answers=_ref(JIANGSHAN, "0190a1b2-0000-7000-8000-000000000001", "alert.issued"),
                 received_at=_at(0.1),
             ),
         ),
         (
             PUCHENG,
-            ReceiptHandled(
+            ReceiptHandledV2(
                 answers=_ref(JIANGSHAN, "0190a1b2-0000-7000-8000-000000000001", "alert.issued"),
                 handled_at=_at(3.6),
                 action="已在辖区卡口布控并报告命中 / plate watched at checkpoints, hit reported",
@@ -158,7 +167,7 @@ def _alerts() -> list[tuple[str, EventModel]]:
         ),
         (
             GUANGFENG,
-            ReceiptRejected(
+            ReceiptRejectedV2(
                 answers=_ref(JIANGSHAN, "0190a1b2-0000-7000-8000-000000000002", "alert.updated"),
                 rejected_at=_at(0.5),
                 reason=RejectReason.DUPLICATE,
@@ -387,6 +396,20 @@ def example_story() -> list[tuple[str, EventModel]]:
     return [*_alerts(), *_case(), *_dispute(), *_patrol_and_liaison()]
 
 
+_V1_RECEIPTS: dict[type[EventModel], type[ReceiptEvent]] = {
+    ReceiptReceivedV2: ReceiptReceived,
+    ReceiptHandledV2: ReceiptHandled,
+    ReceiptRejectedV2: ReceiptRejected,
+}
+
+
+def _as_v1(receipt: EventModel) -> EventModel:
+    """A receipt of the story as version 1 wrote it: the same answer, no record hash."""
+    data = receipt.model_dump()
+    del data["answers"]["record_hash"]
+    return _V1_RECEIPTS[type(receipt)].model_validate(data)
+
+
 def _outside_the_story() -> list[EventModel]:
     """Examples of what the story has no place for: a release answers a record an agency
     had quarantined, and nothing in the story is refused."""
@@ -396,7 +419,6 @@ def _outside_the_story() -> list[EventModel]:
             released_at=_at(6.0),
             refused_for="sequence-gap",
             origin="silian.jpg.alert.v1/0/41",
-            record_hash="5f2c" + "0" * 60,
             officer="广丰分局指挥中心 王警官",
             justification="前序更新已由电话确认 / the missing update was confirmed by phone",
         ),
@@ -404,6 +426,7 @@ def _outside_the_story() -> list[EventModel]:
 
 
 def example_events() -> list[EventModel]:
-    """One valid example (at least) of every event type, in story order, then those the
-    story has no place for."""
-    return [*(event for _, event in example_story()), *_outside_the_story()]
+    """One valid example (at least) of every event type, in story order; then the story's
+    receipts as version 1 (still read) wrote them, and those the story has no place for."""
+    story = [event for _, event in example_story()]
+    return [*story, *(_as_v1(e) for e in story if type(e) in _V1_RECEIPTS), *_outside_the_story()]

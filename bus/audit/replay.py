@@ -410,7 +410,7 @@ def _release(item: Examined, event: ReceiptReleased) -> dict[str, str]:
         "ce_type": event.answers.ce_type,
         "refused_for": event.refused_for,
         "refused_at": event.origin,
-        "record_hash": event.record_hash,
+        "record_hash": event.answers.record_hash,
         "officer": event.officer,
         "justification": event.justification,
         "released_at": event.released_at.isoformat(),

@@ -35,7 +35,7 @@ from bus.node.results import Result
 from bus.pipeline import check_placement, verify_record
 from bus.reasons import Reason
 from bus.transport.base import Record
-from contracts.receipts import EventRef, ReceiptReleased
+from contracts.receipts import ReceiptReleased, RecordRef
 
 __all__ = ["RELEASABLE", "Released", "release"]
 
@@ -120,13 +120,15 @@ async def release(
         # Signed and acknowledged first: no record is let through without its release.
         receipt = await publisher.publish(
             ReceiptReleased(
-                answers=EventRef(
-                    ce_source=attributes.source, ce_id=attributes.id, ce_type=attributes.type
+                answers=RecordRef(
+                    ce_source=attributes.source,
+                    ce_id=attributes.id,
+                    ce_type=attributes.type,
+                    record_hash=verified.hash,
                 ),
                 released_at=now(),
                 refused_for=reason.value,
                 origin=origin,
-                record_hash=verified.hash,
                 officer=officer,
                 justification=justification,
             )

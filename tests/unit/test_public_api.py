@@ -95,9 +95,13 @@ EXPECTED: dict[str, frozenset[str]] = {
             "EventRef",
             "ReceiptEvent",
             "ReceiptHandled",
+            "ReceiptHandledV2",
             "ReceiptReceived",
+            "ReceiptReceivedV2",
             "ReceiptRejected",
+            "ReceiptRejectedV2",
             "ReceiptReleased",
+            "RecordRef",
             "RejectReason",
             # shared vocabulary
             "AgencyCode",

@@ -23,7 +23,7 @@ from bus.node.topics import TopicPlan
 from bus.transport.embedded import EmbeddedTransport
 from contracts import examples
 from contracts.alerts import AlertIssued, AlertUpdated
-from contracts.receipts import EventRef, ReceiptReleased
+from contracts.receipts import ReceiptReleased, RecordRef
 from contracts.topics import family_topics
 from tests.integration.bus.craft import craft
 
@@ -111,7 +111,7 @@ def test_an_officer_releases_a_record_once_and_its_issuer_is_told(
     assert release["officer"] == OFFICER
     assert release["refused_for"] == "sequence-gap"
     assert release["origin"] == origin
-    assert release["record_hash"] == gap.hash
+    assert release["answers"]["record_hash"] == gap.hash
     assert release["answers"]["ce_id"] == gap.attributes.id
     answered = {d["answers"]["ce_id"] for _, d in _ledger(setup, GF, "receipt.handled")}
     assert gap.attributes.id in answered
@@ -201,15 +201,15 @@ def test_a_lifecycle_refusal_is_released_and_a_forged_release_is_refused(
 
     # A release Jiangshan never signed: Pucheng's key over Jiangshan's name.
     forged_release = ReceiptReleased(
-        answers=EventRef(
+        answers=RecordRef(
             ce_source=f"urn:silian:agency:{GF}",
             ce_id="0190a1b2-0000-7000-8000-00000000f0f0",
             ce_type="cn.silian.alert.issued.v1",
+            record_hash="ab" * 32,
         ),
         released_at=now(),
         refused_for="sequence-gap",
         origin="silian.jpg.alert.v1/0/7",
-        record_hash="ab" * 32,
         officer="冒名 impostor",
         justification="forged",
     )

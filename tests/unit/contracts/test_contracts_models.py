@@ -9,6 +9,8 @@ import pytest
 
 from contracts.base import EventModel, Family
 from contracts.errors import ContractError
+from contracts.examples import example_events
+from contracts.receipts import ReceiptReceived, ReceiptReceivedV2
 from contracts.registry import REGISTRY, decode, encode, spec_for_model
 
 from .conftest import examples_by_type
@@ -71,12 +73,22 @@ def test_every_issue_3_event_has_a_model_and_an_example() -> None:
     assert set(EXAMPLES) == ISSUE_3_TYPES | LATER_TYPES
 
 
+def test_every_version_still_read_has_an_example_that_round_trips() -> None:
+    """v1 receipts stay readable beside v2: each registered type at each version has an
+    example, decoded back to itself under its own ce_type."""
+    by_ce_type = {spec_for_model(e).ce_type: e for e in reversed(example_events())}
+    assert set(by_ce_type) == set(REGISTRY)
+    for ce_type, event in by_ce_type.items():
+        assert decode(ce_type, encode(event)) == event
+
+
 @pytest.mark.parametrize("event_type", TYPES)
 def test_good_example_round_trips(event_type: str) -> None:
     event = EXAMPLES[event_type]
     assert _decode(event_type, _data(event_type)) == event
     assert event.event_type == event_type
-    assert event.version == 1
+    # The first example of a type is of its newest version: what publishers write.
+    assert event.version == max(s.version for s in REGISTRY.specs() if s.event_type == event_type)
     assert event.family is Family(event_type.split(".", maxsplit=1)[0])
 
 
@@ -226,17 +238,38 @@ def test_patrol_must_end_after_it_starts() -> None:
 
 
 @pytest.mark.parametrize("event_type", ["receipt.received", "receipt.handled", "receipt.rejected"])
-def test_receipts_name_the_answered_event(event_type: str) -> None:
+def test_receipts_name_the_answered_record(event_type: str) -> None:
     data = _data(event_type)
     answers = data["answers"]
-    assert set(answers) == {"ce_source", "ce_id", "ce_type"}
+    assert set(answers) == {"ce_source", "ce_id", "ce_type", "record_hash"}
     for field, bad in [
         ("ce_source", "urn:silian:agency:123"),
         ("ce_type", "alert.issued"),
         ("ce_id", ""),
+        ("record_hash", "AB" * 32),  # lowercase hex, as the chain names it
+        ("record_hash", "ab" * 31),
     ]:
         with pytest.raises(ContractError, match=f"answers.{field}"):
             _decode(event_type, {**data, "answers": {**answers, field: bad}})
+
+
+def test_v1_receipts_are_still_read_and_name_no_record() -> None:
+    v2 = EXAMPLES["receipt.received"]
+    assert isinstance(v2, ReceiptReceivedV2)
+    answers = v2.answers.model_dump(mode="json")
+    del answers["record_hash"]
+    data = {"answers": answers, "received_at": "2024-05-06T09:06:00+08:00"}
+    v1 = decode("cn.silian.receipt.received.v1", json.dumps(data).encode())
+    assert type(v1) is ReceiptReceived
+    assert v1.answered_hash is None
+    assert v2.answered_hash == v2.answers.record_hash
+    with pytest.raises(ContractError, match="record_hash"):
+        decode("cn.silian.receipt.received.v2", json.dumps(data).encode())
+    with pytest.raises(ContractError, match="record_hash"):  # v1 is untouched: no hash field
+        decode(
+            "cn.silian.receipt.received.v1",
+            json.dumps({**data, "answers": v2.answers.model_dump(mode="json")}).encode(),
+        )
 
 
 def test_rejected_receipt_has_a_reason() -> None:
