@@ -44,6 +44,9 @@ class Reason(StrEnum):
     CHAIN_FORK = "chain-fork"
     DUPLICATE = "duplicate"
     REORDERED = "reordered"  # audit: a seq skipped turns up later
+    # -- a receipt against what its issuer published (consumer: the issuer; and the audit)
+    RECEIPT_MISMATCH = "receipt-mismatch"
+    EQUIVOCATION = "equivocation"  # audit: two different records under one event id
     # -- the consumer's own
     HANDLER_FAILED = "handler-failed"
     MALFORMED_NOTE = "malformed-note"  # a witness: not a checkpoint the keeper signed
@@ -85,6 +88,7 @@ class Reason(StrEnum):
 _NOT_THE_SUBSCRIPTIONS = frozenset(
     {
         Reason.REORDERED,
+        Reason.EQUIVOCATION,
         Reason.MALFORMED_NOTE,
         Reason.SPLIT_VIEW,
         Reason.CHECKPOINT_MISMATCH,
@@ -124,6 +128,9 @@ _MEANINGS: dict[Reason, str] = {
     Reason.CHAIN_FORK: "two different records claim the same place in a chain",
     Reason.DUPLICATE: "a record is replayed: the same signed record appears again",
     Reason.REORDERED: "a record of the chain arrives out of order",
+    Reason.RECEIPT_MISMATCH: "a receipt names a record hash that is not the record its issuer "
+    "published under that event id",
+    Reason.EQUIVOCATION: "the issuer signed two different records under one event id",
     Reason.HANDLER_FAILED: "the agency's handler failed on the event, or refused it",
     Reason.MALFORMED_NOTE: "not a checkpoint note the log keeper signed",
     Reason.SPLIT_VIEW: "the log signed two different histories of the same size",

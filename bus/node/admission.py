@@ -2,8 +2,9 @@
 
 The record-level steps and rules are :mod:`bus.pipeline`'s; here they meet what this
 agency knows: the chain heads it read before (step 7), its own read permission and
-sealing keys (steps 8–9), the lifecycle state it keeps (step 10) — and what its store
-keeps of a record once judged (:func:`remember_delivered`, :func:`remember_refused`).
+sealing keys (steps 8–9), the lifecycle state it keeps and, for a receipt of one of its
+records, the record it published (step 10) — and what its store keeps of a record once
+judged (:func:`remember_delivered`, :func:`remember_refused`).
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from bus.pipeline import (
     Place,
     VerifiedRecord,
     authorise,
+    check_answer,
     check_placement,
     decode,
     event_spec,
     judge_lifecycle,
+    judged,
     place,
 )
 from bus.reasons import Reason
@@ -36,6 +39,8 @@ from contracts.vocab import Handling
 __all__ = [
     "Admitted",
     "admit",
+    "admit_all",
+    "check_answered",
     "check_chain",
     "remember_delivered",
     "remember_refused",
@@ -110,7 +115,8 @@ def admit(
     """Steps 8–10 for this agency. ``own``: a record of this agency from another of its
     processes, which judged the lifecycle before publishing; this process may have it
     in its state already (rebuilt from the ledger they share). ``lifecycle=False``: step
-    10 waived, for a record an officer releases that the lifecycle refused."""
+    10's lifecycle left to the caller (:func:`admit_all`), or waived for a record an
+    officer releases that the lifecycle refused (:mod:`bus.node.release`)."""
     spec = event_spec(verified)
     handling = authorise(ctx.agreements, verified, spec, reader=ctx.agency)
     decoded = decode(
@@ -125,6 +131,34 @@ def admit(
     if not own and lifecycle:
         judge_lifecycle(ctx.tracker, decoded.event, publisher=verified.agency)
     return Admitted(decoded.event, handling, spec, decoded.data)
+
+
+async def admit_all(
+    ctx: AgencyContext, verified: VerifiedRecord, *, own: bool, lifecycle: bool = True
+) -> Admitted:
+    """Steps 8–10 as a subscription runs them: :func:`admit`, then a receipt's record
+    (:func:`check_answered`) before its lifecycle — so that every receipt of a record this
+    agency did not publish is refused as ``receipt-mismatch``, not the later ones as
+    answers out of order. ``lifecycle=False``: the lifecycle waived, for a record an
+    officer releases that it refused (:mod:`bus.node.release`)."""
+    admitted = judged("admit", admit, ctx, verified, own=own, lifecycle=False)
+    await check_answered(ctx, admitted)
+    if not own and lifecycle:
+        judged("lifecycle", judge_lifecycle, ctx.tracker, admitted.event, publisher=verified.agency)
+    return admitted
+
+
+async def check_answered(ctx: AgencyContext, admitted: Admitted) -> None:
+    """Step 10, the rest, for a v2 receipt of one of this agency's events: it names the
+    record this agency published under that event id, as its ledger keeps it (else
+    ``receipt-mismatch``: the recipient answers another record, or says it does)."""
+    event = admitted.event
+    if not isinstance(event, ReceiptEvent) or event.answered_hash is None:
+        return
+    if event.answered_agency != ctx.agency:
+        return  # another issuer's record: only it knows what it published
+    published = await ctx.store.record_hash(event.answers.ce_source, event.answers.ce_id)
+    check_answer(event, () if published is None else (published,))
 
 
 def unseal(ctx: AgencyContext, verified: VerifiedRecord) -> bytes:
@@ -169,7 +203,12 @@ async def remember_delivered(
     here, its ledger line (the event's bytes as received) and, for a receipt answering
     this agency, the answer."""
     note = _answer_note(ctx, verified, admitted.event)
-    entry = LedgerEntry.of(verified.attributes, topic=verified.record.topic, data=admitted.data)
+    entry = LedgerEntry.of(
+        verified.attributes,
+        topic=verified.record.topic,
+        data=admitted.data,
+        record_hash=verified.hash,
+    )
     await _accept(ctx, verified, origin, "delivered", receipt=note, entry=entry)
 
 
@@ -183,7 +222,9 @@ async def remember_released(
         source=attributes.source,
         event_id=attributes.id,
         origin=origin,
-        entry=LedgerEntry.of(attributes, topic=verified.record.topic, data=admitted.data),
+        entry=LedgerEntry.of(
+            attributes, topic=verified.record.topic, data=admitted.data, record_hash=verified.hash
+        ),
         receipt=_answer_note(ctx, verified, admitted.event),
         detail=detail,
     )

@@ -1,5 +1,7 @@
 """Consuming: verify → chain → authorise → decode → deduplicate → handle → commit.
 
+Receipts are v2: each names the answered record by its record hash (:class:`RecordRef`).
+
 A record that fails any step goes to the agency's quarantine topic with its reason and
 original bytes, and the subscription goes on with the next record. Handlers get typed
 events only after every step passed; their effects must be idempotent (keyed on the event
@@ -33,7 +35,7 @@ from bus.errors import (
 from bus.logs import bound_record, get_logger
 from bus.node.admission import (
     Admitted,
-    admit,
+    admit_all,
     check_chain,
     remember_delivered,
     remember_refused,
@@ -49,10 +51,10 @@ from bus.transport.base import Consumer, Coordinates, Record
 from contracts.base import EventModel
 from contracts.errors import LifecycleError
 from contracts.receipts import (
-    EventRef,
-    ReceiptHandled,
-    ReceiptReceived,
-    ReceiptRejected,
+    ReceiptHandledV2,
+    ReceiptReceivedV2,
+    ReceiptRejectedV2,
+    RecordRef,
 )
 from contracts.registry import REGISTRY, EventSpec
 
@@ -270,7 +272,7 @@ class Subscription:
                     record, error, verified, advance=error.reason is Reason.SEQUENCE_GAP
                 )
             try:
-                admitted = judged("admit", admit, self._ctx, verified, own=own)
+                admitted = await admit_all(self._ctx, verified, own=own)
             except RecordRejectedError as error:
                 return await self._reject(record, error, verified, advance=True)
             return await self._deliver(verified, admitted, origin, own=own)
@@ -302,9 +304,14 @@ class Subscription:
         acting = not own and not self._observe  # an observer, or our own record: state only
         addressed = acting and self._addressed(event, spec)
         answer = addressed and spec.expects_receipts
-        ref = EventRef(ce_source=attributes.source, ce_id=attributes.id, ce_type=attributes.type)
+        ref = RecordRef(
+            ce_source=attributes.source,
+            ce_id=attributes.id,
+            ce_type=attributes.type,
+            record_hash=verified.hash,
+        )
         if answer:
-            await self._receipt(ReceiptReceived(answers=ref, received_at=now()))
+            await self._receipt(ReceiptReceivedV2(answers=ref, received_at=now()))
         handler = self._handlers.get(spec.ce_type) if addressed else None
         if acting and not addressed and spec.ce_type in self._handlers:
             log.info("event.not_addressed", ce_type=attributes.type)  # kept, not handled here
@@ -346,7 +353,7 @@ class Subscription:
         if rejected is not None:
             if answer:
                 await self._receipt(
-                    ReceiptRejected(
+                    ReceiptRejectedV2(
                         answers=ref,
                         rejected_at=now(),
                         reason=rejected.reason,
@@ -361,7 +368,7 @@ class Subscription:
             )
         if answer and handler is not None:
             await self._receipt(
-                ReceiptHandled(
+                ReceiptHandledV2(
                     answers=ref,
                     handled_at=now(),
                     action=handled.action or "已处理 handled",

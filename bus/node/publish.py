@@ -233,7 +233,9 @@ class Publisher:
                 deadline = ctx.agreements.in_force_at(flight.moment).deadline(flight.priority)
                 due = format_time(flight.moment + deadline)
             await ctx.store.record_published(
-                LedgerEntry.of(attributes, topic=flight.topic, data=flight.data),
+                LedgerEntry.of(
+                    attributes, topic=flight.topic, data=flight.data, record_hash=flight.digest
+                ),
                 priority=flight.priority.value,
                 due=due,
                 recipients=flight.recipients if due else (),

@@ -26,7 +26,7 @@ from datetime import timedelta
 from bus.envelope.ids import now
 from bus.errors import RecordRejectedError, ReleaseRefusedError
 from bus.logs import bound_record, get_logger
-from bus.node.admission import admit
+from bus.node.admission import admit_all
 from bus.node.consume import Subscription
 from bus.node.context import AgencyContext
 from bus.node.publish import Publisher
@@ -112,7 +112,9 @@ async def release(
                 origin, f"event {attributes.id} was {seen.outcome} here from {seen.origin}"
             )
         try:
-            admitted = admit(ctx, verified, own=False, lifecycle=reason is not Reason.LIFECYCLE)
+            admitted = await admit_all(
+                ctx, verified, own=False, lifecycle=reason is not Reason.LIFECYCLE
+            )
         except RecordRejectedError as error:
             raise _refuse(
                 origin, f"{error.reason.value}: {error.detail} (a release never waives that)"

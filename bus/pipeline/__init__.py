@@ -12,12 +12,14 @@ step      what                                              where
 8         contract known, publisher (and reader) permitted  :func:`event_spec`,
                                                             :func:`authorise`
 9         depth, unseal, JSON, contract, subject, topic     :func:`decode`
-10        lifecycle                                         :func:`judge_lifecycle`
+10        lifecycle; a receipt names a record its issuer    :func:`judge_lifecycle`,
+          published                                         :func:`check_answer`
 ========  ================================================  =============================
 """
 
 from __future__ import annotations
 
+from bus.pipeline.answer import check_answer, check_named
 from bus.pipeline.chain import GENESIS, Place, check_placement, place
 from bus.pipeline.event import (
     Decoded,
@@ -39,7 +41,9 @@ __all__ = [
     "VerifiedRecord",
     "VerifyPolicy",
     "authorise",
+    "check_answer",
     "check_json_depth",
+    "check_named",
     "check_placement",
     "decode",
     "described",

@@ -8,7 +8,8 @@
 * ``processed`` — (ce_source, ce_id) of every record dealt with, and where (dedup);
 * ``ledger`` — every event this agency published or accepted, for lifecycle state,
   ``silian status`` and the receipt tracker: its JSON as signed or received (a sealed
-  record's plaintext as opened), never re-encoded;
+  record's plaintext as opened), never re-encoded, and its record hash (what a v2 receipt
+  of it must name; none in a row written before receipts named records);
 * ``receipts`` — who must still answer which event, by when.
 
 All calls are async; the file is opened and used as :mod:`bus.state.sqlite` says (one
@@ -55,7 +56,7 @@ CREATE TABLE IF NOT EXISTS processed (
 CREATE TABLE IF NOT EXISTS ledger (
     position INTEGER PRIMARY KEY AUTOINCREMENT,
     source TEXT NOT NULL, event_id TEXT NOT NULL, ce_type TEXT NOT NULL, ce_time TEXT NOT NULL,
-    subject TEXT NOT NULL, topic TEXT NOT NULL, data BLOB NOT NULL,
+    subject TEXT NOT NULL, topic TEXT NOT NULL, data BLOB NOT NULL, hash TEXT,
     UNIQUE (source, event_id));
 CREATE TABLE IF NOT EXISTS receipts (
     source TEXT NOT NULL, event_id TEXT NOT NULL, recipient TEXT NOT NULL,
@@ -71,6 +72,9 @@ def _migrate(db: sqlite3.Connection) -> None:
     columns = {row[1] for row in db.execute("PRAGMA table_info(processed)")}
     if "detail" not in columns:  # a store made before refusals kept their words
         db.execute("ALTER TABLE processed ADD COLUMN detail TEXT")
+    columns = {row[1] for row in db.execute("PRAGMA table_info(ledger)")}
+    if "hash" not in columns:  # a store made before receipts named the record they answer
+        db.execute("ALTER TABLE ledger ADD COLUMN hash TEXT")
 
 
 # `silian publish` and `silian serve` of one agency open this file at once (one state
@@ -112,9 +116,12 @@ class LedgerEntry:
     subject: str
     topic: str
     data: bytes
+    record_hash: str | None = None  # the record's hash (None: a row from before it was kept)
 
     @classmethod
-    def of(cls, attributes: Attributes, *, topic: str, data: bytes) -> LedgerEntry:
+    def of(
+        cls, attributes: Attributes, *, topic: str, data: bytes, record_hash: str | None = None
+    ) -> LedgerEntry:
         """The ledger's line for an event with these attributes, on ``topic``."""
         return cls(
             source=attributes.source,
@@ -124,6 +131,7 @@ class LedgerEntry:
             subject=attributes.subject,
             topic=topic,
             data=data,
+            record_hash=record_hash,
         )
 
 
@@ -332,7 +340,7 @@ class LocalStore(SqliteStore):
 
     # -- ledger -------------------------------------------------------------------------
     async def ledger(self, *, subject: str | None = None) -> list[LedgerEntry]:
-        sql = "SELECT source, event_id, ce_type, ce_time, subject, topic, data FROM ledger"
+        sql = "SELECT source, event_id, ce_type, ce_time, subject, topic, data, hash FROM ledger"
         params: tuple[object, ...] = ()
         if subject is not None:
             sql += " WHERE subject = ?"
@@ -347,9 +355,18 @@ class LocalStore(SqliteStore):
                 subject=str(r[4]),
                 topic=str(r[5]),
                 data=bytes(r[6]),
+                record_hash=None if r[7] is None else str(r[7]),
             )
             for r in rows
         ]
+
+    async def record_hash(self, source: str, event_id: str) -> str | None:
+        """The hash of the record the ledger holds under ``(source, event_id)``: what a v2
+        receipt of it must name. None: no such event, or a row from before hashes were kept."""
+        rows = await self._db.execute(
+            "SELECT hash FROM ledger WHERE source = ? AND event_id = ?", (source, event_id)
+        )
+        return None if not rows or rows[0][0] is None else str(rows[0][0])
 
     # -- receipts -----------------------------------------------------------------------
     async def receipts(self, *, open_only: bool = False) -> list[PendingReceipt]:
@@ -433,8 +450,9 @@ def fence_chains(db: sqlite3.Connection) -> dict[str, str]:
 
 def _ledger_insert(entry: LedgerEntry) -> tuple[str, tuple[object, ...]]:
     return (
-        "INSERT OR IGNORE INTO ledger (source, event_id, ce_type, ce_time, subject, topic, data)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT OR IGNORE INTO ledger"
+        " (source, event_id, ce_type, ce_time, subject, topic, data, hash)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (
             entry.source,
             entry.event_id,
@@ -443,6 +461,7 @@ def _ledger_insert(entry: LedgerEntry) -> tuple[str, tuple[object, ...]]:
             entry.subject,
             entry.topic,
             entry.data,
+            entry.record_hash,
         ),
     )
 

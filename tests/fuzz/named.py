@@ -16,7 +16,7 @@ from hypothesis import example
 
 from contracts import examples
 from contracts.alerts import AlertIssued
-from contracts.receipts import ReceiptReceived
+from contracts.receipts import ReceiptReceived, ReceiptReceivedV2, RecordRef
 from contracts.vocab import Handling, HandlingCode, Tlp
 from tests.fuzz.forge import Draft, Scene
 from tests.fuzz.hostile import Forged
@@ -129,16 +129,24 @@ def _cases(scene: Scene) -> list[tuple[str, str, Bend]]:
         ("sealed value 100,000 levels deep", _value(nested(100_000))),
     ]
     receipt: list[tuple[str, Bend]] = [
+        ("receipt naming a record hash not hex", _answers("record_hash", "z" * 64)),
         ("receipt answering an id outside the pattern", _answers("ce_id", "not an id")),
         ("receipt answering an id of 200 characters", _answers("ce_id", "a" * 200)),
         ("receipt answering a number", _answers("ce_id", 12)),
         ("receipt answering a source not an agency", _answers("ce_source", "urn:x")),
     ]
+    mine = scene.used_ids.get(reader, [])
     return (
         [("alert", label, bend) for label, bend in plain]
         + [("sealed-alert", label, bend) for label, bend in sealed]
         + [("receipt", label, bend) for label, bend in receipt]
+        # A v2 receipt of the reader's own event naming a record it did not publish.
+        + ([("receipt-of-reader", "receipt naming another record of ours", _same)] if mine else [])
     )
+
+
+def _same(draft: Draft) -> Draft:
+    return draft
 
 
 def _answers(field: str, value: object) -> Bend:
@@ -149,6 +157,18 @@ def _answers(field: str, value: object) -> Bend:
         return replace(draft, value=data, plaintext=data)
 
     return bend
+
+
+def _of_reader(scene: Scene) -> ReceiptReceivedV2:
+    """A receipt of the reader's first event on the bus, naming a record hash no record
+    has: the reader published another record under that id (receipt-mismatch)."""
+    answers = RecordRef(
+        ce_source=f"urn:silian:agency:{scene.consumer}",
+        ce_id=scene.used_ids[scene.consumer][0],
+        ce_type="cn.silian.alert.hit.v1",
+        record_hash="ab" * 32,
+    )
+    return ReceiptReceivedV2(answers=answers, received_at=_RECEIPT.received_at)
 
 
 def named_records(scene: Scene, counter: Callable[[], int]) -> list[Forged]:
@@ -168,6 +188,8 @@ def named_records(scene: Scene, counter: Callable[[], int]) -> list[Forged]:
     for template, label, bend in _cases(scene):
         if template == "receipt":
             draft = scene.forge.draft(agency, _RECEIPT)
+        elif template == "receipt-of-reader":
+            draft = scene.forge.draft(agency, _of_reader(scene))
         else:
             handling = _SEALED if template == "sealed-alert" else _ALERT.handling
             event = _ALERT.model_copy(

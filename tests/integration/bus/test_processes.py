@@ -183,7 +183,7 @@ async def test_two_agencies_in_two_processes_run_the_alert_lifecycle(
     for record in records:
         verify_record(record, world.fed.agreements)
     types = [dict(r.headers)["ce_type"].decode() for r in records]
-    assert types.count("cn.silian.receipt.handled.v1") >= 5
+    assert types.count("cn.silian.receipt.handled.v2") >= 5
     quarantined = await _all_records(
         world.bootstrap, [quarantine_topic(fed_id, JS), quarantine_topic(fed_id, PC)]
     )

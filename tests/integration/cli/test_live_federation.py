@@ -165,7 +165,7 @@ def test_rotation_and_revocation_while_every_service_runs(
     # Between the rotation and v2, Guangfeng's service still answers with its old key.
     between = _alert(tmp_path, env, JS, "JPG-LIVE-1B")
     services[GF].wait("serve.delivered", event_id=between)
-    services[JS].wait("serve.delivered", ce_type="cn.silian.receipt.handled.v1", source=GF)
+    services[JS].wait("serve.delivered", ce_type="cn.silian.receipt.handled.v2", source=GF)
     _next_version(env, 2)
     for service in services.values():
         service.wait("agreement.taken_up", version=2)
@@ -177,7 +177,7 @@ def test_rotation_and_revocation_while_every_service_runs(
         services[code].wait("serve.delivered", event_id=second)
     services[GF].wait("serve.delivered", event_id=third)
     # Jiangshan's service reads Guangfeng's answers, signed by Guangfeng's running service.
-    services[JS].wait("serve.delivered", ce_type="cn.silian.receipt.handled.v1", source=GF)
+    services[JS].wait("serve.delivered", ce_type="cn.silian.receipt.handled.v2", source=GF)
     status = subprocess.run(
         [sys.executable, "-m", "bus.cli.main", "status", "--json", "--agency", JS],
         env=env, cwd=REPO, capture_output=True, text=True, check=False,
@@ -232,7 +232,7 @@ def test_rotation_and_revocation_while_every_service_runs(
     sixth = _alert(tmp_path, cs_env, CS, "JPG-LIVE-6")
     for code in (JS, PC, GF):
         services[code].wait("serve.delivered", event_id=sixth)
-    services[CS].wait("serve.delivered", ce_type="cn.silian.receipt.handled.v1", source=JS)
+    services[CS].wait("serve.delivered", ce_type="cn.silian.receipt.handled.v2", source=JS)
     for service in services.values():
         assert service.process.poll() is None  # no process stopped or was restarted
 
@@ -287,6 +287,6 @@ def test_an_officer_releases_a_record_while_every_service_runs(
     services[GF].wait(
         "serve.delivered", ce_type="cn.silian.receipt.released.v1", source=JS, timeout=30
     )
-    services[GF].wait("serve.delivered", ce_type="cn.silian.receipt.handled.v1", timeout=30)
+    services[GF].wait("serve.delivered", ce_type="cn.silian.receipt.handled.v2", timeout=30)
     listed = json.loads(_silian(env, "quarantine", "list", "--agency", JS, "--json").stdout)
     assert [r["rejudged"] for r in listed["records"] if r["origin"] == origin] == ["released"]

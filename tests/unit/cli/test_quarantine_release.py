@@ -48,11 +48,11 @@ def _alert(alert_id: str) -> AlertIssued:
 
 
 def _ledger(setup: Setup, agency: str, ce_type: str) -> list[tuple[str, dict[str, Any]]]:
-    """(source, data) of the events of ``ce_type`` in ``agency``'s ledger."""
+    """(source, data) of the events of ``ce_type`` (any version) in ``agency``'s ledger."""
     with sqlite3.connect(setup.state / agency / f"{agency}.sqlite") as db:
         rows = db.execute(
-            "SELECT source, data FROM ledger WHERE ce_type = ? ORDER BY position",
-            (f"cn.silian.{ce_type}.v1",),
+            "SELECT source, data FROM ledger WHERE ce_type LIKE ? ORDER BY position",
+            (f"cn.silian.{ce_type}.v%",),
         ).fetchall()
     return [(str(source), json.loads(data)) for source, data in rows]
 

@@ -64,8 +64,8 @@ async def test_alert_is_verified_handled_and_answered(setup, tmp_path: Path) -> 
         await js_sub.start()
         got = await js_sub.poll(timeout=2)
         outcomes = [(r.outcome, r.ce_type) for r in got]
-        assert (Outcome.DELIVERED, "cn.silian.receipt.received.v1") in outcomes
-        assert (Outcome.DELIVERED, "cn.silian.receipt.handled.v1") in outcomes
+        assert (Outcome.DELIVERED, "cn.silian.receipt.received.v2") in outcomes
+        assert (Outcome.DELIVERED, "cn.silian.receipt.handled.v2") in outcomes
         receipts = await js.store.receipts()
         pucheng = [r for r in receipts if r.recipient == examples.PUCHENG]
         assert pucheng
