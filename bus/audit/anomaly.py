@@ -28,6 +28,9 @@ class Anomaly:
     seq: int | None = None
     event_id: str | None = None
     agency: str | None = None
+    # Receipts' evidence (``equivocation``, ``receipt-mismatch``): (recipient, record hash)
+    # for each record a recipient's receipts name.
+    received: tuple[tuple[str, str], ...] = ()
 
     @property
     def where(self) -> str:
@@ -45,6 +48,12 @@ class Anomaly:
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
+        del data["received"]
+        if self.received:
+            data["received"] = [
+                {"recipient": recipient, "record_hash": record_hash}
+                for recipient, record_hash in self.received
+            ]
         data["kind"] = self.kind.value
         data["meaning"] = self.kind.meaning
         return data

@@ -11,8 +11,10 @@ Stage 1 (:mod:`bus.audit.examine`, on all cores): signature, key window and revo
 at the record's time, permission in force, decoding. Stage 2 (here, in order): chain
 continuity (:mod:`bus.audit.chains`), lifecycle sense (:class:`LifecycleTracker`), the
 Merkle root of each partition's accepted records against the signed checkpoints
-(:mod:`bus.audit.checkpoints`). Only per-chain heads, per-partition compact ranges and
-per-entity lifecycle state are held: memory does not grow with the number of records.
+(:mod:`bus.audit.checkpoints`), and at the end receipts against the records they answer
+(:mod:`bus.audit.answers`). Only per-chain heads, per-partition compact ranges,
+per-entity lifecycle state and the answered events with their receipts are held: memory
+grows with the number of answered events, not with the number of records.
 
 Over a bundle (:meth:`Replayer.feed_bundle`) stage 1 works on byte ranges of the file
 and stage 2 takes a plainly clean range whole (:mod:`bus.audit.spans`; in checkpoint
@@ -29,6 +31,7 @@ from dataclasses import dataclass, field
 
 from agencies.history import AgreementHistory
 from bus.audit.anomaly import Anomaly
+from bus.audit.answers import AnswerJudge
 from bus.audit.bundle import Bundle, byte_spans
 from bus.audit.chains import ChainJudge
 from bus.audit.checkpoints import CheckpointBook
@@ -79,6 +82,7 @@ class Replayer:
         self._book = checkpoints
         self._chains = ChainJudge(from_start=self.options.from_start)
         self._tracker = LifecycleTracker()
+        self._answers = AnswerJudge()
         self._partitions: dict[tuple[str, int], _Partition] = {}
         self._chunk: list[tuple[Record, bool]] = []
         self._progress = progress
@@ -177,6 +181,7 @@ class Replayer:
             self._chains.advance_run(chain.first, chain.hashes, chain.offsets)
         for item in summary.events:
             self._lifecycle(item)
+            self._answers.note(item)
         self.report.records += summary.lines
         if trusted:
             self.report.trusted += summary.lines
@@ -262,6 +267,8 @@ class Replayer:
             self._examiner.close()
         for anomaly in self._chains.finish():
             self._flag(anomaly)
+        for anomaly in self._answers.finish():
+            self._flag(anomaly)
         self._finish_checkpoints()
         report = self.report
         report.chains = self._chains.count
@@ -302,6 +309,7 @@ class Replayer:
             self.report.verified += 1
         if not repeat:
             self._lifecycle(item)
+        self._answers.note(item)  # a fork's other record under one event id counts too
         self._append_leaf(item)
 
     def _lifecycle(self, item: Examined) -> None:

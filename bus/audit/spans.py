@@ -5,9 +5,9 @@ with the pipeline's steps (:func:`bus.audit.examine.examine`: in checkpoint mode
 the checkpoint's trust, in full mode with its signature checked) and sums the range up
 (:class:`SpanSummary`): per partition the Merkle leaves in order, per chain the run of
 records it saw — contiguous seqs, each naming the one before (:func:`bus.pipeline.place`)
-— and the decoded events the lifecycle judge needs. The replay then applies a whole range
-at once (:meth:`bus.audit.replay.Replayer.feed_bundle`): a few operations per chain and a
-hash per leaf, instead of judging record by record.
+— and the records the lifecycle judge and the receipts' judge need. The replay then
+applies a whole range at once (:meth:`bus.audit.replay.Replayer.feed_bundle`): a few
+operations per chain and a hash per leaf, instead of judging record by record.
 
 A summary is only made of a plainly clean range: the first line that is not a plainly
 well-formed record, a record with a problem, or a break in a chain inside the range makes
@@ -22,6 +22,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from bus.audit.answers import concerns
 from bus.audit.bundle import record_of_line
 from bus.audit.examined import Examined
 from bus.pipeline.chain import Place, place
@@ -60,7 +61,9 @@ class SpanSummary:
     lines: int
     partitions: list[PartitionRun]
     chains: list[ChainRun]
-    events: list[Examined]  # records whose decoded event the lifecycle judge needs, in order
+    # Records whose decoded event the lifecycle judge needs, or that the receipts' judge
+    # keeps (bus.audit.answers.concerns), in order.
+    events: list[Examined]
 
 
 def summarise_span(
@@ -123,7 +126,7 @@ def _summarise(
             chain.hashes.append(hex_hash)
             chain.offsets.append(item.offset)
             chain.last_seq = item.seq
-        if item.event is not None:
+        if item.event is not None or concerns(item):
             events.append(item)
     for partition, leaves in partitions.values():
         partition.leaves = bytes(leaves)
